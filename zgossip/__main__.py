@@ -1,0 +1,3 @@
+from zgossip.cli import main
+
+main()

@@ -1,0 +1,229 @@
+"""The ``zgossip`` command: parse the options, build a Config, run the node. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+
+from zgossip import __version__
+from zgossip.config import Address, Config, ConfigError, parse_seeds
+from zgossip.node import BindError, Node
+from zgossip.peer import Peer
+from zgossip.seed import Seed, query_peers
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="A gossip network on ZeroMQ: seeds bootstrap it, peers gossip and watch each other.",
+)
+
+ConfigPath = Annotated[Path, typer.Option("--config", help="The seed list: one IP:PORT a line.")]
+Host = Annotated[
+    str | None,
+    typer.Option(help="IP to bind and advertise. [default: the seed's config entry / 127.0.0.1]"),
+]
+GossipInterval = Annotated[
+    float, typer.Option(help="Seconds between a peer's own gossip messages.", min=0.001)
+]
+GossipCount = Annotated[int, typer.Option(help="Messages a peer creates (0: none).", min=0)]
+LivenessInterval = Annotated[
+    float,
+    typer.Option(help="Seconds between pings to each neighbour (and seed refreshes).", min=0.001),
+]
+LivenessMisses = Annotated[
+    int, typer.Option(help="Unanswered pings in a row after which a neighbour is dead.", min=1)
+]
+JsonLog = Annotated[Path | None, typer.Option(help="Append one JSON event a line to this file.")]
+Verbose = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="Also print liveness chatter.")
+]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"zgossip: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _seeds(config: Path) -> list[Address]:
+    try:
+        return parse_seeds(config)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _run(node: Node) -> None:
+    """Serve until SIGINT or SIGTERM, then leave cleanly and exit 0."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        node.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        node.run()
+    except BindError as exc:
+        _fail(str(exc), 1)
+
+
+def _build(
+    address: Address,
+    seeds: list[Address],
+    *,
+    gossip_interval: float,
+    gossip_count: int,
+    liveness_interval: float,
+    liveness_misses: int,
+    log_file: Path,
+    json_log: Path | None,
+    verbose: int,
+) -> Config:
+    try:
+        return Config(
+            seeds=seeds,
+            address=address,
+            gossip_interval=gossip_interval,
+            gossip_count=gossip_count,
+            liveness_interval=liveness_interval,
+            liveness_misses=liveness_misses,
+            log_file=log_file,
+            json_log=json_log,
+            verbose=verbose,
+        )
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+@app.command()
+def seed(
+    port: Annotated[int, typer.Option(help="Port of the seed's ROUTER.", min=1, max=65535)],
+    host: Host = None,
+    config: ConfigPath = Path("config.txt"),
+    gossip_interval: GossipInterval = 5.0,
+    gossip_count: GossipCount = 10,
+    liveness_interval: LivenessInterval = 13.0,
+    liveness_misses: LivenessMisses = 3,
+    log_file: Annotated[Path, typer.Option(help="Human log file.")] = Path("seed_network.log"),
+    json_log: JsonLog = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Run a seed: it keeps the list of live peers and hands it to peers that register."""
+    seeds = _seeds(config)
+    if host is None:
+        hosts = {s.host for s in seeds if s.port == port}
+        host = hosts.pop() if len(hosts) == 1 else "127.0.0.1"
+    address = Address(host, port)
+    if address not in seeds:
+        typer.echo(
+            f"zgossip: warning: {address} is not listed in {config}; peers will not find this seed",
+            err=True,
+        )
+    cfg = _build(
+        address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
+        liveness_interval=liveness_interval, liveness_misses=liveness_misses,
+        log_file=log_file, json_log=json_log, verbose=verbose,
+    )  # fmt: skip
+    _run(_open(Seed, cfg))
+
+
+@app.command()
+def peer(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the peer's ROUTER; its identity is IP:PORT. Asked for when "
+            "missing and stdin is a terminal.",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="IP to bind and advertise.")] = "127.0.0.1",
+    config: ConfigPath = Path("config.txt"),
+    gossip_interval: GossipInterval = 5.0,
+    gossip_count: GossipCount = 10,
+    liveness_interval: LivenessInterval = 13.0,
+    liveness_misses: LivenessMisses = 3,
+    log_file: Annotated[Path, typer.Option(help="Human log file.")] = Path("peer_network.log"),
+    json_log: JsonLog = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Run a peer: register with the seeds, link up, gossip, watch the neighbours."""
+    seeds = _seeds(config)
+    if port is None:
+        if not sys.stdin.isatty():
+            _fail("--port is required when stdin is not a terminal", 2)
+        port = typer.prompt("Port for this peer", type=int)
+        if not 1 <= port <= 65535:
+            _fail(f"port {port} is not from 1 to 65535", 2)
+    try:
+        address = Address.parse(f"{host}:{port}")
+    except ValueError as exc:
+        _fail(f"--host: {exc}", 2)
+    cfg = _build(
+        address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
+        liveness_interval=liveness_interval, liveness_misses=liveness_misses,
+        log_file=log_file, json_log=json_log, verbose=verbose,
+    )  # fmt: skip
+    _run(_open(Peer, cfg))
+
+
+def _open(kind: type[Seed] | type[Peer], cfg: Config) -> Node:
+    try:
+        return kind(cfg, console=True)
+    except OSError as exc:  # the log files
+        _fail(f"{exc.filename}: {exc.strerror}", 2)
+
+
+@app.command()
+def peers(
+    config: ConfigPath = Path("config.txt"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the seeds.", min=0.01)] = 2.0,
+) -> None:
+    """Ask every seed of the config for its peer list and print it."""
+    seeds = [str(s) for s in _seeds(config)]
+    answers = query_peers(seeds, timeout)
+    if as_json:
+        document = {
+            seed: None if infos is None else [
+                {"peer": i.id, "pub": i.pub, "degree": i.degree, "since": i.since} for i in infos
+            ]
+            for seed, infos in answers.items()
+        }  # fmt: skip
+        typer.echo(json.dumps({"seeds": document}, indent=2))
+    else:
+        for seed, infos in answers.items():
+            if infos is None:
+                typer.echo(f"seed {seed}: no answer")
+                continue
+            typer.echo(f"seed {seed}: {len(infos)} peer(s)")
+            for info in sorted(infos, key=lambda i: i.id):
+                since = datetime.fromtimestamp(info.since).strftime("%H:%M:%S")
+                typer.echo(f"  {info.id:<21}  degree {info.degree:<4} since {since}  {info.pub}")
+    if all(infos is None for infos in answers.values()):
+        raise typer.Exit(1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"zgossip {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """A gossip network on ZeroMQ."""
+
+
+def main() -> None:
+    app(prog_name="zgossip")

@@ -1,0 +1,47 @@
+"""Time, injectable: the pure protocol parts never read the system clock themselves."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the protocol logic needs of time."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: deadlines and ages."""
+        ...
+
+    def time(self) -> float:
+        """Unix seconds: timestamps that other nodes and people read."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+
+class FakeClock:
+    """A clock that moves only when told to, for tests of timing logic."""
+
+    def __init__(self, start: float = 1_000.0, wall: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._offset = wall - start
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def time(self) -> float:
+        return self._now + self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock does not go back")
+        self._now += seconds

@@ -1,0 +1,126 @@
+"""Node configuration and the ``config.txt`` seed-list parser.
+
+One :class:`Config` holds every knob a seed or a peer reads. The defaults are
+the assignment's numbers (5 s gossip, 10 messages, 13 s liveness, 3 misses);
+tests pass tiny timers instead of sleeping through real ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A user error in config.txt or in the options; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An ``IP:PORT`` pair; its string form is a node's identity."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        """The ZeroMQ endpoint a node with this identity binds its ROUTER on."""
+        return f"tcp://{self.host}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """Parse ``IP:PORT``; raise ``ValueError`` with the reason when it is not one."""
+        host, sep, port_text = text.strip().rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"expected IP:PORT, got {text.strip()!r}")
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv4 address") from None
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
+        return cls(host, int(port_text))
+
+
+def parse_seeds(path: Path) -> list[Address]:
+    """Read the seed list: one ``IP:PORT`` a line, blank lines and ``#`` comments allowed.
+
+    Errors name the file and line, ``config.txt:3: ...``, as the CLI prints them.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    seeds: list[Address] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            address = Address.parse(line)
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{number}: {exc}") from None
+        if address in seeds:
+            raise ConfigError(f"{path}:{number}: seed {address} is listed twice")
+        seeds.append(address)
+    if not seeds:
+        raise ConfigError(f"{path}: no seeds listed (expected IP:PORT lines)")
+    return seeds
+
+
+@dataclass(slots=True)
+class Config:
+    """Everything a node needs to run. Times are seconds (floats)."""
+
+    #: The seeds of config.txt.
+    seeds: list[Address] = field(default_factory=list)
+    #: This node's identity: the address its ROUTER binds.
+    address: Address = field(default_factory=lambda: Address("127.0.0.1", 0))
+    #: A peer creates one gossip message this often ...
+    gossip_interval: float = 5.0
+    #: ... up to this many (0 turns the automatic messages off).
+    gossip_count: int = 10
+    #: A peer pings each neighbour, and refreshes its seed registrations, this often.
+    liveness_interval: float = 13.0
+    #: Consecutive unanswered pings after which a neighbour is dead.
+    liveness_misses: int = 3
+    #: Neighbours a peer links to when it joins (Barabasi-Albert's m); it tops up to this
+    #: many from fresh seed lists whenever it has fewer.
+    links: int = 2
+    #: Message List bounds: entries are forgotten past this many or this age.
+    ml_max_entries: int = 20_000
+    ml_max_age: float = 600.0
+    #: Recent messages a peer keeps whole and hands to each new neighbour, so a late
+    #: joiner still receives what was sent just before it linked.
+    history: int = 1024
+    #: Human log file (every line names its node) and optional JSON event log.
+    log_file: Path | None = None
+    json_log: Path | None = None
+    #: Console verbosity: 0 prints the events a person follows, 1 adds liveness chatter.
+    verbose: int = 0
+
+    def __post_init__(self) -> None:
+        if self.gossip_interval <= 0 or self.liveness_interval <= 0:
+            raise ConfigError("intervals must be positive numbers of seconds")
+        if self.gossip_count < 0:
+            raise ConfigError("--gossip-count must not be negative")
+        if self.liveness_misses < 1:
+            raise ConfigError("--liveness-misses must be at least 1")
+        if self.links < 1:
+            raise ConfigError("links must be at least 1")
+
+    @property
+    def quorum(self) -> int:
+        """How many seeds a peer registers with: floor(n/2)+1."""
+        return len(self.seeds) // 2 + 1
+
+    @property
+    def request_timeout(self) -> float:
+        """How long to wait for a seed's or a node's answer before trying elsewhere."""
+        return min(2.0, self.liveness_interval)

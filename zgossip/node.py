@@ -1,0 +1,236 @@
+"""What a seed and a peer share: one thread, one poller, one lifecycle.
+
+A node runs :meth:`Node.run` in the thread that calls it (the CLI's main
+thread) or :meth:`Node.start` runs it in a thread of its own (tests, library
+users). :meth:`Node.stop` is safe from any thread and from a signal handler: it
+writes a byte to a socketpair the poller watches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+import zmq
+
+from zgossip import wire
+from zgossip.clock import Clock, SystemClock
+from zgossip.config import Config
+from zgossip.events import EventLog
+
+Handler = Callable[[list[bytes]], None]
+
+#: Messages read from one socket before the loop looks at the others again.
+_BATCH = 256
+#: How long stopping waits for goodbyes (leave, bye) to go out.
+_LINGER_MS = 500
+
+
+class BindError(Exception):
+    """A node could not bind its address; the message is one line for the user."""
+
+
+class Node:
+    """The shared skeleton; subclasses open their sockets and say what to do when."""
+
+    role: ClassVar[str]
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        console: bool = False,
+    ) -> None:
+        self.config = config
+        self.id = str(config.address)
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.events = EventLog(
+            self.id,
+            self.role,
+            self.clock,
+            json_path=config.json_log,
+            log_path=config.log_file,
+            console=console,
+            verbose=config.verbose,
+        )
+        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
+        self._poller = zmq.Poller()
+        self._handlers: dict[zmq.Socket[bytes], Handler] = {}
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self.endpoints: list[str] = []
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def run(self) -> None:
+        """Bind, then serve in this thread until :meth:`stop`. Raises BindError."""
+        try:
+            self._open()
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+            self._release()
+            raise
+        self._ready.set()
+        try:
+            self._serve()
+        finally:
+            self._close()
+
+    def start(self) -> Self:
+        """Run in a new thread; returns once bound (raising what binding raised)."""
+        self._thread = threading.Thread(target=self._run_quietly, name=f"zgossip {self.id}")
+        self._thread.start()
+        self._ready.wait()
+        if self._failure is not None:
+            self._thread.join()
+            raise self._failure
+        return self
+
+    def _run_quietly(self) -> None:
+        with contextlib.suppress(BindError):  # start() re-raises it in the caller's thread
+            self.run()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Leave and stop; thread- and signal-safe. Waits for a started thread to end."""
+        self._stopping = True
+        with contextlib.suppress(OSError):  # a full wake pipe already wakes the loop
+            self._wake_w.send(b"x")
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- what subclasses provide ----------------------------------------------
+
+    def _bind(self) -> list[str]:
+        """Open and bind the node's sockets; return the endpoints bound."""
+        raise NotImplementedError
+
+    def _on_timers(self, now: float) -> float | None:
+        """Do what is due at ``now`` (monotonic); return when next to be called."""
+        raise NotImplementedError
+
+    def _goodbye(self) -> None:
+        """Say goodbye (leave, bye) before the sockets close."""
+
+    # -- helpers for subclasses -------------------------------------------------
+
+    def _socket(self, kind: int) -> zmq.Socket[bytes]:
+        assert self._ctx is not None
+        sock = self._ctx.socket(kind)
+        sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_FRAME)
+        sock.setsockopt(zmq.LINGER, 0)
+        return sock
+
+    def _bind_socket(self, sock: zmq.Socket[bytes], host: str, port: int | None) -> str:
+        """Bind ``sock`` to host:port (any free port when None); one-line errors."""
+        where = f"tcp://{host}:{port if port is not None else '*'}"
+        try:
+            sock.bind(where)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EADDRINUSE:
+                raise BindError(f"port {port} on {host} is already in use") from None
+            if exc.errno == zmq.EADDRNOTAVAIL:
+                raise BindError(f"cannot bind {host}: not an address of this machine") from None
+            raise BindError(f"cannot bind {where}: {exc.strerror}") from None
+        endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        return endpoint
+
+    def _watch(self, sock: zmq.Socket[bytes], handler: Handler) -> None:
+        self._handlers[sock] = handler
+        self._poller.register(sock, zmq.POLLIN)
+
+    def _discard(self, sock: zmq.Socket[bytes]) -> None:
+        """Stop watching ``sock`` and close it."""
+        if self._handlers.pop(sock, None) is not None:
+            self._poller.unregister(sock)
+        sock.close(linger=0)
+
+    def _bad(self, reason: str, sender: str | None = None) -> None:
+        fields: dict[str, Any] = {"reason": reason}
+        if sender is not None:
+            fields["from"] = sender
+        self.events.emit("bad.message", f"bad message from {sender or '?'}: {reason}", **fields)
+
+    def _decode(
+        self, frames: list[bytes], parts: int, sender: str | None = None
+    ) -> wire.Message | None:
+        """The message in the last of exactly ``parts`` frames, or None after a bad.message."""
+        if len(frames) != parts:
+            self._bad(f"expected {parts} frame(s), got {len(frames)}", sender)
+            return None
+        try:
+            return wire.decode(frames[-1])
+        except wire.WireError as exc:
+            self._bad(str(exc), sender)
+            return None
+
+    # -- the loop --------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._ctx = zmq.Context()
+        self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        self.endpoints = self._bind()
+        self.events.emit(
+            "started", f"started on {', '.join(self.endpoints)}", endpoints=self.endpoints
+        )
+
+    def _serve(self) -> None:
+        wake_fd = self._wake_r.fileno()
+        while not self._stopping:
+            deadline = self._on_timers(self.clock.monotonic())
+            timeout: int | None = None
+            if deadline is not None:
+                timeout = max(0, math.ceil((deadline - self.clock.monotonic()) * 1000.0))
+            for sock, _ in self._poller.poll(timeout):
+                if sock == wake_fd:
+                    with contextlib.suppress(BlockingIOError):
+                        self._wake_r.recv(4096)
+                    continue
+                self._drain(sock)
+
+    def _drain(self, sock: zmq.Socket[bytes]) -> None:
+        for _ in range(_BATCH):
+            handler = self._handlers.get(sock)
+            if handler is None:  # a handler closed it
+                return
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            handler(frames)
+
+    def _close(self) -> None:
+        try:
+            self._goodbye()
+            self.events.emit("stopped")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._handlers.clear()
+        if self._ctx is not None:
+            self._ctx.destroy(linger=_LINGER_MS)
+            self._ctx = None
+        self._wake_r.close()
+        self._wake_w.close()
+        self.events.close()

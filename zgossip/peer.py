@@ -1,0 +1,344 @@
+"""The peer: ROUTER (its identity address), XPUB + SUB for gossip, DEALERs to seeds and neighbours.
+
+Linking A to B, without losing gossip to ZeroMQ's slow-joiner effect:
+
+1. A connects its SUB to B's PUB and a DEALER to B's ROUTER, and sends ``link``.
+2. B does the same towards A (links are symmetric).
+3. Each SUB subscribes, besides "" (all gossip), to a topic naming its own peer,
+   ``\\x00<id>``, which never matches a message. When B's XPUB reports A's topic,
+   B knows A's SUB is live on B's PUB, and tells A so with ``ready``.
+4. A side counts the link as up, logs ``neighbour.added``, starts pinging and
+   hands over its recent gossip once it has both seen the other's subscription
+   and received the other's ``ready``.
+
+A peer's own messages start one gossip interval after its first link is up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from dataclasses import dataclass
+
+import zmq
+
+from zgossip import wire
+from zgossip.clock import Clock
+from zgossip.config import Config
+from zgossip.gossip import MessageList, message_id
+from zgossip.liveness import Liveness
+from zgossip.node import Node
+from zgossip.overlay import pick_neighbours
+from zgossip.registration import Registration
+
+#: XPUB subscription notices carry this prefix before the subscriber's id.
+_SUBSCRIBED = b"\x01\x00"
+_UNSUBSCRIBED = b"\x00\x00"
+#: Frames a PUB may queue for a slow subscriber before ZeroMQ drops.
+_GOSSIP_HWM = 100_000
+
+
+@dataclass(slots=True)
+class _Neighbour:
+    id: str
+    pub: str
+    dealer: zmq.Socket[bytes]
+    deadline: float  # the link must be up by then, or it is dropped
+    ready_sent: bool = False  # we told it our PUB reaches its SUB
+    ready_heard: bool = False  # it told us its PUB reaches our SUB
+    up: bool = False
+
+
+class Peer(Node):
+    """A peer node. ``Peer(config).start()`` serves in a thread; ``.run()`` in this one."""
+
+    role = "peer"
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        console: bool = False,
+    ) -> None:
+        super().__init__(config, clock=clock, rng=rng, console=console)
+        self._id_bytes = self.id.encode()
+        self.ml = MessageList(
+            self.clock,
+            max_entries=config.ml_max_entries,
+            max_age=config.ml_max_age,
+            history=config.history,
+        )
+        self.liveness = Liveness(config.liveness_misses)
+        self.registration = Registration(
+            [str(seed) for seed in config.seeds],
+            self.clock,
+            interval=config.liveness_interval,
+            timeout=config.request_timeout,
+            misses=config.liveness_misses,
+            rng=self.rng,
+        )
+        self.neighbours: dict[str, _Neighbour] = {}
+        self._subscribers: set[str] = set()  # peers whose SUB our XPUB has seen
+        self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
+        self._seed_dealers: dict[str, zmq.Socket[bytes]] = {}
+        self._sent = 0
+        self._next_gossip: float | None = None  # None until the first link is up
+        self._next_round = self.clock.monotonic() + config.liveness_interval
+
+    # -- sockets ---------------------------------------------------------------
+
+    def _bind(self) -> list[str]:
+        host = self.config.address.host
+        self._router = self._socket(zmq.ROUTER)
+        router_endpoint = self._bind_socket(self._router, host, self.config.address.port)
+        self._pub = self._socket(zmq.XPUB)
+        self._pub.setsockopt(zmq.XPUB_VERBOSE, 1)
+        self._pub.setsockopt(zmq.SNDHWM, _GOSSIP_HWM)
+        self.pub_endpoint = self._bind_socket(self._pub, host, None)
+        self._sub = self._socket(zmq.SUB)
+        self._sub.setsockopt(zmq.RCVHWM, _GOSSIP_HWM)
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"\x00" + self._id_bytes)
+        self._watch(self._router, self._on_router)
+        self._watch(self._pub, self._on_subscription)
+        self._watch(self._sub, self._on_gossip)
+        return [router_endpoint, self.pub_endpoint]
+
+    def _dealer(self, peer: str) -> zmq.Socket[bytes]:
+        dealer = self._socket(zmq.DEALER)
+        dealer.connect(f"tcp://{peer}")
+        return dealer
+
+    def _send(self, dealer: zmq.Socket[bytes], message: wire.Message) -> None:
+        with contextlib.suppress(zmq.Again):  # a full queue: it is not reading; liveness tells
+            dealer.send(wire.encode(message), zmq.NOBLOCK)
+
+    # -- timers ----------------------------------------------------------------
+
+    def _on_timers(self, now: float) -> float | None:
+        due = self.registration.poll()
+        for seed in due.lost:
+            self._lists.pop(seed, None)
+            self.events.emit("seed.lost", f"seed {seed} stopped answering", seed=seed)
+        for seed in due.send:
+            self._send_register(seed)
+        if now >= self._next_round:
+            self._liveness_round()
+            self._next_round = now + self.config.liveness_interval
+        for neighbour in [n for n in self.neighbours.values() if not n.up and now >= n.deadline]:
+            self._drop(neighbour.id)
+            self.events.emit(
+                "link.failed", f"link to {neighbour.id} never came up", neighbour=neighbour.id
+            )
+        if self._next_gossip is not None and now >= self._next_gossip:
+            self._gossip()
+        deadlines = [self.registration.next_deadline(), self._next_round]
+        deadlines.extend(n.deadline for n in self.neighbours.values() if not n.up)
+        if self._next_gossip is not None:
+            deadlines.append(self._next_gossip)
+        return min(deadlines)
+
+    def _send_register(self, seed: str) -> None:
+        dealer = self._seed_dealers.get(seed)
+        if dealer is None:
+            dealer = self._seed_dealers[seed] = self._dealer(seed)
+            self._watch(dealer, lambda frames: self._on_seed(seed, frames))
+        degree = sum(n.up for n in self.neighbours.values())
+        self._send(dealer, wire.Register(self.id, self.pub_endpoint, degree))
+
+    def _liveness_round(self) -> None:
+        ts = self.clock.time()
+        result = self.liveness.round(ts)
+        for neighbour, misses in result.missed:
+            self.events.emit(
+                "liveness.missed", f"{neighbour} missed {misses} ping(s) in a row",
+                neighbour=neighbour, misses=misses,
+            )  # fmt: skip
+        for neighbour in result.dead:
+            self._on_dead(neighbour, ts)
+        for neighbour in result.ping:
+            self._send(self.neighbours[neighbour].dealer, wire.Ping(self.id, ts))
+        if result.dead:
+            self._top_up()
+
+    def _on_dead(self, neighbour: str, ts: float) -> None:
+        self._drop(neighbour)
+        for peers in self._lists.values():
+            peers.pop(neighbour, None)
+        self.events.emit("neighbour.dead", f"neighbour {neighbour} is dead", neighbour=neighbour)
+        report = wire.Dead(neighbour, ts, self.id)
+        for seed in self.registration.registered():
+            self._send(self._seed_dealers[seed], report)
+            dead_host, _, dead_port = neighbour.rpartition(":")
+            self.events.emit(
+                "dead.reported",
+                f"Dead Node:{dead_host}:{dead_port}:{ts}:{self.config.address.host} -> {seed}",
+                dead=neighbour, seed=seed,
+            )  # fmt: skip
+
+    def _gossip(self) -> None:
+        self._sent += 1
+        ts = self.clock.time()
+        body = f"{ts:.6f}:{self.config.address.host}:{self._sent}"
+        frame = wire.encode(wire.Gossip(self.id, self._sent, ts, body))
+        msg_id = message_id(frame)
+        self.ml.record(msg_id, self.id, frame)
+        self._pub.send_multipart([self._id_bytes, frame])
+        self.events.emit("gossip.sent", f"sent {body}", id=msg_id.hex(), body=body)
+        more = self._sent < self.config.gossip_count
+        self._next_gossip = self.clock.monotonic() + self.config.gossip_interval if more else None
+
+    # -- seeds -----------------------------------------------------------------
+
+    def _on_seed(self, seed: str, frames: list[bytes]) -> None:
+        message = self._decode(frames, 1, seed)
+        if not isinstance(message, wire.Peers):
+            if message is not None:
+                self._bad(f"unexpected {message.KIND} message from a seed", seed)
+            return
+        self._lists[seed] = {info.id: info for info in message.peers if info.id != self.id}
+        if self.registration.answered(seed):
+            self.events.emit(
+                "seed.registered", f"registered with seed {seed} ({len(message.peers)} peers)",
+                seed=seed, peers=len(message.peers),
+            )  # fmt: skip
+        if len(self.registration.registered()) >= self.registration.quorum:
+            self._top_up()
+
+    def _top_up(self) -> None:
+        """Link to more peers, by preferential attachment, while below ``links``."""
+        need = self.config.links - len(self.neighbours)
+        if need <= 0:
+            return
+        candidates: dict[str, wire.PeerInfo] = {}
+        for peers in self._lists.values():
+            candidates.update(peers)
+        degrees = {peer: info.degree for peer, info in candidates.items()}
+        for peer in pick_neighbours(degrees, need, self.rng, exclude=self.neighbours):
+            self._add(peer, candidates[peer].pub)
+            self._send(self.neighbours[peer].dealer, wire.Link(self.id, self.pub_endpoint))
+
+    # -- links -----------------------------------------------------------------
+
+    def _add(self, peer: str, pub: str) -> None:
+        dealer = self._dealer(peer)
+        window = self.config.liveness_interval * self.config.liveness_misses
+        neighbour = _Neighbour(peer, pub, dealer, self.clock.monotonic() + window)
+        self.neighbours[peer] = neighbour
+        self._watch(dealer, lambda frames: self._on_neighbour(peer, frames))
+        self._sub.connect(pub)
+        self._advance(neighbour)
+
+    def _advance(self, neighbour: _Neighbour) -> None:
+        """Take the handshake as far as what we know allows."""
+        if not neighbour.ready_sent and neighbour.id in self._subscribers:
+            neighbour.ready_sent = True
+            self._send(neighbour.dealer, wire.Ready(self.id))
+        if neighbour.ready_sent and neighbour.ready_heard and not neighbour.up:
+            neighbour.up = True
+            self._link_up(neighbour)
+
+    def _link_up(self, neighbour: _Neighbour) -> None:
+        self.liveness.watch(neighbour.id)
+        self.events.emit("neighbour.added", f"linked with {neighbour.id}", neighbour=neighbour.id)
+        items = self.ml.recent(max_bytes=wire.MAX_FRAME // 2)
+        if items:
+            self._send(neighbour.dealer, wire.History(self.id, tuple(items)))
+        if self._next_gossip is None and self._sent < self.config.gossip_count:
+            self._next_gossip = self.clock.monotonic() + self.config.gossip_interval
+        for seed in self.registration.registered():  # tell the seeds our new degree
+            self._send_register(seed)
+
+    def _drop(self, peer: str) -> None:
+        neighbour = self.neighbours.pop(peer, None)
+        if neighbour is None:
+            return
+        self.liveness.forget(peer)
+        self._discard(neighbour.dealer)
+        with contextlib.suppress(zmq.ZMQError):  # never connected
+            self._sub.disconnect(neighbour.pub)
+
+    def _on_subscription(self, frames: list[bytes]) -> None:
+        notice = frames[0]
+        if notice.startswith(_SUBSCRIBED):
+            peer = notice[len(_SUBSCRIBED) :].decode(errors="replace")
+            self._subscribers.add(peer)
+            if peer in self.neighbours:
+                self._advance(self.neighbours[peer])
+        elif notice.startswith(_UNSUBSCRIBED):
+            self._subscribers.discard(notice[len(_UNSUBSCRIBED) :].decode(errors="replace"))
+
+    def _on_router(self, frames: list[bytes]) -> None:
+        message = self._decode(frames, 2)
+        match message:
+            case None:
+                return
+            case wire.Ping(peer=peer, ts=ts):
+                self._router.send_multipart([frames[0], wire.encode(wire.Pong(peer, ts))])
+            case wire.Link(peer=peer, pub=pub) if peer != self.id:
+                known = self.neighbours.get(peer)
+                if known is not None and known.pub != pub:  # it restarted: start afresh
+                    self._drop(peer)
+                if peer not in self.neighbours:
+                    self._add(peer, pub)
+            case wire.Ready(peer=peer) if peer in self.neighbours:
+                self.neighbours[peer].ready_heard = True
+                self._advance(self.neighbours[peer])
+            case wire.History(peer=peer, items=items) if peer in self.neighbours:
+                for item in items:
+                    self._receive(item, peer)
+            case wire.Bye(peer=peer) if peer in self.neighbours:
+                self._drop(peer)
+                for peers in self._lists.values():
+                    peers.pop(peer, None)
+                self.events.emit("neighbour.left", f"neighbour {peer} left", neighbour=peer)
+                self._top_up()
+            case wire.Ready() | wire.History() | wire.Bye():
+                pass  # from a link we already dropped
+            case _:
+                self._bad(f"unexpected {message.KIND} message on a peer's ROUTER")
+
+    def _on_neighbour(self, peer: str, frames: list[bytes]) -> None:
+        message = self._decode(frames, 1, peer)
+        if isinstance(message, wire.Pong):
+            self.liveness.answered(peer, message.ts)
+        elif message is not None:
+            self._bad(f"unexpected {message.KIND} message from a neighbour", peer)
+
+    # -- gossip ----------------------------------------------------------------
+
+    def _on_gossip(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            self._bad(f"expected 2 gossip frames, got {len(frames)}")
+            return
+        self._receive(frames[1], frames[0].decode(errors="replace"))
+
+    def _receive(self, frame: bytes, sender: str) -> None:
+        """A gossip frame from ``sender``: on first receipt, record and forward it."""
+        msg_id = message_id(frame)
+        if msg_id in self.ml:
+            return  # a duplicate: dropped before it is even decoded
+        try:
+            message = wire.decode(frame)
+        except wire.WireError as exc:
+            self._bad(str(exc), sender)
+            return
+        if not isinstance(message, wire.Gossip):
+            self._bad(f"unexpected {message.KIND} message as gossip", sender)
+            return
+        self.ml.record(msg_id, sender, frame)
+        self._pub.send_multipart([self._id_bytes, frame])
+        self.events.emit(
+            "gossip.received", f"received {message.body} from {sender}",
+            id=msg_id.hex(), body=message.body, origin=message.origin, **{"from": sender},
+        )  # fmt: skip
+
+    # -- stopping --------------------------------------------------------------
+
+    def _goodbye(self) -> None:
+        for seed in self.registration.registered():
+            self._send(self._seed_dealers[seed], wire.Leave(self.id))
+        for neighbour in self.neighbours.values():
+            self._send(neighbour.dealer, wire.Bye(self.id))

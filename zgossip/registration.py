@@ -1,0 +1,113 @@
+"""Which seeds a peer registers with, and when it asks them again (pure: no sockets).
+
+A peer keeps registered with a quorum, floor(n/2)+1, of the seeds, chosen at
+random. A seed that does not answer within the request timeout is replaced by
+another listed seed. Registrations are refreshed every interval; a refresh is
+also the peer's heartbeat to the seed and brings it a fresh peer list. A seed
+that misses ``misses`` refreshes in a row is given up and replaced, and tried
+again later, so a restarted seed is refilled.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from zgossip.clock import Clock
+
+
+@dataclass(slots=True)
+class _Seed:
+    active: bool = False  # one of the seeds we keep registered with
+    registered: bool = False
+    asked_at: float | None = None  # an unanswered request went out then
+    misses: int = 0
+    next_at: float = 0.0  # when to send the next request (active) or retry (not)
+
+
+@dataclass(slots=True)
+class Due:
+    """What :meth:`Registration.poll` asks the caller to do."""
+
+    send: list[str] = field(default_factory=list)  # send a register request to these
+    lost: list[str] = field(default_factory=list)  # registered seeds that stopped answering
+
+
+class Registration:
+    """Registration state of one peer towards the seeds of config.txt."""
+
+    def __init__(
+        self,
+        seeds: list[str],
+        clock: Clock,
+        *,
+        interval: float,
+        timeout: float,
+        misses: int,
+        rng: random.Random,
+    ) -> None:
+        order = list(seeds)
+        rng.shuffle(order)  # the random choice of seeds: the first to activate come first
+        self._seeds = {seed: _Seed() for seed in order}
+        self._quorum = len(seeds) // 2 + 1
+        self._clock = clock
+        self._interval = interval
+        self._timeout = timeout
+        self._misses = misses
+
+    @property
+    def quorum(self) -> int:
+        return self._quorum
+
+    def registered(self) -> list[str]:
+        return [seed for seed, s in self._seeds.items() if s.registered]
+
+    def poll(self) -> Due:
+        """Time out silent seeds, replace them, and say which seeds to ask now."""
+        now = self._clock.monotonic()
+        due = Due()
+        for seed, state in self._seeds.items():
+            if state.asked_at is None or now - state.asked_at < self._timeout:
+                continue
+            state.asked_at = None
+            state.misses += 1
+            if not state.registered or state.misses >= self._misses:
+                if state.registered:
+                    due.lost.append(seed)
+                state.active = state.registered = False
+                state.next_at = now + self._interval
+        active = sum(s.active for s in self._seeds.values())
+        spare = sorted(
+            (seed for seed, s in self._seeds.items() if not s.active and s.next_at <= now),
+            key=lambda seed: self._seeds[seed].next_at,  # never-tried (0.0) first, stable
+        )
+        for seed in spare[: max(0, self._quorum - active)]:
+            self._seeds[seed].active = True
+            self._seeds[seed].next_at = now
+        for seed, state in self._seeds.items():
+            if state.active and state.asked_at is None and state.next_at <= now:
+                state.asked_at = now
+                state.next_at = now + self._interval
+                due.send.append(seed)
+        return due
+
+    def answered(self, seed: str) -> bool:
+        """``seed`` answered; True when this makes it newly registered."""
+        state = self._seeds.get(seed)
+        if state is None:
+            return False
+        new = not state.registered
+        state.active = state.registered = True
+        state.asked_at = None
+        state.misses = 0
+        return new
+
+    def next_deadline(self) -> float:
+        """When :meth:`poll` has something to do: a timeout, a refresh, or a retry."""
+        active = [s for s in self._seeds.values() if s.active]
+        deadlines = [
+            s.next_at if s.asked_at is None else s.asked_at + self._timeout for s in active
+        ]
+        if len(active) < self._quorum:
+            deadlines.extend(s.next_at for s in self._seeds.values() if not s.active)
+        return min(deadlines)

@@ -1,0 +1,275 @@
+"""The wire format: one versioned msgpack envelope for every message.
+
+A frame is a msgpack map ``{"v": 1, "type": "<kind>", <field>: <value>, ...}``.
+:func:`decode` accepts exactly the fields a kind declares, each of its declared
+type and within its size limit, and raises :class:`WireError` (never anything
+else) for everything that is not such a frame. :func:`encode` is its inverse.
+
+Each message is a frozen dataclass; a field's annotation carries its checker
+(``Annotated[str, _peer_id]``), so the schema is written once, here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, get_type_hints
+
+import msgpack
+
+VERSION = 1
+#: No frame above this size is read (ZMQ_MAXMSGSIZE is set to it on every socket too).
+MAX_FRAME = 1 << 20
+MAX_BODY = 64 * 1024
+MAX_LIST = 100_000
+
+
+class WireError(ValueError):
+    """A frame that is not a valid envelope; the message says why, in a few words."""
+
+
+class Kind(StrEnum):
+    REGISTER = "register"  # peer -> seed: join, and refresh every liveness interval
+    PEERS = "peers"  # seed -> peer: the peer list (reply to register and list)
+    LIST = "list"  # anyone -> seed: ask for the peer list
+    DEAD = "dead"  # peer -> seed: a neighbour missed too many pings
+    LEAVE = "leave"  # peer -> seed: stopping, remove me
+    LINK = "link"  # peer -> peer: be my neighbour; I subscribed to your PUB
+    READY = "ready"  # peer -> peer: your SUB is live on my PUB (slow-joiner handshake)
+    PING = "ping"  # anyone -> peer: are you alive?
+    PONG = "pong"  # peer -> pinger: the ping's fields, echoed
+    BYE = "bye"  # peer -> neighbour: stopping, drop me
+    HISTORY = "history"  # peer -> new neighbour: recent gossip it may have missed
+    GOSSIP = "gossip"  # PUB -> SUB: one gossip message
+
+
+Check = Callable[[Any], Any]
+
+_ADDRESS = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})")
+
+
+def _peer_id(value: Any) -> Any:
+    if type(value) is not str or len(value) > 21:
+        raise WireError("expected an IP:PORT string")
+    match = _ADDRESS.fullmatch(value)
+    if match is None or not all(int(part) <= 255 for part in match.groups()[:4]):
+        raise WireError(f"{value!r} is not IP:PORT")
+    if not 0 < int(match.group(5)) <= 65535:
+        raise WireError(f"{value!r} has no valid port")
+    return value
+
+
+def _endpoint(value: Any) -> Any:
+    if type(value) is not str or not value.startswith("tcp://"):
+        raise WireError("expected a tcp:// endpoint")
+    _peer_id(value[6:])
+    return value
+
+
+def _text(value: Any) -> Any:
+    if type(value) is not str or len(value) > MAX_BODY:
+        raise WireError(f"expected a string of at most {MAX_BODY} characters")
+    return value
+
+
+def _count(value: Any) -> Any:
+    if type(value) is not int or not 0 <= value < 1 << 63:
+        raise WireError("expected a non-negative integer")
+    return value
+
+
+def _stamp(value: Any) -> Any:
+    if type(value) not in (float, int) or value != value:
+        raise WireError("expected a number")
+    return float(value)
+
+
+def _blobs(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_LIST:
+        raise WireError(f"expected a list of at most {MAX_LIST} items")
+    if not all(type(item) is bytes for item in value):
+        raise WireError("expected a list of binary items")
+    return tuple(value)
+
+
+def _peer_infos(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_LIST:
+        raise WireError(f"expected a list of at most {MAX_LIST} peers")
+    infos = []
+    for item in value:
+        if type(item) is not list or len(item) != 4:
+            raise WireError("expected [peer, pub, degree, since] entries")
+        infos.append(
+            PeerInfo(_peer_id(item[0]), _endpoint(item[1]), _count(item[2]), _stamp(item[3]))
+        )
+    return tuple(infos)
+
+
+PeerId = Annotated[str, _peer_id]
+Endpoint = Annotated[str, _endpoint]
+Text = Annotated[str, _text]
+Count = Annotated[int, _count]
+Stamp = Annotated[float, _stamp]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """One entry of a seed's peer list."""
+
+    id: str
+    pub: str  # the endpoint of the peer's PUB, as it advertised it
+    degree: int  # its neighbour count, as it last told the seed
+    since: float  # Unix time the seed registered it
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    KIND: ClassVar[Kind] = Kind.REGISTER
+    peer: PeerId
+    pub: Endpoint
+    degree: Count
+
+
+@dataclass(frozen=True, slots=True)
+class Peers:
+    KIND: ClassVar[Kind] = Kind.PEERS
+    seed: PeerId
+    peers: Annotated[tuple[PeerInfo, ...], _peer_infos]
+
+
+@dataclass(frozen=True, slots=True)
+class ListPeers:
+    KIND: ClassVar[Kind] = Kind.LIST
+
+
+@dataclass(frozen=True, slots=True)
+class Dead:
+    KIND: ClassVar[Kind] = Kind.DEAD
+    dead: PeerId
+    ts: Stamp
+    reporter: PeerId
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    KIND: ClassVar[Kind] = Kind.LEAVE
+    peer: PeerId
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    KIND: ClassVar[Kind] = Kind.LINK
+    peer: PeerId
+    pub: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    KIND: ClassVar[Kind] = Kind.READY
+    peer: PeerId
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    KIND: ClassVar[Kind] = Kind.PING
+    peer: PeerId
+    ts: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    KIND: ClassVar[Kind] = Kind.PONG
+    peer: PeerId
+    ts: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    KIND: ClassVar[Kind] = Kind.BYE
+    peer: PeerId
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    KIND: ClassVar[Kind] = Kind.HISTORY
+    peer: PeerId
+    items: Annotated[tuple[bytes, ...], _blobs]  # whole gossip frames, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class Gossip:
+    KIND: ClassVar[Kind] = Kind.GOSSIP
+    origin: PeerId
+    seq: Count
+    ts: Stamp
+    body: Text
+
+
+Message = (
+    Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
+    | Gossip
+)  # fmt: skip
+_TYPES: tuple[type[Message], ...] = (
+    Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
+)  # fmt: skip
+
+
+def _schema(cls: type[Message]) -> tuple[type[Message], dict[str, Check]]:
+    hints = get_type_hints(cls, include_extras=True)
+    return cls, {f.name: hints[f.name].__metadata__[0] for f in fields(cls)}
+
+
+_SCHEMAS: dict[str, tuple[type[Message], dict[str, Check]]] = {
+    cls.KIND.value: _schema(cls) for cls in _TYPES
+}
+
+
+def _plain(value: Any) -> Any:
+    if type(value) is tuple:
+        return [[p.id, p.pub, p.degree, p.since] if type(p) is PeerInfo else p for p in value]
+    return value
+
+
+def encode(message: Message) -> bytes:
+    """The envelope of ``message`` as one msgpack frame."""
+    envelope: dict[str, Any] = {"v": VERSION, "type": message.KIND.value}
+    for name in _SCHEMAS[message.KIND.value][1]:
+        envelope[name] = _plain(getattr(message, name))
+    packed: bytes = msgpack.packb(envelope, use_bin_type=True)
+    return packed
+
+
+def decode(frame: bytes) -> Message:
+    """The message in ``frame``; :class:`WireError` when it is not a valid envelope."""
+    if len(frame) > MAX_FRAME:
+        raise WireError(f"frame of {len(frame)} bytes is over the {MAX_FRAME}-byte limit")
+    try:
+        envelope = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises a zoo of types for bad bytes
+        raise WireError(f"not msgpack ({type(exc).__name__})") from None
+    if type(envelope) is not dict:
+        raise WireError("envelope is not a map")
+    version = envelope.pop("v", None)
+    if type(version) is not int:
+        raise WireError("envelope has no version")
+    if version != VERSION:
+        raise WireError(f"unsupported version {version}")
+    kind = envelope.pop("type", None)
+    if type(kind) is not str or kind not in _SCHEMAS:
+        raise WireError(f"unknown message type {str(kind)[:32]!r}")
+    cls, schema = _SCHEMAS[kind]
+    if len(envelope) != len(schema) or envelope.keys() != schema.keys():
+        missing = sorted(schema.keys() - envelope.keys())
+        if missing:
+            raise WireError(f"{kind}: missing field {missing[0]!r}")
+        extra = sorted(envelope.keys() - schema.keys())
+        raise WireError(f"{kind}: unexpected field {extra[0][:32]!r}")
+    values = {}
+    for name, check in schema.items():
+        try:
+            values[name] = check(envelope[name])
+        except WireError as exc:
+            raise WireError(f"{kind}.{name}: {exc}") from None
+    return cls(**values)
