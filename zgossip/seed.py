@@ -23,7 +23,10 @@ class Seed(Node):
     role = "seed"
 
     def _bind(self) -> list[str]:
-        self.registry = Registry(self.clock, probe_timeout=self.config.liveness_interval)
+        interval = self.config.liveness_interval
+        self.registry = Registry(
+            self.clock, probe_timeout=interval, ttl=2 * self.config.liveness_misses * interval
+        )
         self._probes: dict[str, zmq.Socket[bytes]] = {}
         self._router = self._socket(zmq.ROUTER)
         address = self.config.address
@@ -32,16 +35,20 @@ class Seed(Node):
         return [endpoint]
 
     def _on_timers(self, now: float) -> float | None:
-        for suspect in self.registry.expire():
+        unanswered, silent = self.registry.expire()
+        for suspect in unanswered:
             self._end_probe(suspect.peer)
-            self.events.emit(
-                "peer.removed",
-                f"removed {suspect.peer}: dead (reported by {suspect.reporter}, probe unanswered)",
-                peer=suspect.peer,
-                reason="dead",
-                reporter=suspect.reporter,
-            )
+            self._removed_dead(suspect.peer, suspect.reporter, "its probe went unanswered")
+        for peer in silent:
+            self._end_probe(peer)
+            self._removed_dead(peer, self.id, "it stopped refreshing its registration")
         return self.registry.next_deadline()
+
+    def _removed_dead(self, peer: str, reporter: str, why: str) -> None:
+        self.events.emit(
+            "peer.removed", f"removed {peer}: dead ({why}; reported by {reporter})",
+            peer=peer, reason="dead", reporter=reporter,
+        )  # fmt: skip
 
     def _reply(self, identity: bytes, message: wire.Message) -> None:
         self._router.send_multipart([identity, wire.encode(message)])

@@ -1,0 +1,205 @@
+"""Seeds and peers in one process, on loopback, with fast timers."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+
+from tests.support import Events, free_ports
+from zgossip import BindError, Config, Peer, Seed, query_peers, wire
+from zgossip.config import Address
+from zgossip.node import Node
+
+FAST = {"gossip_interval": 0.05, "liveness_interval": 0.1, "liveness_misses": 3}
+
+
+class Net:
+    """A network under test: every node reports to one Events, and is stopped at the end."""
+
+    def __init__(self, seeds: int, spare_seeds: int = 0) -> None:
+        self.events = Events()
+        self.nodes: list[Node] = []
+        ports = free_ports(seeds + spare_seeds)
+        self.seed_addresses = [Address("127.0.0.1", port) for port in ports]
+        self.seeds = [self._start(Seed(self.config(a))) for a in self.seed_addresses[:seeds]]
+
+    def config(self, address: Address, **overrides: Any) -> Config:
+        options = {**FAST, "gossip_count": 5, **overrides}
+        return Config(seeds=self.seed_addresses, address=address, **options)
+
+    def _start(self, node: Node) -> Any:
+        node.events.listen(self.events)
+        self.nodes.append(node)
+        return node.start()
+
+    def peer(self, **overrides: Any) -> Peer:
+        address = Address("127.0.0.1", free_ports(1)[0])
+        peer: Peer = self._start(Peer(self.config(address, **overrides)))
+        return peer
+
+    def linked(self, peer: Peer) -> None:
+        self.events.wait_event("neighbour.added", node=peer.id)
+
+    def received(self, peer: Peer) -> set[str]:
+        return {e["id"] for e in self.events.of("gossip.received", peer.id)}
+
+    def close(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+
+
+@pytest.fixture
+def net() -> Iterator[Net]:
+    network = Net(seeds=3)
+    yield network
+    network.close()
+
+
+def _dealer(ctx: zmq.Context[zmq.Socket[bytes]], address: str) -> zmq.Socket[bytes]:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"tcp://{address}")
+    return sock
+
+
+def test_every_message_reaches_every_other_peer_exactly_once(net: Net) -> None:
+    peers = [net.peer() for _ in range(6)]
+    net.events.wait_for(
+        lambda: all(len(net.received(p)) == 25 for p in peers), what="25 messages at each peer"
+    )
+    sent = {e["id"]: e["node"] for e in net.events.of("gossip.sent")}
+    assert len(sent) == 30
+    for peer in peers:
+        received = net.events.of("gossip.received", peer.id)
+        ids = [e["id"] for e in received]
+        assert len(ids) == len(set(ids)), "a message was received twice"
+        assert set(ids) == {i for i, origin in sent.items() if origin != peer.id}
+        assert all(e["origin"] == sent[e["id"]] for e in received)
+
+
+def test_links_are_symmetric_and_every_peer_has_a_neighbour(net: Net) -> None:
+    peers = [net.peer(gossip_count=0) for _ in range(5)]
+
+    def edges() -> set[tuple[str, str]]:
+        return {(e["node"], e["neighbour"]) for e in net.events.of("neighbour.added")}
+
+    net.events.wait_for(
+        lambda: (
+            {a for a, _ in edges()} == {p.id for p in peers}
+            and all((b, a) in edges() for a, b in edges())
+        ),
+        what="every peer linked, and both ends of every link up",
+    )
+
+
+def test_late_joiner_receives_the_recent_gossip_it_missed(net: Net) -> None:
+    net.peer(gossip_count=3), net.peer(gossip_count=3)
+    net.events.wait_for(lambda: len(net.events.of("gossip.sent")) == 6, what="6 messages sent")
+    late = net.peer(gossip_count=0)
+    net.events.wait_for(lambda: len(net.received(late)) == 6, what="history at the late joiner")
+    assert net.received(late) == {e["id"] for e in net.events.of("gossip.sent")}
+
+
+def test_stopped_peer_leaves_and_seeds_remove_it(net: Net) -> None:
+    stays, leaves = net.peer(gossip_count=0), net.peer(gossip_count=0)
+    net.linked(leaves)
+    registered_at = [seed.id for seed in net.seeds if leaves.id in seed.registry]
+    assert len(registered_at) >= 2
+    leaves.stop()
+    for seed in registered_at:
+        removed = net.events.wait_event("peer.removed", node=seed, peer=leaves.id)
+        assert removed["reason"] == "left"
+    net.events.wait_event("neighbour.left", node=stays.id, neighbour=leaves.id)
+    answers = query_peers([s.id for s in net.seeds], timeout=2.0)
+    assert all(leaves.id not in {i.id for i in infos or ()} for infos in answers.values())
+
+
+def test_dead_peer_is_reported_by_its_neighbour_and_removed_by_seeds(net: Net) -> None:
+    watcher, doomed = net.peer(gossip_count=0), net.peer(gossip_count=0)
+    net.linked(doomed)
+    registered_at = [seed for seed in net.seeds if doomed.id in seed.registry]
+    doomed._goodbye = lambda: None  # type: ignore[method-assign]  # die without a word
+    doomed.stop()
+    net.events.wait_event("neighbour.dead", node=watcher.id, neighbour=doomed.id)
+    misses = [e["misses"] for e in net.events.of("liveness.missed", watcher.id)]
+    assert misses[-3:] == [1, 2, 3]
+    told = set(watcher.registration.registered())
+    for seed in registered_at:  # told seeds probe and remove; the others see it fall silent
+        removed = net.events.wait_event("peer.removed", node=seed.id, peer=doomed.id)
+        assert removed["reason"] == "dead"
+        assert removed["reporter"] == (watcher.id if seed.id in told else seed.id)
+    reports = net.events.of("dead.reported", watcher.id)
+    assert {e["seed"] for e in reports} == set(watcher.registration.registered())
+
+
+def test_forged_dead_report_about_a_live_peer_is_refuted(net: Net) -> None:
+    victim, framed = net.peer(gossip_count=0), net.peer(gossip_count=0)
+    net.linked(framed)
+    seed = next(s for s in net.seeds if victim.id in s.registry and framed.id in s.registry)
+    with zmq.Context() as ctx:
+        forger = _dealer(ctx, seed.id)
+        forger.send(wire.encode(wire.Dead(victim.id, 1.0, framed.id)))
+        net.events.wait_event("report.refuted", node=seed.id, peer=victim.id)
+    assert victim.id in {i.id for i in query_peers([seed.id], 2.0)[seed.id] or ()}
+    assert not net.events.of("peer.removed", seed.id)
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [b"\xc1garbage"],
+        [wire.encode(wire.Ping("127.0.0.1:1", 1.0))[:-3]],
+        [b"\x93\x01\x02\x03"],  # a list, not a map
+        [msgpack.packb({"v": 2, "type": "ping", "peer": "127.0.0.1:1", "ts": 1.0})],
+        [wire.encode(wire.Bye("127.0.0.1:1")), b"extra frame"],
+    ],
+    ids=["garbage", "truncated", "not-a-map", "wrong-version", "extra-frame"],
+)
+def test_bad_frames_are_reported_and_both_roles_keep_serving(net: Net, frames: list[bytes]) -> None:
+    peer = net.peer(gossip_count=0)
+    seed = net.seeds[0]
+    with zmq.Context() as ctx:
+        for target in (seed.id, peer.id):
+            sender = _dealer(ctx, target)
+            sender.send_multipart(frames)
+            net.events.wait_event("bad.message", node=target)
+        probe = _dealer(ctx, peer.id)
+        probe.send(wire.encode(wire.Ping("127.0.0.1:9", 7.0)))
+        assert probe.poll(5000), "the peer stopped answering"
+        assert wire.decode(probe.recv()) == wire.Pong("127.0.0.1:9", 7.0)
+    assert query_peers([seed.id], 2.0)[seed.id] is not None, "the seed stopped answering"
+
+
+def test_raw_tcp_garbage_does_not_stop_a_seed() -> None:
+    network = Net(seeds=1)
+    try:
+        host, port = network.seeds[0].id.split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\n\r\n" * 100)
+        peer = network.peer(gossip_count=0)
+        network.events.wait_event("seed.registered", node=peer.id)
+    finally:
+        network.close()
+
+
+def test_peer_registers_with_a_majority_and_falls_back_when_a_seed_is_silent() -> None:
+    network = Net(seeds=2, spare_seeds=1)  # three listed, one of them never started
+    try:
+        peer = network.peer(gossip_count=0)
+        network.events.wait_for(
+            lambda: len(network.events.of("seed.registered", peer.id)) == 2, what="2 seeds"
+        )
+        assert set(peer.registration.registered()) == {s.id for s in network.seeds}
+    finally:
+        network.close()
+
+
+def test_second_node_on_a_port_in_use_fails_with_a_one_line_error(net: Net) -> None:
+    taken = net.seeds[0].config.address
+    with pytest.raises(BindError, match=rf"port {taken.port} on 127.0.0.1 is already in use"):
+        Peer(net.config(taken)).start()

@@ -1,0 +1,129 @@
+"""Test support: free ports, and waiting on events as they happen (never by sleeping)."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+Event = dict[str, Any]
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 right now (held open together so they are distinct)."""
+    holders = [socket.socket() for _ in range(count)]
+    try:
+        for holder in holders:
+            holder.bind(("127.0.0.1", 0))
+        return [holder.getsockname()[1] for holder in holders]
+    finally:
+        for holder in holders:
+            holder.close()
+
+
+def write_config(path: Path, ports: Iterable[int]) -> Path:
+    path.write_text("".join(f"127.0.0.1:{port}\n" for port in ports))
+    return path
+
+
+class Events:
+    """Collects events from many nodes; tests wait on a condition over them."""
+
+    def __init__(self) -> None:
+        self.all: list[Event] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self._cond:
+            self.all.append(event)
+            self._cond.notify_all()
+
+    def of(self, name: str, node: str | None = None) -> list[Event]:
+        with self._cond:
+            return [
+                e for e in self.all if e["event"] == name and (node is None or e["node"] == node)
+            ]
+
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "a condition"
+    ) -> None:
+        with self._cond:
+            if not self._cond.wait_for(predicate, timeout):
+                counts: dict[str, int] = {}
+                for e in self.all:
+                    counts[e["event"]] = counts.get(e["event"], 0) + 1
+                raise AssertionError(f"timed out waiting for {what}; events so far: {counts}")
+
+    def wait_event(self, name: str, timeout: float = 20.0, **fields: Any) -> Event:
+        """The first event ``name`` whose fields include ``fields``, waiting for it."""
+        found: list[Event] = []
+
+        def match() -> bool:
+            found[:] = [
+                e
+                for e in self.all
+                if e["event"] == name and all(e.get(k) == v for k, v in fields.items())
+            ]
+            return bool(found)
+
+        self.wait_for(match, timeout, f"{name} {fields}")
+        return found[0]
+
+
+class LogTap(Events):
+    """Reads the JSON event logs of node processes as they are written.
+
+    Each node gets a FIFO as its ``--json-log``; one thread reads them all, so a
+    test awaits events the moment they happen instead of polling files.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self._directory = directory
+        self._selector = selectors.DefaultSelector()
+        self._buffers: dict[int, bytes] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._running = True
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def fifo(self, name: str) -> Path:
+        path = self._directory / f"{name}.jsonl"
+        os.mkfifo(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self._buffers[fd] = b""
+        self._selector.register(fd, selectors.EVENT_READ)
+        os.write(self._wake_w, b"x")  # re-enter select with the new fd
+        return path
+
+    def _read(self) -> None:
+        while self._running:
+            for key, _ in self._selector.select():
+                fd = int(key.fd)  # type: ignore[call-overload]
+                if fd == self._wake_r:
+                    os.read(fd, 4096)
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:  # the writer exited
+                    self._selector.unregister(fd)
+                    os.close(fd)
+                    continue
+                lines = (self._buffers[fd] + chunk).split(b"\n")
+                self._buffers[fd] = lines.pop()
+                for line in lines:
+                    self(json.loads(line))
+
+    def close(self) -> None:
+        self._running = False
+        os.write(self._wake_w, b"x")
+        self._thread.join(5)
+        for key in list(self._selector.get_map().values()):
+            os.close(int(key.fd))  # type: ignore[call-overload]
+        self._selector.close()
+        os.close(self._wake_w)
