@@ -41,7 +41,7 @@ class Address:
             ipaddress.IPv4Address(host)
         except ValueError:
             raise ValueError(f"{host!r} is not an IPv4 address") from None
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
             raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
         return cls(host, int(port_text))
 
@@ -58,7 +58,7 @@ def parse_seeds(path: Path) -> list[Address]:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     seeds: list[Address] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):  # numbered as editors do
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -114,6 +114,9 @@ class Config:
             raise ConfigError("--liveness-misses must be at least 1")
         if self.links < 1:
             raise ConfigError("links must be at least 1")
+        if not 1 <= self.history <= self.ml_max_entries:
+            # a frame handed over must still be remembered by the receiver's ML
+            raise ConfigError("history must be from 1 to ml_max_entries")
 
     @property
     def quorum(self) -> int:

@@ -13,6 +13,7 @@ import math
 import random
 import socket
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
@@ -217,7 +218,14 @@ class Node:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            handler(frames)
+            try:
+                handler(frames)
+            except Exception as exc:  # a bug: one message must not take the node down
+                self.events.emit(
+                    "internal.error",
+                    f"internal error handling a message:\n{traceback.format_exc()}",
+                    error=repr(exc),
+                )
 
     def _close(self) -> None:
         try:

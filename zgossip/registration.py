@@ -4,12 +4,13 @@ A peer keeps registered with a quorum, floor(n/2)+1, of the seeds, chosen at
 random. A seed that does not answer within the request timeout is replaced by
 another listed seed. Registrations are refreshed every interval; a refresh is
 also the peer's heartbeat to the seed and brings it a fresh peer list. A seed
-that misses ``misses`` refreshes in a row is given up and replaced, and tried
-again later, so a restarted seed is refilled.
+that misses ``misses`` refreshes in a row is given up and replaced; a given-up
+seed is tried again, after an interval, whenever the quorum needs a seed.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -110,4 +111,4 @@ class Registration:
         ]
         if len(active) < self._quorum:
             deadlines.extend(s.next_at for s in self._seeds.values() if not s.active)
-        return min(deadlines)
+        return min(deadlines, default=math.inf)

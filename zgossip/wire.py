@@ -11,6 +11,7 @@ Each message is a frozen dataclass; a field's annotation carries its checker
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -47,7 +48,8 @@ class Kind(StrEnum):
 
 Check = Callable[[Any], Any]
 
-_ADDRESS = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})")
+_NUMBER = "(0|[1-9][0-9]{0,4})"  # ASCII digits, no leading zeros: one spelling per id
+_ADDRESS = re.compile(rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}\.{_NUMBER}:{_NUMBER}")
 
 
 def _peer_id(value: Any) -> Any:
@@ -81,8 +83,8 @@ def _count(value: Any) -> Any:
 
 
 def _stamp(value: Any) -> Any:
-    if type(value) not in (float, int) or value != value:
-        raise WireError("expected a number")
+    if type(value) not in (float, int) or not math.isfinite(value):
+        raise WireError("expected a finite number")
     return float(value)
 
 
@@ -261,11 +263,11 @@ def decode(frame: bytes) -> Message:
         raise WireError(f"unknown message type {str(kind)[:32]!r}")
     cls, schema = _SCHEMAS[kind]
     if len(envelope) != len(schema) or envelope.keys() != schema.keys():
-        missing = sorted(schema.keys() - envelope.keys())
+        missing = [name for name in schema if name not in envelope]
         if missing:
             raise WireError(f"{kind}: missing field {missing[0]!r}")
-        extra = sorted(envelope.keys() - schema.keys())
-        raise WireError(f"{kind}: unexpected field {extra[0][:32]!r}")
+        extra = next(key for key in envelope if key not in schema)  # str or bytes keys
+        raise WireError(f"{kind}: unexpected field {extra[:32]!r}")
     values = {}
     for name, check in schema.items():
         try:

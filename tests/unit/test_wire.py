@@ -1,0 +1,603 @@
+"""The msgpack envelope: every kind round-trips, and every bad frame is a WireError."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from typing import Any
+
+import msgpack
+import pytest
+
+from zgossip import wire
+
+PEER = "10.0.0.1:5000"
+OTHER = "10.0.0.2:5001"
+PUB = "tcp://10.0.0.1:40000"
+
+SAMPLES: list[wire.Message] = [
+    wire.Register(PEER, PUB, 3),
+    wire.Peers(
+        "10.0.0.9:9000",
+        (
+            wire.PeerInfo(PEER, PUB, 0, 1_700_000_000.25),
+            wire.PeerInfo(OTHER, "tcp://10.0.0.2:40001", 7, 1_700_000_001.5),
+        ),
+    ),
+    wire.ListPeers(),
+    wire.Dead(OTHER, 1_700_000_002.125, PEER),
+    wire.Leave(PEER),
+    wire.Link(PEER, PUB),
+    wire.Ready(PEER),
+    wire.Ping(PEER, 1_700_000_003.5),
+    wire.Pong(PEER, 1_700_000_003.5),
+    wire.Bye(PEER),
+    wire.History(PEER, (b"first frame", b"", b"\x00\xff third")),
+    wire.Gossip(PEER, 4, 1_700_000_004.0, "1700000004.000000:10.0.0.1:4"),
+]
+
+
+def _pack(obj: Any) -> bytes:
+    packed: bytes = msgpack.packb(obj, use_bin_type=True)
+    return packed
+
+
+def _envelope(message: wire.Message) -> dict[str, Any]:
+    """The map ``encode`` sends for ``message``, to be spoiled by a test."""
+    envelope: dict[str, Any] = msgpack.unpackb(wire.encode(message), raw=False)
+    return envelope
+
+
+def _param_id(value: object) -> str:
+    kind = getattr(value, "KIND", None)
+    return kind.value if isinstance(kind, wire.Kind) else repr(value)
+
+
+def _rejected(frame: bytes) -> wire.WireError:
+    """Decode ``frame``, which must fail with a WireError (any other exception fails the test)."""
+    with pytest.raises(wire.WireError) as info:
+        wire.decode(frame)
+    return info.value
+
+
+def _spoiled(message: wire.Message, **fields: Any) -> bytes:
+    envelope = _envelope(message)
+    envelope.update(fields)
+    return _pack(envelope)
+
+
+# -- round trips ----------------------------------------------------------------------------------
+
+
+def test_samples_cover_every_message_kind() -> None:
+    assert {message.KIND for message in SAMPLES} == set(wire.Kind)
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
+def test_every_kind_round_trips(message: wire.Message) -> None:
+    frame = wire.encode(message)
+    assert isinstance(frame, bytes)
+    decoded = wire.decode(frame)
+    assert type(decoded) is type(message)
+    assert decoded == message
+    assert wire.encode(decoded) == frame
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
+def test_envelope_carries_version_and_type(message: wire.Message) -> None:
+    envelope = _envelope(message)
+    assert envelope["v"] == wire.VERSION == 1
+    assert envelope["type"] == message.KIND.value
+
+
+def test_integer_timestamps_decode_as_floats() -> None:
+    frame = _spoiled(wire.Ping(PEER, 0.0), ts=1_700_000_000)
+    decoded = wire.decode(frame)
+    assert isinstance(decoded, wire.Ping)
+    assert type(decoded.ts) is float
+    assert decoded.ts == 1_700_000_000.0
+
+
+def test_peer_list_since_decodes_as_float() -> None:
+    envelope = _envelope(wire.Peers(PEER, ()))
+    envelope["peers"] = [[OTHER, PUB, 2, 17]]
+    decoded = wire.decode(_pack(envelope))
+    assert isinstance(decoded, wire.Peers)
+    assert decoded.peers == (wire.PeerInfo(OTHER, PUB, 2, 17.0),)
+    assert type(decoded.peers[0].since) is float
+
+
+def test_empty_peer_list_and_empty_history_round_trip() -> None:
+    for message in (wire.Peers(PEER, ()), wire.History(PEER, ())):
+        assert wire.decode(wire.encode(message)) == message
+
+
+def test_largest_count_is_accepted() -> None:
+    message = wire.Gossip(PEER, (1 << 63) - 1, 1.0, "x")
+    assert wire.decode(wire.encode(message)) == message
+
+
+@pytest.mark.parametrize("peer", ["0.0.0.0:1", "255.255.255.255:65535", "127.0.0.1:5000"])
+def test_boundary_peer_ids_are_accepted(peer: str) -> None:
+    assert wire.decode(wire.encode(wire.Leave(peer))) == wire.Leave(peer)
+
+
+def test_body_of_exactly_max_body_characters_is_accepted() -> None:
+    message = wire.Gossip(PEER, 1, 1.0, "b" * wire.MAX_BODY)
+    assert wire.decode(wire.encode(message)) == message
+
+
+def test_frame_of_exactly_max_frame_bytes_is_accepted() -> None:
+    overhead = len(wire.encode(wire.History(PEER, (b"x" * 70_000,)))) - 70_000
+    message = wire.History(PEER, (b"x" * (wire.MAX_FRAME - overhead),))
+    frame = wire.encode(message)
+    assert len(frame) == wire.MAX_FRAME
+    assert wire.decode(frame) == message
+
+
+# -- rejected frames ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\xc1",  # the one byte msgpack never uses
+        b"\xc1\xc1\xc1\xc1",
+        b"hello, world",
+        b"\x00" * 64,
+        b"\xff" * 64,
+        bytes(range(256)),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b'{"v": 1, "type": "ping"}',  # JSON, not msgpack
+    ],
+    ids=["empty", "c1", "c1x4", "text", "zeros", "ff", "all-bytes", "http", "json"],
+)
+def test_garbage_bytes_are_rejected(frame: bytes) -> None:
+    _rejected(frame)
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
+def test_every_truncation_of_a_valid_frame_is_rejected(message: wire.Message) -> None:
+    frame = wire.encode(message)
+    for end in range(len(frame)):
+        _rejected(frame[:end])
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
+def test_trailing_bytes_after_a_valid_frame_are_rejected(message: wire.Message) -> None:
+    frame = wire.encode(message)
+    _rejected(frame + b"\x00")
+    _rejected(frame + frame)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        [1, "ping", PEER, 1.0],
+        [],
+        42,
+        -1,
+        "ping",
+        b"ping",
+        None,
+        True,
+        3.5,
+        [{"v": 1, "type": "list"}],
+    ],
+    ids=["list", "empty-list", "int", "negative", "str", "bytes", "nil", "bool", "float", "nested"],
+)
+def test_non_map_envelopes_are_rejected(obj: Any) -> None:
+    _rejected(_pack(obj))
+
+
+def test_missing_version_is_rejected() -> None:
+    envelope = _envelope(wire.Leave(PEER))
+    del envelope["v"]
+    error = _rejected(_pack(envelope))
+    assert "version" in str(error)
+
+
+@pytest.mark.parametrize("version", [2, 0, -1, 1 << 40])
+def test_unsupported_version_is_rejected(version: int) -> None:
+    error = _rejected(_spoiled(wire.Leave(PEER), v=version))
+    assert str(version) in str(error)
+
+
+@pytest.mark.parametrize("version", ["1", 1.0, True, None, b"\x01", [1], {"v": 1}], ids=repr)
+def test_version_of_wrong_type_is_rejected(version: Any) -> None:
+    _rejected(_spoiled(wire.Leave(PEER), v=version))
+
+
+def test_map_with_binary_keys_is_rejected() -> None:
+    envelope = {key.encode(): value for key, value in _envelope(wire.Leave(PEER)).items()}
+    _rejected(_pack(envelope))
+
+
+def test_map_with_integer_keys_is_rejected() -> None:
+    _rejected(_pack({1: 1, 2: "leave", 3: PEER}))
+
+
+def test_missing_type_is_rejected() -> None:
+    envelope = _envelope(wire.Leave(PEER))
+    del envelope["type"]
+    _rejected(_pack(envelope))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["nope", "", "LEAVE", "Leave", "leave ", "Kind.LEAVE", 5, None, True, b"leave", ["leave"]],
+    ids=repr,
+)
+def test_unknown_type_is_rejected(kind: Any) -> None:
+    error = _rejected(_spoiled(wire.Leave(PEER), type=kind))
+    assert "type" in str(error)
+
+
+def test_long_unknown_type_is_reported_briefly() -> None:
+    error = _rejected(_spoiled(wire.Leave(PEER), type="x" * 10_000))
+    assert len(str(error)) < 200
+
+
+def _fields(message: wire.Message) -> list[str]:
+    return [name for name in _envelope(message) if name not in ("v", "type")]
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [(m, f) for m in SAMPLES for f in _fields(m)],
+    ids=_param_id,
+)
+def test_missing_field_is_rejected(message: wire.Message, field: str) -> None:
+    envelope = _envelope(message)
+    del envelope[field]
+    error = _rejected(_pack(envelope))
+    assert "missing" in str(error)
+    assert field in str(error)
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
+def test_extra_field_is_rejected(message: wire.Message) -> None:
+    error = _rejected(_spoiled(message, extra=1))
+    assert "unexpected field 'extra'" in str(error)
+
+
+def test_extra_field_in_place_of_a_missing_one_is_rejected() -> None:
+    envelope = _envelope(wire.Link(PEER, PUB))
+    del envelope["pub"]
+    envelope["pubb"] = PUB
+    _rejected(_pack(envelope))
+
+
+def test_several_extra_binary_keys_are_rejected() -> None:
+    envelope: dict[Any, Any] = _envelope(wire.Leave(PEER))
+    envelope[b"x"] = 1
+    envelope[b"y"] = 2
+    _rejected(_pack(envelope))
+
+
+def test_extra_fields_with_mixed_str_and_binary_keys_are_rejected() -> None:
+    envelope: dict[Any, Any] = _envelope(wire.Leave(PEER))
+    envelope[b"x"] = 1
+    envelope["y"] = 2
+    _rejected(_pack(envelope))
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "value"),
+    [
+        # str where int
+        (wire.Gossip(PEER, 1, 1.0, "b"), "seq", "1"),
+        (wire.Register(PEER, PUB, 1), "degree", "1"),
+        # bool where int
+        (wire.Gossip(PEER, 1, 1.0, "b"), "seq", True),
+        (wire.Register(PEER, PUB, 1), "degree", False),
+        # float where int
+        (wire.Gossip(PEER, 1, 1.0, "b"), "seq", 1.0),
+        # negative and too large counts
+        (wire.Register(PEER, PUB, 1), "degree", -1),
+        (wire.Gossip(PEER, 1, 1.0, "b"), "seq", -(1 << 63)),
+        (wire.Gossip(PEER, 1, 1.0, "b"), "seq", 1 << 63),
+        (wire.Gossip(PEER, 1, 1.0, "b"), "seq", (1 << 64) - 1),
+        # timestamps: NaN, wrong types
+        (wire.Ping(PEER, 1.0), "ts", math.nan),
+        (wire.Pong(PEER, 1.0), "ts", math.nan),
+        (wire.Dead(OTHER, 1.0, PEER), "ts", math.nan),
+        (wire.Gossip(PEER, 1, 1.0, "b"), "ts", math.nan),
+        (wire.Ping(PEER, 1.0), "ts", "1.0"),
+        (wire.Ping(PEER, 1.0), "ts", True),
+        (wire.Ping(PEER, 1.0), "ts", None),
+        (wire.Ping(PEER, 1.0), "ts", [1.0]),
+        # text fields
+        (wire.Gossip(PEER, 1, 1.0, "b"), "body", b"body"),
+        (wire.Gossip(PEER, 1, 1.0, "b"), "body", 5),
+        (wire.Gossip(PEER, 1, 1.0, "b"), "body", None),
+        # ids and endpoints of the wrong type
+        (wire.Leave(PEER), "peer", 5),
+        (wire.Leave(PEER), "peer", PEER.encode()),
+        (wire.Leave(PEER), "peer", None),
+        (wire.Leave(PEER), "peer", [PEER]),
+        (wire.Link(PEER, PUB), "pub", PUB.encode()),
+        (wire.Link(PEER, PUB), "pub", None),
+    ],
+    ids=_param_id,
+)
+def test_field_of_wrong_type_is_rejected(message: wire.Message, field: str, value: Any) -> None:
+    error = _rejected(_spoiled(message, **{field: value}))
+    assert field in str(error)
+
+
+BAD_PEER_IDS = [
+    "300.1.1.1:5",
+    "1.2.3.256:5",
+    "1.2.3.4:0",
+    "1.2.3.4:70000",
+    "1.2.3.4:65536",
+    "abc",
+    "",
+    "1.2.3.4",
+    "1.2.3.4:",
+    ":5000",
+    "1.2.3:5",
+    "1.2.3.4.5:5",
+    "1.2.3.4:-5",
+    "1.2.3.4:5 ",
+    " 1.2.3.4:5",
+    "1.2.3.4:5\n",
+    "localhost:5000",
+    "tcp://1.2.3.4:5",
+    "1.2.3.4:123456",
+    "1111.2.3.4:5",
+    "1.2.3.4:5" + "0" * 100,
+]
+
+
+@pytest.mark.parametrize("peer", BAD_PEER_IDS, ids=repr)
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        (wire.Leave(PEER), "peer"),
+        (wire.Register(PEER, PUB, 0), "peer"),
+        (wire.Dead(OTHER, 1.0, PEER), "dead"),
+        (wire.Dead(OTHER, 1.0, PEER), "reporter"),
+        (wire.Peers(PEER, ()), "seed"),
+        (wire.Gossip(PEER, 1, 1.0, "b"), "origin"),
+    ],
+    ids=["leave.peer", "register.peer", "dead.dead", "dead.reporter", "peers.seed", "origin"],
+)
+def test_bad_peer_id_is_rejected(message: wire.Message, field: str, peer: str) -> None:
+    _rejected(_spoiled(message, **{field: peer}))
+
+
+@pytest.mark.parametrize("peer", ["\u0661.2.3.4:5", "1.2.3.4:\u0665", "\uff11.2.3.4:5"], ids=repr)
+def test_peer_id_with_non_ascii_digits_is_rejected(peer: str) -> None:
+    _rejected(_spoiled(wire.Leave(PEER), peer=peer))
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "udp://1.2.3.4:5",
+        "ipc:///tmp/zgossip",
+        "inproc://zgossip",
+        "1.2.3.4:5",
+        "tcp://",
+        "tcp://abc",
+        "tcp://*:5000",
+        "tcp://300.1.1.1:5",
+        "tcp://1.2.3.4:0",
+        "tcp://1.2.3.4:70000",
+        "TCP://1.2.3.4:5",
+        " tcp://1.2.3.4:5",
+        "",
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [(wire.Register(PEER, PUB, 0), "pub"), (wire.Link(PEER, PUB), "pub")],
+    ids=["register", "link"],
+)
+def test_bad_endpoint_is_rejected(message: wire.Message, field: str, endpoint: str) -> None:
+    _rejected(_spoiled(message, **{field: endpoint}))
+
+
+def test_oversized_garbage_frame_is_rejected() -> None:
+    _rejected(b"\x00" * (wire.MAX_FRAME + 1))
+
+
+def test_oversized_valid_frame_is_rejected() -> None:
+    overhead = len(wire.encode(wire.History(PEER, (b"x" * 70_000,)))) - 70_000
+    frame = wire.encode(wire.History(PEER, (b"x" * (wire.MAX_FRAME + 1 - overhead),)))
+    assert len(frame) == wire.MAX_FRAME + 1
+    error = _rejected(frame)
+    assert "limit" in str(error)
+
+
+def test_oversized_body_is_rejected() -> None:
+    frame = wire.encode(wire.Gossip(PEER, 1, 1.0, "b" * (wire.MAX_BODY + 1)))
+    assert len(frame) < wire.MAX_FRAME
+    error = _rejected(frame)
+    assert "body" in str(error)
+
+
+def test_oversized_multibyte_body_is_rejected() -> None:
+    frame = wire.encode(wire.Gossip(PEER, 1, 1.0, "é" * (wire.MAX_BODY + 1)))
+    _rejected(frame)
+
+
+@pytest.mark.parametrize(
+    "peers",
+    [
+        "not a list",
+        {"a": 1},
+        None,
+        5,
+        [None],
+        [[]],
+        [[OTHER, PUB, 1]],
+        [[OTHER, PUB, 1, 1.0, "extra"]],
+        [{"id": OTHER, "pub": PUB, "degree": 1, "since": 1.0}],
+        [OTHER],
+        [[OTHER, PUB, 1, 1.0], "junk"],
+        [["abc", PUB, 1, 1.0]],
+        [[OTHER, "udp://1.2.3.4:5", 1, 1.0]],
+        [[OTHER, PUB, -1, 1.0]],
+        [[OTHER, PUB, "1", 1.0]],
+        [[OTHER, PUB, True, 1.0]],
+        [[OTHER, PUB, 1, "1.0"]],
+        [[OTHER, PUB, 1, math.nan]],
+        [[OTHER, PUB, 1, None]],
+        [[PUB, OTHER, 1, 1.0]],
+    ],
+    ids=repr,
+)
+def test_peer_entries_of_wrong_shape_are_rejected(peers: Any) -> None:
+    error = _rejected(_spoiled(wire.Peers(PEER, ()), peers=peers))
+    assert "peers" in str(error)
+
+
+def test_peer_list_over_max_list_is_rejected() -> None:
+    entry = [OTHER, PUB, 1, 1.0]
+    _rejected(_spoiled(wire.Peers(PEER, ()), peers=[entry] * (wire.MAX_LIST + 1)))
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ["text, not bytes"],
+        [1],
+        [None],
+        [[b"nested"]],
+        [b"ok", "not ok"],
+        [b"ok", 5],
+        [{"frame": b"x"}],
+        b"bytes, not a list",
+        "str, not a list",
+        None,
+        {"a": b"x"},
+    ],
+    ids=repr,
+)
+def test_history_items_that_are_not_bytes_are_rejected(items: Any) -> None:
+    error = _rejected(_spoiled(wire.History(PEER, ()), items=items))
+    assert "items" in str(error)
+
+
+def test_history_over_max_list_items_is_rejected() -> None:
+    _rejected(_spoiled(wire.History(PEER, ()), items=[b""] * (wire.MAX_LIST + 1)))
+
+
+def test_list_peers_with_a_field_is_rejected() -> None:
+    _rejected(_pack({"v": 1, "type": "list", "peer": PEER}))
+
+
+def test_extension_types_are_rejected() -> None:
+    _rejected(_pack({"v": 1, "type": "ping", "peer": PEER, "ts": msgpack.ExtType(5, b"x")}))
+    _rejected(_pack({"v": 1, "type": msgpack.ExtType(1, b"ping"), "peer": PEER, "ts": 1.0}))
+    _rejected(_pack(msgpack.ExtType(3, b"\x00\x01")))
+
+
+def test_deeply_nested_frame_is_rejected() -> None:
+    frame = b"\x91" * 100_000 + b"\xc0"  # [[[[...nil...]]]]
+    _rejected(frame)
+    _rejected(_pack({"v": 1, "type": "leave", "peer": [[[[[[[[[[PEER]]]]]]]]]]}))
+
+
+# -- fuzzing --------------------------------------------------------------------------------------
+
+
+def test_random_bytes_raise_only_wire_error() -> None:
+    rng = random.Random(20240601)
+    valid = [wire.encode(m) for m in SAMPLES]
+    for _ in range(3000):
+        how = rng.random()
+        if how < 0.4:
+            frame = rng.randbytes(rng.randrange(0, 64))
+        elif how < 0.7:  # a valid frame with a few bytes flipped
+            spoilt = bytearray(rng.choice(valid))
+            for _ in range(rng.randrange(1, 4)):
+                spoilt[rng.randrange(len(spoilt))] = rng.randrange(256)
+            frame = bytes(spoilt)
+        else:  # a valid prefix followed by junk
+            base = rng.choice(valid)
+            frame = base[: rng.randrange(len(base))] + rng.randbytes(rng.randrange(0, 16))
+        with contextlib.suppress(wire.WireError):
+            wire.decode(frame)
+
+
+_KEYS = ["v", "type", "peer", "pub", "degree", "seed", "peers", "dead", "ts", "reporter"]
+_KEYS += ["items", "origin", "seq", "body", "extra"]
+_KINDS = [kind.value for kind in wire.Kind]
+_STRINGS = [PEER, OTHER, PUB, "abc", "", "1.2.3.4:0", "tcp://", "300.1.1.1:5", *_KINDS]
+
+
+def _random_scalar(rng: random.Random) -> Any:
+    choice = rng.randrange(9)
+    if choice == 0:
+        return None
+    if choice == 1:
+        return rng.random() < 0.5
+    if choice == 2:
+        return rng.choice([0, 1, 2, -1, 1 << 63, (1 << 64) - 1, -(1 << 63), rng.randrange(-9, 9)])
+    if choice == 3:
+        return rng.choice([0.0, -0.0, 1.5, math.nan, math.inf, -math.inf, rng.random()])
+    if choice == 4:
+        return rng.choice(_STRINGS)
+    if choice == 5:
+        return "".join(chr(rng.randrange(0x20, 0x2FF)) for _ in range(rng.randrange(8)))
+    if choice == 6:
+        return rng.randbytes(rng.randrange(8))
+    if choice == 7:
+        return msgpack.ExtType(rng.randrange(128), rng.randbytes(2))
+    return rng.choice(_KINDS)
+
+
+def _random_object(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth >= 3 or roll < 0.5:
+        return _random_scalar(rng)
+    if roll < 0.75:
+        return [_random_object(rng, depth + 1) for _ in range(rng.randrange(5))]
+    # A map's keys are either all str or all bytes: mixed ones hit the bug that
+    # test_extra_fields_with_mixed_str_and_binary_keys_are_rejected shows.
+    binary = rng.random() < 0.2
+    keys = [rng.choice(_KEYS) for _ in range(rng.randrange(5))]
+    return {(key.encode() if binary else key): _random_object(rng, depth + 1) for key in keys}
+
+
+def _random_envelope(rng: random.Random) -> dict[str, Any]:
+    """A valid envelope with one to three fields dropped, added or replaced at random."""
+    envelope = _envelope(rng.choice(SAMPLES))
+    for _ in range(rng.randrange(1, 4)):
+        key = rng.choice([*envelope, *_KEYS])
+        if rng.random() < 0.25:
+            envelope.pop(key, None)
+        else:
+            envelope[key] = _random_object(rng, 1)
+    return envelope
+
+
+def test_random_msgpack_objects_raise_only_wire_error() -> None:
+    rng = random.Random(7)
+    accepted = 0
+    for _ in range(4000):
+        obj = _random_envelope(rng) if rng.random() < 0.7 else _random_object(rng)
+        try:
+            message = wire.decode(_pack(obj))
+        except wire.WireError:
+            continue
+        accepted += 1
+        assert wire.decode(wire.encode(message)) == message
+    assert 0 < accepted < 400  # the fuzzer builds mostly bad frames, and a few good ones
+
+
+@pytest.mark.parametrize("peer", ["001.2.3.4:5", "1.2.3.4:05", "1.2.3.4:65536"])
+def test_peer_id_has_one_spelling(peer: str) -> None:
+    _rejected(_spoiled(wire.Leave(PEER), peer=peer))
+
+
+@pytest.mark.parametrize("ts", [float("inf"), float("-inf"), float("nan")])
+def test_timestamps_are_finite(ts: float) -> None:
+    _rejected(_spoiled(wire.Ping(PEER, 1.0), ts=ts))
