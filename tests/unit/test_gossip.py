@@ -1,0 +1,227 @@
+"""The Message List: first-receipt detection, bounded memory, and recent history (fake clock)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from zgossip.clock import FakeClock
+from zgossip.gossip import Entry, MessageList, message_id
+
+MAX_AGE = 600.0
+A = "10.0.0.1:5000"
+B = "10.0.0.2:5000"
+
+
+def _frame(i: int, size: int = 10) -> bytes:
+    return f"{i:0{size}d}".encode()[:size]
+
+
+def _ml(
+    clock: FakeClock, max_entries: int = 1000, max_age: float = MAX_AGE, history: int = 100
+) -> MessageList:
+    return MessageList(clock, max_entries=max_entries, max_age=max_age, history=history)
+
+
+def _record(ml: MessageList, frame: bytes, sender: str = A) -> bytes:
+    msg_id = message_id(frame)
+    ml.record(msg_id, sender, frame)
+    return msg_id
+
+
+# -- ids ------------------------------------------------------------------------------------------
+
+
+def test_message_id_is_sixteen_stable_bytes() -> None:
+    frame = b"\x85\xa1v\x01\xa4type\xa6gossip"
+    msg_id = message_id(frame)
+    assert isinstance(msg_id, bytes)
+    assert len(msg_id) == 16
+    assert message_id(frame) == msg_id
+    assert message_id(bytes(bytearray(frame))) == msg_id
+    assert msg_id == hashlib.blake2b(frame, digest_size=16).digest()  # the same on every peer
+
+
+def test_message_id_of_the_empty_frame_is_fixed() -> None:
+    assert message_id(b"").hex() == "cae66941d9efbd404e4d88758ea67670"
+
+
+def test_different_frames_have_different_ids() -> None:
+    ids = {message_id(_frame(i)) for i in range(10_000)}
+    assert len(ids) == 10_000
+    assert message_id(b"a") != message_id(b"a\x00")
+
+
+# -- record and look up ---------------------------------------------------------------------------
+
+
+def test_recorded_message_is_contained_with_sender_and_time() -> None:
+    clock = FakeClock()
+    ml = _ml(clock)
+    msg_id = _record(ml, b"frame one", sender=B)
+    assert msg_id in ml
+    assert ml.get(msg_id) == Entry(B, clock.monotonic())
+    assert len(ml) == 1
+
+
+def test_unknown_message_is_not_contained() -> None:
+    ml = _ml(FakeClock())
+    _record(ml, b"frame one")
+    assert message_id(b"frame two") not in ml
+    assert ml.get(message_id(b"frame two")) is None
+
+
+def test_entry_keeps_the_time_of_first_receipt() -> None:
+    clock = FakeClock()
+    ml = _ml(clock)
+    first = _record(ml, b"first")
+    clock.advance(5.0)
+    _record(ml, b"second")
+    entry = ml.get(first)
+    assert entry is not None
+    assert entry.when == clock.monotonic() - 5.0
+
+
+# -- bounded memory -------------------------------------------------------------------------------
+
+
+def test_message_list_never_holds_more_than_max_entries() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, max_entries=100)
+    ids = []
+    for i in range(5_000):
+        ids.append(_record(ml, _frame(i)))
+        assert len(ml) <= 100
+        clock.advance(0.001)
+    assert len(ml) == 100
+    assert all(msg_id in ml for msg_id in ids[-100:])  # the newest are kept
+    assert not any(msg_id in ml for msg_id in ids[:-100])
+
+
+def test_entries_older_than_max_age_are_evicted_on_the_next_record() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, max_age=60.0)
+    old = _record(ml, b"old")
+    clock.advance(30.0)
+    middle = _record(ml, b"middle")
+    clock.advance(30.5)  # "old" is now 60.5 s old, "middle" 30.5 s
+    assert old in ml  # nothing is evicted until the next record
+    new = _record(ml, b"new")
+    assert old not in ml
+    assert middle in ml
+    assert new in ml
+    assert len(ml) == 2
+
+
+def test_entry_exactly_max_age_old_is_kept() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, max_age=60.0)
+    old = _record(ml, b"old")
+    clock.advance(60.0)
+    _record(ml, b"new")
+    assert old in ml
+
+
+def test_long_silence_then_one_record_evicts_everything_old() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, max_age=60.0)
+    for i in range(500):
+        _record(ml, _frame(i))
+    clock.advance(3600.0)
+    latest = _record(ml, b"after an hour")
+    assert len(ml) == 1
+    assert latest in ml
+
+
+def test_steady_gossip_keeps_memory_bounded_by_age() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, max_entries=1_000_000, max_age=60.0)
+    for i in range(10_000):  # one message a second for almost three hours
+        _record(ml, _frame(i))
+        clock.advance(1.0)
+        assert len(ml) <= 61
+
+
+# -- recent history for a new neighbour -----------------------------------------------------------
+
+
+def test_recent_returns_frames_oldest_first() -> None:
+    clock = FakeClock()
+    ml = _ml(clock)
+    frames = [_frame(i) for i in range(5)]
+    for frame in frames:
+        _record(ml, frame)
+        clock.advance(1.0)
+    assert ml.recent(max_bytes=10_000) == frames
+
+
+def test_recent_returns_only_frames_younger_than_half_max_age() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, max_age=60.0)
+    _record(ml, b"too old")
+    clock.advance(0.5)
+    _record(ml, b"just old enough")
+    clock.advance(10.0)
+    _record(ml, b"young")
+    clock.advance(19.75)  # now: 30.25 s, 29.75 s and 19.75 s old
+    assert ml.recent(max_bytes=10_000) == [b"just old enough", b"young"]
+    clock.advance(10.5)
+    assert ml.recent(max_bytes=10_000) == []
+
+
+def test_recent_respects_the_byte_budget_and_keeps_the_newest() -> None:
+    clock = FakeClock()
+    ml = _ml(clock)
+    frames = [_frame(i, size=10) for i in range(10)]
+    for frame in frames:
+        _record(ml, frame)
+    assert ml.recent(max_bytes=35) == frames[-3:]
+    assert ml.recent(max_bytes=30) == frames[-3:]  # an exact fit
+    assert ml.recent(max_bytes=29) == frames[-2:]
+    assert ml.recent(max_bytes=9) == []
+    assert ml.recent(max_bytes=0) == []
+    assert sum(map(len, ml.recent(max_bytes=55))) <= 55
+
+
+def test_recent_stops_at_the_first_frame_that_does_not_fit() -> None:
+    clock = FakeClock()
+    ml = _ml(clock)
+    for frame in (b"s", b"L" * 100, b"t", b"u"):
+        _record(ml, frame)
+    assert ml.recent(max_bytes=50) == [b"t", b"u"]  # never skips over a gap
+
+
+def test_history_length_is_bounded() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, history=5)
+    frames = [_frame(i) for i in range(1000)]
+    for frame in frames:
+        _record(ml, frame)
+    assert ml.recent(max_bytes=1 << 30) == frames[-5:]
+
+
+def test_history_is_bounded_apart_from_the_message_list() -> None:
+    clock = FakeClock()
+    ml = _ml(clock, max_entries=3, history=10)
+    frames = [_frame(i) for i in range(10)]
+    for frame in frames:
+        _record(ml, frame)
+    assert ml.recent(max_bytes=1 << 30) == frames  # history is its own bound
+    assert len(ml) == 3
+
+
+def test_no_history_kept_when_history_is_zero() -> None:
+    ml = _ml(FakeClock(), history=0)
+    _record(ml, b"frame")
+    assert ml.recent(max_bytes=1 << 20) == []
+    assert len(ml) == 1
+
+
+@pytest.mark.parametrize("count", [0, 1, 7])
+def test_recent_of_a_fresh_list(count: int) -> None:
+    clock = FakeClock()
+    ml = _ml(clock)
+    for i in range(count):
+        _record(ml, _frame(i))
+    assert len(ml.recent(max_bytes=1 << 20)) == count

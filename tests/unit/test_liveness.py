@@ -1,0 +1,175 @@
+"""Liveness bookkeeping: unanswered pings become liveness.missed, then neighbour.dead."""
+
+from __future__ import annotations
+
+from zgossip.liveness import Liveness, Round
+
+A = "10.0.0.1:5000"
+B = "10.0.0.2:5000"
+C = "10.0.0.3:5000"
+
+
+class Rounds:
+    """Runs liveness rounds with timestamps 1, 2, 3, ... as a peer does every interval."""
+
+    def __init__(self, liveness: Liveness) -> None:
+        self.liveness = liveness
+        self.ts = 0.0
+
+    def next(self) -> Round:
+        self.ts += 1.0
+        return self.liveness.round(self.ts)
+
+    def answer(self, neighbour: str, ts: float | None = None) -> None:
+        self.liveness.answered(neighbour, self.ts if ts is None else ts)
+
+
+def _watching(*neighbours: str, limit: int = 3) -> Rounds:
+    liveness = Liveness(limit)
+    for neighbour in neighbours:
+        liveness.watch(neighbour)
+    return Rounds(liveness)
+
+
+def test_every_watched_neighbour_is_pinged_each_round() -> None:
+    rounds = _watching(A, B, C)
+    first = rounds.next()
+    assert sorted(first.ping) == [A, B, C]
+    assert first.missed == []
+    assert first.dead == []
+
+
+def test_dead_neighbour_reported_after_three_missed_pings() -> None:
+    rounds = _watching(A)
+    assert rounds.next() == Round(ping=[A])  # the first ping
+    # liveness.missed: misses 1, 2, 3 in the rounds that follow; neighbour.dead on the 3rd.
+    assert rounds.next() == Round(ping=[A], missed=[(A, 1)])
+    assert rounds.next() == Round(ping=[A], missed=[(A, 2)])
+    assert rounds.next() == Round(ping=[], missed=[(A, 3)], dead=[A])
+    assert A not in rounds.liveness
+    assert rounds.next() == Round()  # reported once, then no longer watched
+
+
+def test_dead_after_exactly_limit_missed_pings_for_any_limit() -> None:
+    for limit in (1, 2, 5):
+        rounds = _watching(A, limit=limit)
+        rounds.next()
+        for miss in range(1, limit):
+            result = rounds.next()
+            assert result.missed == [(A, miss)]
+            assert result.dead == []
+        result = rounds.next()
+        assert result.missed == [(A, limit)]
+        assert result.dead == [A]
+
+
+def test_neighbour_that_answers_every_ping_is_never_missed() -> None:
+    rounds = _watching(A)
+    for _ in range(50):
+        result = rounds.next()
+        assert result == Round(ping=[A])
+        rounds.answer(A)
+
+
+def test_answer_resets_the_misses() -> None:
+    rounds = _watching(A)
+    rounds.next()
+    rounds.next()
+    assert rounds.next().missed == [(A, 2)]
+    rounds.answer(A)
+    assert rounds.next() == Round(ping=[A])
+    assert rounds.next().missed == [(A, 1)]  # counting starts again from one
+    assert rounds.next().missed == [(A, 2)]
+    assert rounds.next().dead == [A]
+
+
+def test_late_pong_echoing_an_older_ping_still_resets_the_misses() -> None:
+    rounds = _watching(A)
+    rounds.next()
+    first_ping = rounds.ts
+    rounds.next()
+    assert rounds.next().missed == [(A, 2)]
+    rounds.answer(A, ts=first_ping)  # the first ping's pong, two rounds late
+    result = rounds.next()
+    assert result.missed == [(A, 1)]  # the current ping is still unanswered ...
+    assert result.dead == []  # ... but the neighbour is alive: no third miss
+    assert rounds.next().missed == [(A, 2)]
+    assert rounds.next().dead == [A]
+
+
+def test_neighbour_whose_pongs_are_always_a_round_late_stays_alive() -> None:
+    rounds = _watching(A)
+    rounds.next()
+    for _ in range(30):
+        previous = rounds.ts
+        result = rounds.next()
+        assert result.dead == []
+        rounds.answer(A, ts=previous)
+
+
+def test_only_the_silent_neighbour_dies() -> None:
+    rounds = _watching(A, B, C)
+    dead: list[str] = []
+    for _ in range(6):
+        dead += rounds.next().dead
+        rounds.answer(A)
+        rounds.answer(C)
+    assert dead == [B]
+    assert A in rounds.liveness
+    assert C in rounds.liveness
+
+
+def test_forget_stops_watching() -> None:
+    rounds = _watching(A, B)
+    rounds.next()
+    rounds.liveness.forget(A)
+    assert A not in rounds.liveness
+    for _ in range(5):
+        result = rounds.next()
+        assert A not in result.ping
+        assert all(neighbour != A for neighbour, _ in result.missed)
+        assert A not in result.dead
+        rounds.answer(B)
+
+
+def test_forget_of_an_unknown_neighbour_is_harmless() -> None:
+    rounds = _watching(A)
+    rounds.liveness.forget(B)
+    assert A in rounds.liveness
+
+
+def test_answer_from_an_unwatched_neighbour_is_ignored() -> None:
+    rounds = _watching(A)
+    rounds.next()
+    rounds.answer(B)
+    assert B not in rounds.liveness
+    assert rounds.next().missed == [(A, 1)]
+
+
+def test_forgotten_then_watched_again_starts_afresh() -> None:
+    rounds = _watching(A)
+    rounds.next()
+    rounds.next()
+    rounds.next()
+    rounds.liveness.forget(A)
+    rounds.liveness.watch(A)
+    assert rounds.next() == Round(ping=[A])
+    assert rounds.next().missed == [(A, 1)]
+
+
+def test_watching_twice_keeps_the_count() -> None:
+    rounds = _watching(A)
+    rounds.next()
+    rounds.next()
+    rounds.liveness.watch(A)
+    assert rounds.next().missed == [(A, 2)]
+
+
+def test_neighbour_watched_between_rounds_is_first_pinged_not_missed() -> None:
+    rounds = _watching(A)
+    rounds.next()
+    rounds.answer(A)
+    rounds.liveness.watch(B)
+    result = rounds.next()
+    assert sorted(result.ping) == [A, B]
+    assert result.missed == []
