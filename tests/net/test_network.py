@@ -51,6 +51,7 @@ class Net:
     def close(self) -> None:
         for node in reversed(self.nodes):
             node.stop()
+        assert not self.events.of("internal.error"), self.events.of("internal.error")
 
 
 @pytest.fixture
