@@ -58,6 +58,13 @@ def _seeds(config: Path) -> list[Address]:
         _fail(str(exc), 2)
 
 
+def _address(host: str, port: int) -> Address:
+    try:
+        return Address.parse(f"{host}:{port}")
+    except ValueError as exc:
+        _fail(f"--host: {exc}", 2)
+
+
 def _run(node: Node) -> None:
     """Serve until SIGINT or SIGTERM, then leave cleanly and exit 0."""
 
@@ -118,7 +125,7 @@ def seed(
     if host is None:
         hosts = {s.host for s in seeds if s.port == port}
         host = hosts.pop() if len(hosts) == 1 else "127.0.0.1"
-    address = Address(host, port)
+    address = _address(host, port)
     if address not in seeds:
         typer.echo(
             f"zgossip: warning: {address} is not listed in {config}; peers will not find this seed",
@@ -161,10 +168,7 @@ def peer(
         port = typer.prompt("Port for this peer", type=int)
         if not 1 <= port <= 65535:
             _fail(f"port {port} is not from 1 to 65535", 2)
-    try:
-        address = Address.parse(f"{host}:{port}")
-    except ValueError as exc:
-        _fail(f"--host: {exc}", 2)
+    address = _address(host, port)
     cfg = _build(
         address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,

@@ -128,7 +128,7 @@ class Peer(Node):
             self._liveness_round()
             self._next_round = now + self.config.liveness_interval
         for neighbour in [n for n in self.neighbours.values() if not n.up and now >= n.deadline]:
-            self._drop(neighbour.id)
+            self._forget(neighbour.id)
             self.events.emit(
                 "link.failed", f"link to {neighbour.id} never came up", neighbour=neighbour.id
             )
@@ -164,9 +164,7 @@ class Peer(Node):
             self._top_up()
 
     def _on_dead(self, neighbour: str, ts: float) -> None:
-        self._drop(neighbour)
-        for peers in self._lists.values():
-            peers.pop(neighbour, None)
+        self._forget(neighbour)
         self.events.emit("neighbour.dead", f"neighbour {neighbour} is dead", neighbour=neighbour)
         report = wire.Dead(neighbour, ts, self.id)
         for seed in self.registration.registered():
@@ -260,6 +258,12 @@ class Peer(Node):
         with contextlib.suppress(zmq.ZMQError):  # never connected
             self._sub.disconnect(neighbour.pub)
 
+    def _forget(self, peer: str) -> None:
+        """Drop the link and strike ``peer`` off the seeds' lists until they list it again."""
+        self._drop(peer)
+        for peers in self._lists.values():
+            peers.pop(peer, None)
+
     def _on_subscription(self, frames: list[bytes]) -> None:
         notice = frames[0]
         if notice.startswith(_SUBSCRIBED):
@@ -290,9 +294,7 @@ class Peer(Node):
                 for item in items:
                     self._receive(item, peer)
             case wire.Bye(peer=peer) if peer in self.neighbours:
-                self._drop(peer)
-                for peers in self._lists.values():
-                    peers.pop(peer, None)
+                self._forget(peer)
                 self.events.emit("neighbour.left", f"neighbour {peer} left", neighbour=peer)
                 self._top_up()
             case wire.Ready() | wire.History() | wire.Bye():

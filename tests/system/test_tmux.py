@@ -1,0 +1,130 @@
+"""bin/zgossip-tmux, for real: a tmux server of the test's own, panes read with capture-pane."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import LogTap, free_ports, write_config
+
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+LAUNCHER = str(Path(__file__).parents[2] / "bin" / "zgossip-tmux")
+PEERS, MESSAGES = 3, 3
+
+
+def _consecutive_free_ports(count: int) -> int:
+    """A first port such that it and the next count-1 are free now."""
+    for base in free_ports(20):
+        if base + count > 65535:
+            continue
+        holders: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                holder = socket.socket()
+                holders.append(holder)
+                holder.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for holder in holders:
+                holder.close()
+    raise RuntimeError("no run of free ports found")
+
+
+class Launcher:
+    def __init__(self, directory: Path) -> None:
+        self.env = {
+            **os.environ,
+            "ZGOSSIP": str(Path(sys.executable).with_name("zgossip")),
+            "ZGOSSIP_TMUX_SOCKET": f"zgossip-test-{os.getpid()}",
+        }
+        self.directory = directory
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [LAUNCHER, *args],
+            cwd=self.directory,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.env["ZGOSSIP_TMUX_SOCKET"], *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    launch = Launcher(tmp_path)
+    yield launch
+    launch.tmux("kill-server")
+
+
+def test_launcher_runs_a_network_in_tmux_and_stops_it_cleanly(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    seeds = free_ports(2)
+    base = _consecutive_free_ports(PEERS)
+    config = write_config(tmp_path / "config.txt", seeds)
+    tap = LogTap(tmp_path / "logs")
+    (tmp_path / "logs").mkdir()
+    try:
+        for port in seeds:
+            tap.fifo(f"seed-127.0.0.1-{port}")
+        for port in range(base, base + PEERS):
+            tap.fifo(f"peer-127.0.0.1-{port}")
+        timers = ["--gossip-interval", "0.3", "--gossip-count", str(MESSAGES)]
+        timers += ["--liveness-interval", "0.5"]
+        up = launcher(
+            "up", "--peers", str(PEERS), "--config", str(config), "--base-port", str(base),
+            "--log-dir", str(tmp_path / "logs"), "--detach", "--", *timers,
+        )  # fmt: skip
+        assert up.returncode == 0, up.stderr
+
+        expected = (PEERS - 1) * MESSAGES
+        peers = [f"127.0.0.1:{port}" for port in range(base, base + PEERS)]
+        tap.wait_for(
+            lambda: all(len(tap.of("gossip.received", p)) == expected for p in peers),
+            timeout=60,
+            what="every message at every peer",
+        )
+        assert launcher("up", "--config", str(config), "--detach").returncode == 1  # exists
+
+        status = launcher("status")
+        assert status.returncode == 0
+        assert all(f"peer 127.0.0.1:{port}" in status.stdout for port in range(base, base + 3))
+        titles = launcher.tmux("list-panes", "-s", "-t", "zgossip", "-F", "#{pane_title}")
+        assert sorted(titles.split()) == sorted(
+            ["seed"] * 2 + ["peer"] * PEERS + [f"127.0.0.1:{p}" for p in seeds] + peers
+        )
+        screen = launcher.tmux("capture-pane", "-p", "-J", "-t", "zgossip:0.2")
+        assert "received" in screen and "sent" in screen
+
+        down = launcher("down")
+        assert down.returncode == 0, down.stderr
+        for peer in peers:
+            tap.wait_event("stopped", node=peer)
+        left = {e["peer"] for e in tap.of("peer.removed") if e["reason"] == "left"}
+        assert left == set(peers)
+        assert launcher("status").returncode == 1
+    finally:
+        tap.close()
