@@ -13,6 +13,8 @@ import time
 import zmq
 
 from zgossip import wire
+from zgossip.clock import Clock
+from zgossip.config import Config
 from zgossip.node import Node
 from zgossip.registry import Registry
 
@@ -22,12 +24,17 @@ class Seed(Node):
 
     role = "seed"
 
-    def _bind(self) -> list[str]:
-        interval = self.config.liveness_interval
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, console: bool = False
+    ) -> None:
+        super().__init__(config, clock=clock, console=console)
+        interval = config.liveness_interval
         self.registry = Registry(
-            self.clock, probe_timeout=interval, ttl=2 * self.config.liveness_misses * interval
+            self.clock, probe_timeout=interval, ttl=2 * config.liveness_misses * interval
         )
-        self._probes: dict[str, zmq.Socket[bytes]] = {}
+        self._probes: dict[str, zmq.Socket[bytes]] = {}  # suspect -> the DEALER probing it
+
+    def _bind(self) -> list[str]:
         self._router = self._socket(zmq.ROUTER)
         address = self.config.address
         endpoint = self._bind_socket(self._router, address.host, address.port)
