@@ -4,8 +4,10 @@ A peer keeps registered with a quorum, floor(n/2)+1, of the seeds, chosen at
 random. A seed that does not answer within the request timeout is replaced by
 another listed seed. Registrations are refreshed every interval; a refresh is
 also the peer's heartbeat to the seed and brings it a fresh peer list. A seed
-that misses ``misses`` refreshes in a row is given up and replaced; a given-up
-seed is tried again, after an interval, whenever the quorum needs a seed.
+that misses ``misses`` refreshes in a row is given up and replaced, and asked
+again every interval until it answers: a restarted seed starts empty, and is
+refilled so. A seed that never answered is tried again whenever the quorum
+needs one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from zgossip.clock import Clock
 class _Seed:
     active: bool = False  # one of the seeds we keep registered with
     registered: bool = False
+    lost: bool = False  # it was registered, then stopped answering: retry it until it is back
     asked_at: float | None = None  # an unanswered request went out then
     misses: int = 0
     next_at: float = 0.0  # when to send the next request (active) or retry (not)
@@ -75,6 +78,7 @@ class Registration:
             if not state.registered or state.misses >= self._misses:
                 if state.registered:
                     due.lost.append(seed)
+                    state.lost = True
                 state.active = state.registered = False
                 state.next_at = now + self._interval
         active = sum(s.active for s in self._seeds.values())
@@ -82,9 +86,11 @@ class Registration:
             (seed for seed, s in self._seeds.items() if not s.active and s.next_at <= now),
             key=lambda seed: self._seeds[seed].next_at,  # never-tried (0.0) first, stable
         )
-        for seed in spare[: max(0, self._quorum - active)]:
-            self._seeds[seed].active = True
-            self._seeds[seed].next_at = now
+        wanted = max(0, self._quorum - active)
+        for index, seed in enumerate(spare):
+            if index < wanted or self._seeds[seed].lost:  # a lost seed may be back, and empty
+                self._seeds[seed].active = True
+                self._seeds[seed].next_at = now
         for seed, state in self._seeds.items():
             if state.active and state.asked_at is None and state.next_at <= now:
                 state.asked_at = now
@@ -99,6 +105,7 @@ class Registration:
             return False
         new = not state.registered
         state.active = state.registered = True
+        state.lost = False
         state.asked_at = None
         state.misses = 0
         return new
@@ -109,6 +116,8 @@ class Registration:
         deadlines = [
             s.next_at if s.asked_at is None else s.asked_at + self._timeout for s in active
         ]
-        if len(active) < self._quorum:
-            deadlines.extend(s.next_at for s in self._seeds.values() if not s.active)
+        short = len(active) < self._quorum
+        deadlines.extend(
+            s.next_at for s in self._seeds.values() if not s.active and (short or s.lost)
+        )
         return min(deadlines, default=math.inf)

@@ -311,3 +311,34 @@ def test_event_loop_with_flaky_seeds_never_spins(rng_seed: int) -> None:
             pending.remove((at, seed))
             registration.answered(seed)
     assert polls < 3_000  # a handful of polls per interval, not a spin
+
+
+def test_lost_seed_is_asked_again_every_interval_even_with_a_full_quorum() -> None:
+    clock = FakeClock()
+    registration = _registration(3, clock)
+    crashed, other = _register_all(registration)
+    spare = next(s for s in _seeds(3) if s not in (crashed, other))
+    for _ in range(MISSES):  # the crashed seed stops answering refreshes
+        clock.advance(INTERVAL)
+        registration.poll()
+        registration.answered(other)
+        clock.advance(TIMEOUT)
+        for seed in registration.poll().send:
+            registration.answered(seed)
+    assert crashed not in registration.registered()
+    assert set(registration.registered()) == {other, spare}  # the quorum is full again
+    asked = []
+    for _ in range(3):  # still down: asked every interval, never more often
+        clock.advance(INTERVAL)
+        sent = registration.poll().send
+        asked.append(crashed in sent)
+        for seed in set(sent) - {crashed}:
+            registration.answered(seed)
+        clock.advance(TIMEOUT)
+        registration.poll()
+        assert registration.next_deadline() > clock.monotonic()
+    assert asked == [True, True, True]
+    clock.advance(INTERVAL)
+    assert crashed in registration.poll().send
+    assert registration.answered(crashed) is True  # back, and empty: registered anew
+    assert set(registration.registered()) == set(_seeds(3))
