@@ -6,12 +6,19 @@ import json
 import os
 import selectors
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 Event = dict[str, Any]
+
+#: The installed command, next to this Python.
+ZGOSSIP = str(Path(sys.executable).with_name("zgossip"))
+#: Fast timers for node processes.
+TIMERS = ["--gossip-interval", "0.25", "--liveness-interval", "0.3", "--liveness-misses", "3"]
 
 
 def free_ports(count: int) -> list[int]:
@@ -127,3 +134,44 @@ class LogTap(Events):
             os.close(int(key.fd))  # type: ignore[call-overload]
         self._selector.close()
         os.close(self._wake_w)
+
+
+class Cluster:
+    """Node processes whose JSON event logs flow into one LogTap; all killed at the end."""
+
+    def __init__(self, directory: Path, seeds: int) -> None:
+        self.directory = directory
+        self.tap = LogTap(directory)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.seeds = [f"127.0.0.1:{port}" for port in free_ports(seeds)]
+        self.config = write_config(directory / "config.txt", (int(s[10:]) for s in self.seeds))
+
+    def start(
+        self, role: str, address: str, *extra: str, stdin: int = subprocess.DEVNULL
+    ) -> subprocess.Popen[bytes]:
+        name = f"{role}-{address.replace(':', '-')}"
+        args = [ZGOSSIP, role, "--port", address.rpartition(":")[2], *TIMERS, *extra]
+        args += ["--json-log", str(self.tap.fifo(name)), "--log-file", f"{name}.log"]
+        with open(self.directory / f"{name}.out", "wb") as out:
+            proc = subprocess.Popen(args, cwd=self.directory, stdin=stdin, stdout=out, stderr=out)
+        self.procs[address] = proc
+        return proc
+
+    def boot(self, peers: int, *peer_flags: str) -> list[str]:
+        """Start the seeds, then the peers one after the other, as a user would."""
+        for seed in self.seeds:
+            self.start("seed", seed)
+        for seed in self.seeds:
+            self.tap.wait_event("started", node=seed)
+        addresses = [f"127.0.0.1:{port}" for port in free_ports(peers)]
+        for peer in addresses:
+            self.start("peer", peer, *peer_flags)
+            self.tap.wait_event("seed.registered", node=peer)
+        return addresses
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self.tap.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, overload
 
 import typer
 
@@ -159,6 +160,14 @@ def peer(
     log_file: Annotated[Path, typer.Option(help="Human log file.")] = Path("peer_network.log"),
     json_log: JsonLog = None,
     verbose: Verbose = 0,
+    stdin: Annotated[
+        bool,
+        typer.Option(
+            "--stdin",
+            help="Gossip each line read from stdin as a message (besides the automatic ones, "
+            "which --gossip-count 0 turns off).",
+        ),
+    ] = False,
 ) -> None:
     """Run a peer: register with the seeds, link up, gossip, watch the neighbours."""
     seeds = _seeds(config)
@@ -174,9 +183,30 @@ def peer(
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
     )  # fmt: skip
-    _run(_open(Peer, cfg))
+    node = _open(Peer, cfg)
+    if stdin:
+        threading.Thread(target=_gossip_lines, args=(node,), daemon=True).start()
+    _run(node)
 
 
+def _gossip_lines(peer: Peer) -> None:
+    """Broadcast every non-empty line of stdin until it ends or the peer stops."""
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        if not text:
+            continue
+        try:
+            peer.broadcast(text)
+        except ValueError as exc:
+            typer.echo(f"zgossip: line not sent: {exc}", err=True)
+        except RuntimeError:  # stopped
+            return
+
+
+@overload
+def _open(kind: type[Seed], cfg: Config) -> Seed: ...
+@overload
+def _open(kind: type[Peer], cfg: Config) -> Peer: ...
 def _open(kind: type[Seed] | type[Peer], cfg: Config) -> Node:
     try:
         return kind(cfg, console=True)

@@ -38,11 +38,15 @@ class Liveness:
     def forget(self, neighbour: str) -> None:
         self._watches.pop(neighbour, None)
 
-    def round(self, ts: float) -> Round:
-        """Count last round's silence, and ping every living neighbour with ``ts``."""
+    def round(self, ts: float, judge: bool = True) -> Round:
+        """Count last round's silence, and ping every living neighbour with ``ts``.
+
+        ``judge=False`` counts nothing: for a round that comes late because this peer
+        itself stalled (GC, SIGSTOP, CPU starvation), when answers may be sitting unread.
+        """
         result = Round()
         for neighbour, watch in list(self._watches.items()):
-            if watch.awaiting is not None:
+            if watch.awaiting is not None and judge:
                 watch.misses += 1
                 result.missed.append((neighbour, watch.misses))
                 if watch.misses >= self._limit:

@@ -14,6 +14,7 @@ import random
 import socket
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
@@ -68,6 +69,11 @@ class Node:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # Closing the wake pair while another thread writes to it would free an fd number
+        # that libzmq may reuse at once: the write would then land in libzmq's internals.
+        # Re-entrant, because a signal handler may call stop() in the thread that closes.
+        self._wake_lock = threading.RLock()
+        self._calls: deque[Callable[[], None]] = deque()  # from other threads, run by the loop
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -108,8 +114,7 @@ class Node:
     def stop(self, timeout: float | None = 10.0) -> None:
         """Leave and stop; thread- and signal-safe. Waits for a started thread to end."""
         self._stopping = True
-        with contextlib.suppress(OSError):  # a full wake pipe already wakes the loop
-            self._wake_w.send(b"x")
+        self._wake()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -119,6 +124,18 @@ class Node:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _wake(self) -> None:
+        # OSError: a full pipe already wakes the loop; a closed one has no loop to wake.
+        with self._wake_lock, contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _call_soon(self, call: Callable[[], None]) -> None:
+        """Run ``call`` in the node's thread, soon (thread-safe; queued until it runs)."""
+        if self._stopping:
+            raise RuntimeError(f"{self.role} {self.id} is stopped")
+        self._calls.append(call)
+        self._wake()
 
     # -- what subclasses provide ----------------------------------------------
 
@@ -206,7 +223,15 @@ class Node:
                 if sock == wake_fd:
                     with contextlib.suppress(BlockingIOError):
                         self._wake_r.recv(4096)
+                    while self._calls:
+                        self._calls.popleft()()
                     continue
+                self._drain(sock)
+
+    def _pump(self) -> None:
+        """Handle what the sockets hold right now, without waiting: before judging silence."""
+        for sock, _ in self._poller.poll(0):
+            if sock in self._handlers:  # not the wake pipe: its calls wait for the loop
                 self._drain(sock)
 
     def _drain(self, sock: zmq.Socket[bytes]) -> None:
@@ -239,6 +264,7 @@ class Node:
         if self._ctx is not None:
             self._ctx.destroy(linger=_LINGER_MS)
             self._ctx = None
-        self._wake_r.close()
-        self._wake_w.close()
+        with self._wake_lock:
+            self._wake_r.close()
+            self._wake_w.close()
         self.events.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import zmq
@@ -36,6 +37,20 @@ _SUBSCRIBED = b"\x01\x00"
 _UNSUBSCRIBED = b"\x00\x00"
 #: Frames a PUB may queue for a slow subscriber before ZeroMQ drops.
 _GOSSIP_HWM = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A gossip message on its first receipt, as :meth:`Peer.on_message` hands it over."""
+
+    id: str  # hex of the message's hash: the same at every peer
+    body: str | bytes  # as the origin broadcast it
+    origin: str  # the peer that created it
+    sender: str  # the neighbour it came from
+    sent: float  # Unix time the origin sent it
+
+
+MessageHandler = Callable[[Delivery], None]
 
 
 @dataclass(slots=True)
@@ -83,9 +98,28 @@ class Peer(Node):
         self._subscribers: set[str] = set()  # peers whose SUB our XPUB has seen
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
         self._seed_dealers: dict[str, zmq.Socket[bytes]] = {}
-        self._sent = 0
+        self._handlers_of_messages: list[MessageHandler] = []
+        self._seq = 0  # every message this peer created
+        self._sent = 0  # of which automatic ones (gossip-count)
         self._next_gossip: float | None = None  # None until the first link is up
         self._next_round = self.clock.monotonic() + config.liveness_interval
+
+    # -- the library API ---------------------------------------------------------
+
+    def on_message(self, handler: MessageHandler) -> MessageHandler:
+        """Call ``handler`` with each message on its first receipt, in the peer's thread.
+
+        Keep it quick: the peer forwards nothing while it runs. Usable as a decorator.
+        """
+        self._handlers_of_messages.append(handler)
+        return handler
+
+    def broadcast(self, body: str | bytes) -> None:
+        """Gossip ``body`` to the whole network (thread-safe). Sent once this peer runs;
+        kept and handed to every neighbour that links later, like every recent message."""
+        if len(body) > wire.MAX_BODY:
+            raise ValueError(f"a message body is at most {wire.MAX_BODY} characters or bytes")
+        self._call_soon(lambda: self._publish(body))
 
     # -- sockets ---------------------------------------------------------------
 
@@ -121,11 +155,21 @@ class Peer(Node):
         due = self.registration.poll()
         for seed in due.lost:
             self._lists.pop(seed, None)
+            self._discard(self._seed_dealers.pop(seed))  # drop the requests queued for it
             self.events.emit("seed.lost", f"seed {seed} stopped answering", seed=seed)
         for seed in due.send:
             self._send_register(seed)
         if now >= self._next_round:
-            self._liveness_round()
+            late = now - self._next_round
+            stalled = late > self.config.liveness_interval / 2
+            if stalled:  # answers may sit unread in buffers of ours: judge no one this round
+                self.events.emit(
+                    "liveness.late", f"liveness round {late:.3f}s late: not counting misses",
+                    late=round(late, 6),
+                )  # fmt: skip
+            else:
+                self._pump()  # read the answers that came in while we were busy
+            self._liveness_round(judge=not stalled)
             self._next_round = now + self.config.liveness_interval
         for neighbour in [n for n in self.neighbours.values() if not n.up and now >= n.deadline]:
             self._forget(neighbour.id)
@@ -148,9 +192,9 @@ class Peer(Node):
         degree = sum(n.up for n in self.neighbours.values())
         self._send(dealer, wire.Register(self.id, self.pub_endpoint, degree))
 
-    def _liveness_round(self) -> None:
+    def _liveness_round(self, judge: bool) -> None:
         ts = self.clock.time()
-        result = self.liveness.round(ts)
+        result = self.liveness.round(ts, judge)
         for neighbour, misses in result.missed:
             self.events.emit(
                 "liveness.missed", f"{neighbour} missed {misses} ping(s) in a row",
@@ -177,16 +221,20 @@ class Peer(Node):
             )  # fmt: skip
 
     def _gossip(self) -> None:
+        """The automatic message: ``<timestamp>:<IP>:<Msg#>``."""
         self._sent += 1
-        ts = self.clock.time()
-        body = f"{ts:.6f}:{self.config.address.host}:{self._sent}"
-        frame = wire.encode(wire.Gossip(self.id, self._sent, ts, body))
+        self._publish(f"{self.clock.time():.6f}:{self.config.address.host}:{self._sent}")
+        more = self._sent < self.config.gossip_count
+        self._next_gossip = self.clock.monotonic() + self.config.gossip_interval if more else None
+
+    def _publish(self, body: str | bytes) -> None:
+        self._seq += 1
+        frame = wire.encode(wire.Gossip(self.id, self._seq, self.clock.time(), body))
         msg_id = message_id(frame)
         self.ml.record(msg_id, self.id, frame)
         self._pub.send_multipart([self._id_bytes, frame])
-        self.events.emit("gossip.sent", f"sent {body}", id=msg_id.hex(), body=body)
-        more = self._sent < self.config.gossip_count
-        self._next_gossip = self.clock.monotonic() + self.config.gossip_interval if more else None
+        text = _text(body)
+        self.events.emit("gossip.sent", f"sent {text}", id=msg_id.hex(), body=text)
 
     # -- seeds -----------------------------------------------------------------
 
@@ -280,7 +328,8 @@ class Peer(Node):
             case None:
                 return
             case wire.Ping(peer=peer, ts=ts):
-                self._router.send_multipart([frames[0], wire.encode(wire.Pong(peer, ts))])
+                pong = wire.Pong(peer, ts, linked=peer in self.neighbours)
+                self._router.send_multipart([frames[0], wire.encode(pong)])
             case wire.Link(peer=peer, pub=pub) if peer != self.id:
                 known = self.neighbours.get(peer)
                 if known is not None and known.pub != pub:  # it restarted: start afresh
@@ -306,6 +355,12 @@ class Peer(Node):
         message = self._decode(frames, 1, peer)
         if isinstance(message, wire.Pong):
             self.liveness.answered(peer, message.ts)
+            if not message.linked and self.neighbours[peer].up:  # it dropped us (we stalled?)
+                self._drop(peer)
+                self.events.emit(
+                    "neighbour.lost", f"{peer} no longer links to us: relinking", neighbour=peer
+                )
+                self._top_up()
         elif message is not None:
             self._bad(f"unexpected {message.KIND} message from a neighbour", peer)
 
@@ -332,10 +387,20 @@ class Peer(Node):
             return
         self.ml.record(msg_id, sender, frame)
         self._pub.send_multipart([self._id_bytes, frame])
+        hex_id, text = msg_id.hex(), _text(message.body)
         self.events.emit(
-            "gossip.received", f"received {message.body} from {sender}",
-            id=msg_id.hex(), body=message.body, origin=message.origin, **{"from": sender},
+            "gossip.received", f"received {text} from {sender}",
+            id=hex_id, body=text, origin=message.origin, **{"from": sender},
         )  # fmt: skip
+        if self._handlers_of_messages:
+            delivery = Delivery(hex_id, message.body, message.origin, sender, message.ts)
+            for handler in self._handlers_of_messages:
+                try:
+                    handler(delivery)
+                except Exception as exc:  # the user's code: report it, keep gossiping
+                    self.events.emit(
+                        "handler.error", f"on_message handler raised {exc!r}", error=repr(exc)
+                    )
 
     # -- stopping --------------------------------------------------------------
 
@@ -344,3 +409,8 @@ class Peer(Node):
             self._send(self._seed_dealers[seed], wire.Leave(self.id))
         for neighbour in self.neighbours.values():
             self._send(neighbour.dealer, wire.Bye(self.id))
+
+
+def _text(body: str | bytes) -> str:
+    """A body as the logs show it: bytes as UTF-8, undecodable bytes replaced."""
+    return body if isinstance(body, str) else body.decode("utf-8", errors="replace")

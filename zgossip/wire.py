@@ -70,9 +70,15 @@ def _endpoint(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> Any:
-    if type(value) is not str or len(value) > MAX_BODY:
-        raise WireError(f"expected a string of at most {MAX_BODY} characters")
+def _body(value: Any) -> Any:
+    if type(value) not in (str, bytes) or len(value) > MAX_BODY:
+        raise WireError(f"expected text or bytes of at most {MAX_BODY}")
+    return value
+
+
+def _flag(value: Any) -> Any:
+    if type(value) is not bool:
+        raise WireError("expected true or false")
     return value
 
 
@@ -111,7 +117,6 @@ def _peer_infos(value: Any) -> Any:
 
 PeerId = Annotated[str, _peer_id]
 Endpoint = Annotated[str, _endpoint]
-Text = Annotated[str, _text]
 Count = Annotated[int, _count]
 Stamp = Annotated[float, _stamp]
 
@@ -183,8 +188,9 @@ class Ping:
 @dataclass(frozen=True, slots=True)
 class Pong:
     KIND: ClassVar[Kind] = Kind.PONG
-    peer: PeerId
-    ts: Stamp
+    peer: PeerId  # the ping's, echoed
+    ts: Stamp  # the ping's, echoed
+    linked: Annotated[bool, _flag]  # whether the answering peer counts the pinger as a neighbour
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +211,8 @@ class Gossip:
     KIND: ClassVar[Kind] = Kind.GOSSIP
     origin: PeerId
     seq: Count
-    ts: Stamp
-    body: Text
+    ts: Stamp  # when the origin sent it
+    body: Annotated[str | bytes, _body]
 
 
 Message = (

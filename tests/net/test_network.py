@@ -14,6 +14,7 @@ from tests.support import Events, free_ports
 from zgossip import BindError, Config, Peer, Seed, query_peers, wire
 from zgossip.config import Address
 from zgossip.node import Node
+from zgossip.peer import Delivery
 
 FAST = {"gossip_interval": 0.05, "liveness_interval": 0.1, "liveness_misses": 3}
 
@@ -172,7 +173,7 @@ def test_bad_frames_are_reported_and_both_roles_keep_serving(net: Net, frames: l
         probe = _dealer(ctx, peer.id)
         probe.send(wire.encode(wire.Ping("127.0.0.1:9", 7.0)))
         assert probe.poll(5000), "the peer stopped answering"
-        assert wire.decode(probe.recv()) == wire.Pong("127.0.0.1:9", 7.0)
+        assert wire.decode(probe.recv()) == wire.Pong("127.0.0.1:9", 7.0, linked=False)
     assert query_peers([seed.id], 2.0)[seed.id] is not None, "the seed stopped answering"
 
 
@@ -204,3 +205,91 @@ def test_second_node_on_a_port_in_use_fails_with_a_one_line_error(net: Net) -> N
     taken = net.seeds[0].config.address
     with pytest.raises(BindError, match=rf"port {taken.port} on 127.0.0.1 is already in use"):
         Peer(net.config(taken)).start()
+
+
+def test_library_api_broadcasts_text_and_bytes_to_on_message_handlers(net: Net) -> None:
+    sender, receiver = net.peer(gossip_count=0), net.peer(gossip_count=0)
+    got: list[Delivery] = []
+    receiver.on_message(got.append)
+    net.linked(receiver)
+    sender.broadcast("hello")
+    sender.broadcast(b"\x00\xff")
+    net.events.wait_for(lambda: len(got) == 2, what="two deliveries")
+    assert [d.body for d in got] == ["hello", b"\x00\xff"]
+    assert all(d.origin == sender.id and d.sender == sender.id for d in got)
+    with pytest.raises(ValueError, match="at most"):
+        sender.broadcast("x" * (wire.MAX_BODY + 1))
+
+
+def test_a_failing_on_message_handler_is_reported_and_gossip_goes_on(net: Net) -> None:
+    sender, receiver = net.peer(gossip_count=0), net.peer(gossip_count=0)
+
+    @receiver.on_message
+    def explode(delivery: Delivery) -> None:
+        raise RuntimeError("user bug")
+
+    net.linked(receiver)
+    sender.broadcast("one")
+    sender.broadcast("two")
+    net.events.wait_for(lambda: len(net.received(receiver)) == 2, what="both messages")
+    assert len(net.events.of("handler.error", receiver.id)) == 2
+
+
+def test_peer_as_context_manager_leaves_on_exit(net: Net) -> None:
+    config = net.config(Address("127.0.0.1", free_ports(1)[0]), gossip_count=0)
+    with Peer(config) as peer:
+        peer.events.listen(net.events)
+        net.events.wait_event("seed.registered", node=peer.id)
+    net.events.wait_event("peer.removed", peer=peer.id, reason="left")
+    with pytest.raises(RuntimeError, match="stopped"):
+        peer.broadcast("too late")
+
+
+def test_restarted_seed_is_refilled_by_the_peers_that_lost_it(net: Net) -> None:
+    peers = [net.peer(gossip_count=0) for _ in range(4)]
+    for peer in peers:
+        net.events.wait_for(lambda p=peer: len(p.registration.registered()) == 2, what="quorum")
+    crashed = net.seeds[0]
+    holders = {p.id for p in peers if crashed.id in p.registration.registered()}
+    assert holders, "no peer registered with the first seed (the choice is random; rerun)"
+    crashed.stop()  # a seed says no goodbye: this is what a crash looks like to the peers
+    for peer in holders:
+        net.events.wait_event("seed.lost", node=peer, seed=crashed.id)
+    reborn = Seed(net.config(crashed.config.address))
+    reborn.events.listen(net.events)
+    net.nodes.append(reborn.start())
+    net.events.wait_for(
+        lambda: holders <= {e["peer"] for e in net.events.of("peer.registered", reborn.id)},
+        what="the restarted seed refilled by the peers that had it",
+    )
+
+
+def test_survivors_relink_and_keep_gossiping_when_half_the_peers_die_at_once(net: Net) -> None:
+    peers = [net.peer(gossip_count=0) for _ in range(12)]
+    for peer in peers:
+        net.linked(peer)
+    doomed, survivors = peers[::2], peers[1::2]
+    for peer in doomed:
+        peer._goodbye = lambda: None  # type: ignore[method-assign]  # die without a word
+    for peer in doomed:
+        peer.stop()
+    dead = {p.id for p in doomed}
+    net.events.wait_for(
+        lambda: all(
+            any(n.up and n.id not in dead for n in p.neighbours.values()) for p in survivors
+        ),
+        timeout=30,
+        what="every survivor linked to another survivor",
+    )
+    for peer in survivors:
+        peer.broadcast(f"after the massacre, from {peer.id}")
+    after = {f"after the massacre, from {p.id}" for p in survivors}
+    net.events.wait_for(
+        lambda: all(
+            after - {f"after the massacre, from {p.id}"}
+            <= {e["body"] for e in net.events.of("gossip.received", p.id)}
+            for p in survivors
+        ),
+        timeout=30,
+        what="new gossip at every survivor",
+    )

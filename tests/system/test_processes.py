@@ -7,50 +7,17 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import zmq
 
-from tests.support import LogTap, free_ports, write_config
+from tests.support import ZGOSSIP, Cluster
 
 pytestmark = pytest.mark.system
 
-ZGOSSIP = str(Path(sys.executable).with_name("zgossip"))
-TIMERS = ["--gossip-interval", "0.25", "--liveness-interval", "0.3", "--liveness-misses", "3"]
 PEERS, MESSAGES = 8, 5
-
-
-class Cluster:
-    """Node processes whose JSON event logs flow into one LogTap; all killed at the end."""
-
-    def __init__(self, directory: Path, seeds: int) -> None:
-        self.directory = directory
-        self.tap = LogTap(directory)
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.seeds = [f"127.0.0.1:{port}" for port in free_ports(seeds)]
-        self.config = write_config(directory / "config.txt", (int(s[10:]) for s in self.seeds))
-
-    def start(self, role: str, address: str, *extra: str) -> subprocess.Popen[bytes]:
-        name = f"{role}-{address.replace(':', '-')}"
-        args = [ZGOSSIP, role, "--port", address.rpartition(":")[2], *TIMERS, *extra]
-        args += ["--json-log", str(self.tap.fifo(name)), "--log-file", f"{name}.log"]
-        with open(self.directory / f"{name}.out", "wb") as out:
-            proc = subprocess.Popen(
-                args, cwd=self.directory, stdin=subprocess.DEVNULL, stdout=out, stderr=out
-            )
-        self.procs[address] = proc
-        return proc
-
-    def close(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        self.tap.close()
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +25,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """3 seeds and 8 peers, started one after the other as a user would."""
     network = Cluster(tmp_path_factory.mktemp("cluster"), seeds=3)
     try:
-        for seed in network.seeds:
-            network.start("seed", seed)
-        for seed in network.seeds:
-            network.tap.wait_event("started", node=seed)
-        for port in free_ports(PEERS):
-            peer = f"127.0.0.1:{port}"
-            network.start("peer", peer, "--gossip-count", str(MESSAGES))
-            network.tap.wait_event("seed.registered", node=peer)
+        network.boot(PEERS, "--gossip-count", str(MESSAGES))
         yield network
     finally:
         network.close()

@@ -173,3 +173,13 @@ def test_neighbour_watched_between_rounds_is_first_pinged_not_missed() -> None:
     result = rounds.next()
     assert sorted(result.ping) == [A, B]
     assert result.missed == []
+
+
+def test_a_late_round_judges_no_one_but_still_pings() -> None:
+    liveness = Liveness(limit=1)
+    liveness.watch("10.0.0.2:5000")
+    liveness.round(1.0)  # pinged, no answer yet
+    late = liveness.round(2.0, judge=False)  # this peer stalled: the pong may be unread
+    assert late.missed == [] and late.dead == [] and late.ping == ["10.0.0.2:5000"]
+    liveness.answered("10.0.0.2:5000", 2.0)
+    assert liveness.round(3.0).dead == []

@@ -31,7 +31,7 @@ SAMPLES: list[wire.Message] = [
     wire.Link(PEER, PUB),
     wire.Ready(PEER),
     wire.Ping(PEER, 1_700_000_003.5),
-    wire.Pong(PEER, 1_700_000_003.5),
+    wire.Pong(PEER, 1_700_000_003.5, True),
     wire.Bye(PEER),
     wire.History(PEER, (b"first frame", b"", b"\x00\xff third")),
     wire.Gossip(PEER, 4, 1_700_000_004.0, "1700000004.000000:10.0.0.1:4"),
@@ -302,7 +302,7 @@ def test_extra_fields_with_mixed_str_and_binary_keys_are_rejected() -> None:
         (wire.Gossip(PEER, 1, 1.0, "b"), "seq", (1 << 64) - 1),
         # timestamps: NaN, wrong types
         (wire.Ping(PEER, 1.0), "ts", math.nan),
-        (wire.Pong(PEER, 1.0), "ts", math.nan),
+        (wire.Pong(PEER, 1.0, False), "ts", math.nan),
         (wire.Dead(OTHER, 1.0, PEER), "ts", math.nan),
         (wire.Gossip(PEER, 1, 1.0, "b"), "ts", math.nan),
         (wire.Ping(PEER, 1.0), "ts", "1.0"),
@@ -310,7 +310,6 @@ def test_extra_fields_with_mixed_str_and_binary_keys_are_rejected() -> None:
         (wire.Ping(PEER, 1.0), "ts", None),
         (wire.Ping(PEER, 1.0), "ts", [1.0]),
         # text fields
-        (wire.Gossip(PEER, 1, 1.0, "b"), "body", b"body"),
         (wire.Gossip(PEER, 1, 1.0, "b"), "body", 5),
         (wire.Gossip(PEER, 1, 1.0, "b"), "body", None),
         # ids and endpoints of the wrong type
@@ -601,3 +600,10 @@ def test_peer_id_has_one_spelling(peer: str) -> None:
 @pytest.mark.parametrize("ts", [float("inf"), float("-inf"), float("nan")])
 def test_timestamps_are_finite(ts: float) -> None:
     _rejected(_spoiled(wire.Ping(PEER, 1.0), ts=ts))
+
+
+@pytest.mark.parametrize("body", ["text", b"\x00\xffbinary", ""])
+def test_gossip_body_is_text_or_bytes_and_round_trips_as_it_was(body: str | bytes) -> None:
+    message = wire.Gossip(PEER, 1, 1.0, body)
+    decoded = wire.decode(wire.encode(message))
+    assert decoded == message and type(decoded.body) is type(body)  # type: ignore[union-attr]

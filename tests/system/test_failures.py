@@ -1,0 +1,76 @@
+"""Failures and interaction, with the installed command as processes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import Cluster, free_ports
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    network = Cluster(tmp_path, seeds=3)
+    yield network
+    network.close()
+    assert not network.tap.of("internal.error"), network.tap.of("internal.error")
+
+
+def test_stalled_peer_accuses_no_live_neighbour_and_rejoins(cluster: Cluster) -> None:
+    others = cluster.boot(3, "--gossip-count", "100000")  # gossip never stops
+    tap = cluster.tap
+    stalled = f"127.0.0.1:{free_ports(1)[0]}"
+    cluster.start("peer", stalled, "--gossip-count", "100000", "--liveness-misses", "2")
+    tap.wait_event("neighbour.added", node=stalled)
+    # Catch it with a ping out: pause everyone else until it has missed one answer (and
+    # sent a new ping), pause it, then let the others answer into its unread buffers.
+    for peer in others:
+        cluster.procs[peer].send_signal(signal.SIGSTOP)
+    try:
+        tap.wait_event("liveness.missed", node=stalled)
+        cluster.procs[stalled].send_signal(signal.SIGSTOP)
+    finally:
+        for peer in others:
+            cluster.procs[peer].send_signal(signal.SIGCONT)
+    try:  # stopped well past the miss window: its neighbours and seeds give it up
+        tap.wait_event("neighbour.dead", timeout=30, neighbour=stalled)
+        tap.wait_event("peer.removed", timeout=30, peer=stalled)
+        resumed = len(tap.all)  # what follows, follows the resume
+    finally:
+        cluster.procs[stalled].send_signal(signal.SIGCONT)
+    tap.wait_event("liveness.late", timeout=30, node=stalled)
+
+    def back() -> bool:  # registered, linked, and hearing new gossip again
+        later = tap.all[resumed:]
+        return (
+            any(e["event"] == "peer.registered" and e["peer"] == stalled for e in later)
+            and any(e["event"] == "neighbour.added" and e["neighbour"] == stalled for e in later)
+            and any(e["event"] == "gossip.received" and e["node"] == stalled for e in later)
+        )
+
+    tap.wait_for(back, timeout=30, what="the stalled peer back in the network")
+    assert not tap.of("neighbour.dead", stalled), "a stalled peer accused a live neighbour"
+
+
+def test_stdin_lines_are_gossiped_to_the_network(cluster: Cluster) -> None:
+    (listener,) = cluster.boot(1, "--gossip-count", "0")
+    talker = f"127.0.0.1:{free_ports(1)[0]}"
+    proc = cluster.start("peer", talker, "--stdin", "--gossip-count", "0", stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    cluster.tap.wait_event("neighbour.added", node=talker)
+    proc.stdin.write(b"hello, network\n\nsecond line\n")
+    proc.stdin.flush()
+    cluster.tap.wait_for(
+        lambda: len(cluster.tap.of("gossip.received", listener)) == 2, what="two lines"
+    )
+    bodies = [e["body"] for e in cluster.tap.of("gossip.received", listener)]
+    assert bodies == ["hello, network", "second line"]
+    proc.stdin.close()  # the end of stdin does not stop the peer
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 0
