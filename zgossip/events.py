@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,46 @@ Listener = Callable[[Event], None]
 
 #: Events a person does not want on the console unless asked (-v).
 _CHATTER = frozenset({"liveness.missed", "report.ignored"})
+
+#: A human log line: when, which node, what happened (aligned), then the words.
+_LINE = "%(asctime)s.%(msecs)03d %(name)-20s %(event)-16s %(message)s"
+
+_RESET = "\x1b[0m"
+_DIM = "\x1b[2m"
+_BOLD = "\x1b[1m"
+#: Console colours by event: good news green, gossip cyan, doubts yellow, deaths red.
+_COLOURS = {
+    "started": "\x1b[32m", "stopped": "\x1b[32m", "peer.registered": "\x1b[32m",
+    "seed.registered": "\x1b[32m", "neighbour.added": "\x1b[32m",
+    "gossip.sent": "\x1b[36m", "gossip.received": "\x1b[36m",
+    "liveness.missed": "\x1b[33m", "liveness.late": "\x1b[33m", "seed.lost": "\x1b[33m",
+    "neighbour.left": "\x1b[33m", "neighbour.lost": "\x1b[33m", "link.failed": "\x1b[33m",
+    "report.refuted": "\x1b[33m", "report.ignored": "\x1b[33m", "dead.received": "\x1b[31m",
+    "neighbour.dead": "\x1b[31m", "dead.reported": "\x1b[31m", "peer.removed": "\x1b[31m",
+    "bad.message": "\x1b[35m", "internal.error": "\x1b[1;31m", "handler.error": "\x1b[1;31m",
+}  # fmt: skip
+
+
+def _wants_colour(stream: TextIO) -> bool:
+    """Colour for a terminal, unless NO_COLOR says otherwise (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+class _ConsoleFormatter(logging.Formatter):
+    """One aligned line an event, coloured by what kind of news it is."""
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__(datefmt="%H:%M:%S")
+        self._colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = f"{self.formatTime(record, self.datefmt)}.{int(record.msecs):03d}"
+        event: str = getattr(record, "event", "")
+        who, what, words = f"{record.name:<20}", f"{event:<16}", record.getMessage()
+        if not self._colour:
+            return f"{when} {who} {what} {words}"
+        colour = _COLOURS.get(event, "")
+        return f"{_DIM}{when}{_RESET} {_BOLD}{who}{_RESET} {colour}{what}{_RESET} {words}"
 
 
 class EventLog:
@@ -45,17 +86,15 @@ class EventLog:
             self._json = open(json_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         # An unmanaged logger: one per node, so many nodes in a process never share handlers.
         self._logger = logging.Logger(f"{role} {node}", logging.DEBUG)
-        formatter = logging.Formatter("%(asctime)s %(name)s %(message)s")
-        handlers: list[logging.Handler] = []
         if log_path is not None:
-            handlers.append(logging.FileHandler(log_path, encoding="utf-8"))
+            handler = logging.FileHandler(log_path, encoding="utf-8")
+            handler.setFormatter(logging.Formatter(_LINE, "%Y-%m-%d %H:%M:%S"))
+            self._logger.addHandler(handler)
         if console:
             stream = logging.StreamHandler(sys.stdout)
             stream.setLevel(logging.DEBUG if verbose else logging.INFO)
-            handlers.append(stream)
-        for handler in handlers:
-            handler.setFormatter(formatter)
-            self._logger.addHandler(handler)
+            stream.setFormatter(_ConsoleFormatter(colour=_wants_colour(sys.stdout)))
+            self._logger.addHandler(stream)
 
     def listen(self, listener: Listener) -> None:
         """Call ``listener`` with every event from now on, in the node's own thread."""
@@ -76,7 +115,7 @@ class EventLog:
             if text is None:
                 text = " ".join([event, *(f"{key}={value}" for key, value in fields.items())])
             level = logging.DEBUG if event in _CHATTER else logging.INFO
-            self._logger.log(level, text)
+            self._logger.log(level, text, extra={"event": event})
         for listener in self._listeners:
             listener(record)
 
