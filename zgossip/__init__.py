@@ -7,7 +7,8 @@ in a power-law overlay, spread messages by gossip and watch their neighbours.
 from zgossip.config import Address, Config, ConfigError, parse_seeds
 from zgossip.node import BindError
 from zgossip.peer import Peer
-from zgossip.seed import Seed, query_peers
+from zgossip.seed import Seed
+from zgossip.survey import query_links, query_peers
 
 __version__ = "0.1.0"
 
@@ -20,5 +21,6 @@ __all__ = [
     "Seed",
     "__version__",
     "parse_seeds",
+    "query_links",
     "query_peers",
 ]

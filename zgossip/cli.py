@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -17,7 +18,10 @@ from zgossip import __version__
 from zgossip.config import Address, Config, ConfigError, parse_seeds
 from zgossip.node import BindError, Node
 from zgossip.peer import Peer
-from zgossip.seed import Seed, query_peers
+from zgossip.plot import PlotUnavailable, plot_overlay
+from zgossip.seed import Seed
+from zgossip.survey import query_links, query_peers, to_dot
+from zgossip.wire import PeerInfo
 
 app = typer.Typer(
     add_completion=False,
@@ -218,30 +222,100 @@ def _open(kind: type[Seed] | type[Peer], cfg: Config) -> Node:
 def peers(
     config: ConfigPath = Path("config.txt"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the seeds.", min=0.01)] = 2.0,
+    links: Annotated[
+        bool, typer.Option("--links", help="Also ask every listed peer for its neighbours.")
+    ] = False,
+    dot: Annotated[
+        Path | None,
+        typer.Option(help="Write the overlay (every peer's links) as Graphviz DOT to this file."),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Draw the overlay and its degree distribution (log-log) into this PNG "
+            "(needs the plot extra: matplotlib, networkx)."
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the nodes.", min=0.01)] = 2.0,
 ) -> None:
-    """Ask every seed of the config for its peer list and print it."""
+    """Ask every seed of the config for its peer list and print it; exit 1 if none answers."""
     seeds = [str(s) for s in _seeds(config)]
     answers = query_peers(seeds, timeout)
-    if as_json:
-        document = {
-            seed: None if infos is None else [
-                {"peer": i.id, "pub": i.pub, "degree": i.degree, "since": i.since} for i in infos
-            ]
-            for seed, infos in answers.items()
-        }  # fmt: skip
-        typer.echo(json.dumps({"seeds": document}, indent=2))
-    else:
-        for seed, infos in answers.items():
-            if infos is None:
-                typer.echo(f"seed {seed}: no answer")
-                continue
-            typer.echo(f"seed {seed}: {len(infos)} peer(s)")
-            for info in sorted(infos, key=lambda i: i.id):
-                since = datetime.fromtimestamp(info.since).strftime("%H:%M:%S")
-                typer.echo(f"  {info.id:<21}  degree {info.degree:<4} since {since}  {info.pub}")
     if all(infos is None for infos in answers.values()):
-        raise typer.Exit(1)
+        _fail(f"no seed of {config} answered within {timeout} s", 1)
+    overlay: dict[str, tuple[str, ...] | None] | None = None
+    if links or dot is not None or plot is not None:
+        listed = sorted({i.id for infos in answers.values() for i in infos or ()})
+        overlay = query_links(listed, timeout)
+    if as_json:
+        typer.echo(json.dumps(_document(answers, overlay), indent=2))
+    else:
+        _print_lists(answers)
+        if links and overlay is not None:
+            _print_links(overlay)
+    if overlay is not None:
+        _draw(overlay, dot, plot)
+
+
+def _document(
+    answers: dict[str, tuple[PeerInfo, ...] | None],
+    overlay: dict[str, tuple[str, ...] | None] | None,
+) -> dict[str, object]:
+    seeds = {
+        seed: None if infos is None else [
+            {"peer": i.id, "pub": i.pub, "degree": i.degree, "since": i.since} for i in infos
+        ]
+        for seed, infos in answers.items()
+    }  # fmt: skip
+    document: dict[str, object] = {"seeds": seeds}
+    if overlay is not None:
+        document["links"] = {p: None if n is None else list(n) for p, n in overlay.items()}
+    return document
+
+
+def _print_lists(answers: dict[str, tuple[PeerInfo, ...] | None]) -> None:
+    rows = [("SEED", "PEER", "DEGREE", "REGISTERED SINCE", "PUB")]
+    for seed, infos in answers.items():
+        if infos is None:
+            rows.append((seed, "(no answer)", "", "", ""))
+        elif not infos:
+            rows.append((seed, "(no peers)", "", "", ""))
+        for info in sorted(infos or (), key=lambda i: Address.parse(i.id).port):
+            since = datetime.fromtimestamp(info.since).strftime("%Y-%m-%d %H:%M:%S")
+            rows.append((seed, info.id, str(info.degree), since, info.pub))
+    _table(rows)
+
+
+def _print_links(overlay: dict[str, tuple[str, ...] | None]) -> None:
+    typer.echo()
+    rows = [("PEER", "DEGREE", "NEIGHBOURS")]
+    for peer, neighbours in overlay.items():
+        if neighbours is None:
+            rows.append((peer, "?", "(no answer)"))
+        else:
+            rows.append((peer, str(len(neighbours)), " ".join(sorted(neighbours))))
+    _table(rows)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` as aligned columns, the first row as the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _draw(overlay: dict[str, tuple[str, ...] | None], dot: Path | None, plot: Path | None) -> None:
+    try:
+        if dot is not None:
+            dot.write_text(to_dot(overlay), encoding="utf-8")
+        if plot is not None:
+            plot_overlay(overlay, plot)
+    except PlotUnavailable as exc:
+        _fail(str(exc), 1)
+    except OSError as exc:
+        _fail(f"{exc.filename}: {exc.strerror}", 1)
 
 
 def _version(value: bool) -> None:

@@ -330,6 +330,9 @@ class Peer(Node):
             case wire.Ping(peer=peer, ts=ts):
                 pong = wire.Pong(peer, ts, linked=peer in self.neighbours)
                 self._router.send_multipart([frames[0], wire.encode(pong)])
+            case wire.Neighbours():
+                links = wire.Links(self.id, tuple(n.id for n in self.neighbours.values() if n.up))
+                self._router.send_multipart([frames[0], wire.encode(links)])
             case wire.Link(peer=peer, pub=pub) if peer != self.id:
                 known = self.neighbours.get(peer)
                 if known is not None and known.pub != pub:  # it restarted: start afresh

@@ -7,9 +7,6 @@ if that ping goes unanswered for a liveness interval.
 
 from __future__ import annotations
 
-import math
-import time
-
 import zmq
 
 from zgossip import wire
@@ -127,30 +124,3 @@ class Seed(Node):
         probe = self._probes.pop(peer, None)
         if probe is not None:
             self._discard(probe)
-
-
-def query_peers(seeds: list[str], timeout: float) -> dict[str, tuple[wire.PeerInfo, ...] | None]:
-    """Ask every seed for its peer list; None for a seed that did not answer in ``timeout``."""
-    answers: dict[str, tuple[wire.PeerInfo, ...] | None] = dict.fromkeys(seeds)
-    with zmq.Context() as ctx:
-        poller = zmq.Poller()
-        dealers: dict[zmq.Socket[bytes], str] = {}
-        for seed in seeds:
-            dealer = ctx.socket(zmq.DEALER)
-            dealer.setsockopt(zmq.LINGER, 0)
-            dealer.setsockopt(zmq.MAXMSGSIZE, wire.MAX_FRAME)
-            dealer.connect(f"tcp://{seed}")
-            dealer.send(wire.encode(wire.ListPeers()))
-            poller.register(dealer, zmq.POLLIN)
-            dealers[dealer] = seed
-        deadline = time.monotonic() + timeout
-        while poller.sockets and (left := deadline - time.monotonic()) > 0:
-            for dealer, _ in poller.poll(math.ceil(left * 1000)):
-                poller.unregister(dealer)
-                try:
-                    message = wire.decode(dealer.recv())
-                except wire.WireError:
-                    continue
-                if isinstance(message, wire.Peers):
-                    answers[dealers[dealer]] = message.peers
-    return answers

@@ -44,6 +44,8 @@ class Kind(StrEnum):
     BYE = "bye"  # peer -> neighbour: stopping, drop me
     HISTORY = "history"  # peer -> new neighbour: recent gossip it may have missed
     GOSSIP = "gossip"  # PUB -> SUB: one gossip message
+    NEIGHBOURS = "neighbours"  # anyone -> peer: whom do you link to?
+    LINKS = "links"  # peer -> asker: its neighbours (reply to neighbours)
 
 
 Check = Callable[[Any], Any]
@@ -100,6 +102,12 @@ def _blobs(value: Any) -> Any:
     if not all(type(item) is bytes for item in value):
         raise WireError("expected a list of binary items")
     return tuple(value)
+
+
+def _peer_ids(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_LIST:
+        raise WireError(f"expected a list of at most {MAX_LIST} peers")
+    return tuple(_peer_id(item) for item in value)
 
 
 def _peer_infos(value: Any) -> Any:
@@ -215,12 +223,25 @@ class Gossip:
     body: Annotated[str | bytes, _body]
 
 
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    KIND: ClassVar[Kind] = Kind.NEIGHBOURS
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    KIND: ClassVar[Kind] = Kind.LINKS
+    peer: PeerId
+    neighbours: Annotated[tuple[str, ...], _peer_ids]  # the links that are up
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
-    | Gossip
+    | Gossip | Neighbours | Links
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
+    Neighbours, Links,
 )  # fmt: skip
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
 import zmq
+from typer.testing import CliRunner
 
-from tests.support import Events, free_ports
+from tests.support import Events, free_ports, write_config
 from zgossip import BindError, Config, Peer, Seed, query_peers, wire
+from zgossip.cli import app
 from zgossip.config import Address
 from zgossip.node import Node
 from zgossip.peer import Delivery
@@ -293,3 +297,26 @@ def test_survivors_relink_and_keep_gossiping_when_half_the_peers_die_at_once(net
         timeout=30,
         what="new gossip at every survivor",
     )
+
+
+def test_peers_command_shows_lists_links_dot_and_plot(net: Net, tmp_path: Path) -> None:
+    peers = [net.peer(gossip_count=0) for _ in range(4)]
+    for peer in peers:
+        net.linked(peer)
+    config = write_config(tmp_path / "config.txt", (a.port for a in net.seed_addresses))
+    dot, png = tmp_path / "overlay.dot", tmp_path / "overlay.png"
+    runner = CliRunner()
+    shown = runner.invoke(app, ["peers", "--config", str(config), "--links"])
+    assert shown.exit_code == 0, shown.output
+    header = ["SEED", "PEER", "DEGREE", "REGISTERED", "SINCE", "PUB"]
+    assert shown.output.splitlines()[0].split() == header
+    assert all(peer.id in shown.output for peer in peers)
+    assert "NEIGHBOURS" in shown.output
+    args = ["peers", "--config", str(config), "--json", "--dot", str(dot), "--plot", str(png)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    links = json.loads(result.output)["links"]
+    assert set(links) == {p.id for p in peers}
+    assert all(links[p.id] and set(links[p.id]) <= set(links) - {p.id} for p in peers)
+    assert dot.read_text().startswith("graph zgossip {") and " -- " in dot.read_text()
+    assert png.read_bytes().startswith(b"\x89PNG")

@@ -35,6 +35,8 @@ SAMPLES: list[wire.Message] = [
     wire.Bye(PEER),
     wire.History(PEER, (b"first frame", b"", b"\x00\xff third")),
     wire.Gossip(PEER, 4, 1_700_000_004.0, "1700000004.000000:10.0.0.1:4"),
+    wire.Neighbours(),
+    wire.Links(PEER, (OTHER, "10.0.0.3:5000")),
 ]
 
 
@@ -460,6 +462,16 @@ def test_peer_entries_of_wrong_shape_are_rejected(peers: Any) -> None:
 def test_peer_list_over_max_list_is_rejected() -> None:
     entry = [OTHER, PUB, 1, 1.0]
     _rejected(_spoiled(wire.Peers(PEER, ()), peers=[entry] * (wire.MAX_LIST + 1)))
+
+
+@pytest.mark.parametrize(
+    "neighbours",
+    ["not a list", None, [None], [OTHER, 5], ["abc"], [PUB], {OTHER: 1}],
+    ids=lambda value: repr(value)[:40],
+)
+def test_links_of_wrong_shape_are_rejected(neighbours: Any) -> None:
+    error = _rejected(_spoiled(wire.Links(PEER, ()), neighbours=neighbours))
+    assert "neighbours" in str(error)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,88 @@
+"""Looking at a running network from outside: seeds' peer lists and peers' links.
+
+What ``zgossip peers`` shows: :func:`query_peers` asks every seed for its list,
+:func:`query_links` asks peers whom they link to, :func:`to_dot` writes the
+overlay for Graphviz. Each query goes to every node at once and waits for all
+answers together, so a survey of many nodes takes one timeout at most.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+import zmq
+
+from zgossip import wire
+
+M = TypeVar("M", bound=wire.Message)
+
+
+def _ask(
+    addresses: Iterable[str], request: wire.Message, answer: type[M], timeout: float
+) -> dict[str, M | None]:
+    """Send ``request`` to each node's ROUTER; its ``answer``, or None when none came in time."""
+    answers: dict[str, M | None] = {}
+    with zmq.Context() as ctx:
+        poller = zmq.Poller()
+        dealers: dict[zmq.Socket[bytes], str] = {}
+        frame = wire.encode(request)
+        for address in addresses:
+            answers[address] = None
+            dealer = ctx.socket(zmq.DEALER)
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.setsockopt(zmq.MAXMSGSIZE, wire.MAX_FRAME)
+            dealer.connect(f"tcp://{address}")
+            dealer.send(frame)
+            poller.register(dealer, zmq.POLLIN)
+            dealers[dealer] = address
+        deadline = time.monotonic() + timeout
+        while poller.sockets and (left := deadline - time.monotonic()) > 0:
+            for dealer, _ in poller.poll(math.ceil(left * 1000)):
+                poller.unregister(dealer)
+                try:
+                    message = wire.decode(dealer.recv())
+                except wire.WireError:
+                    continue
+                if isinstance(message, answer):
+                    answers[dealers[dealer]] = message
+        for dealer in dealers:
+            dealer.close()
+    return answers
+
+
+def query_peers(seeds: list[str], timeout: float) -> dict[str, tuple[wire.PeerInfo, ...] | None]:
+    """Ask every seed for its peer list; None for a seed that did not answer in ``timeout``."""
+    answers = _ask(seeds, wire.ListPeers(), wire.Peers, timeout)
+    return {seed: None if a is None else a.peers for seed, a in answers.items()}
+
+
+def query_links(peers: Iterable[str], timeout: float) -> dict[str, tuple[str, ...] | None]:
+    """Ask every peer whom it links to; None for a peer that did not answer in ``timeout``."""
+    answers = _ask(peers, wire.Neighbours(), wire.Links, timeout)
+    return {peer: None if a is None else a.neighbours for peer, a in answers.items()}
+
+
+def edges(links: Mapping[str, Iterable[str] | None]) -> set[tuple[str, str]]:
+    """The overlay's undirected edges, each once (smaller id first), as either end reports it."""
+    return {
+        (min(peer, other), max(peer, other))
+        for peer, neighbours in links.items()
+        for other in neighbours or ()
+    }
+
+
+def to_dot(links: Mapping[str, Iterable[str] | None]) -> str:
+    """The overlay as a Graphviz graph; a peer's label carries its degree."""
+    pairs = edges(links)
+    degree = dict.fromkeys(links, 0)
+    for a, b in pairs:
+        degree[a] = degree.get(a, 0) + 1
+        degree[b] = degree.get(b, 0) + 1
+    lines = ["graph zgossip {", "  node [shape=ellipse];"]
+    lines += [f'  "{peer}" [label="{peer}\\n{d}"];' for peer, d in sorted(degree.items())]
+    lines += [f'  "{a}" -- "{b}";' for a, b in sorted(pairs)]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
