@@ -1,0 +1,27 @@
+"""The README's promises, kept: its library example runs as printed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import free_ports
+
+pytestmark = pytest.mark.system
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def test_library_example_runs_as_printed(tmp_path: Path) -> None:
+    (example,) = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    for port, free in zip((7001, 7101, 7102), free_ports(3), strict=True):  # never collide
+        example = example.replace(f'"127.0.0.1", {port})', f'"127.0.0.1", {free})')
+    result = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"127\.0\.0\.1:\d+ says 'hello, network'\n", result.stdout)
