@@ -1,14 +1,25 @@
-"""Per-neighbour ping bookkeeping that turns unanswered pings into dead verdicts (pure).
+"""Telling the dead from the silent: ping bookkeeping, probes, indirect probes (pure).
 
-Every round (one liveness interval) the peer calls :meth:`Liveness.round`: a
-ping still unanswered from the previous round is a miss; ``limit`` misses in a
-row make the neighbour dead; every living neighbour gets a new ping. Any answer
-proves life and clears the misses.
+- :class:`Liveness`: every round (one liveness interval) the peer calls
+  :meth:`Liveness.round`: a ping still unanswered from the previous round is a
+  miss; ``limit`` misses in a row make the neighbour a suspect; every other
+  neighbour gets a new ping. Any answer proves life and clears the misses.
+- :class:`Probes`: one-off pings that a seed or a peer sends on someone's
+  behalf, each answered or timed out once, whoever else waits for it too.
+- :class:`Suspicions`: before a peer reports a suspect, it asks others to probe
+  it (SWIM's indirect probe): one that reaches it refutes the suspicion; only
+  when none does, or none answers in time, is the suspect dead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from zgossip.clock import Clock
+
+W = TypeVar("W")
 
 
 @dataclass(slots=True)
@@ -65,3 +76,90 @@ class Liveness:
         watch.misses = 0
         if watch.awaiting == ts:
             watch.awaiting = None
+
+
+class Probes(Generic[W]):
+    """Open probes: a target, its deadline, and whoever waits for the answer (``W``)."""
+
+    def __init__(self, clock: Clock, timeout: float) -> None:
+        self._clock = clock
+        self._timeout = timeout
+        self._open: dict[str, tuple[float, list[W]]] = {}  # target -> (deadline, waiters)
+
+    def __contains__(self, target: str) -> bool:
+        return target in self._open
+
+    def open(self, target: str, waiter: W) -> bool:
+        """Wait for ``target``'s answer; True when no probe is out yet: send one."""
+        entry = self._open.get(target)
+        if entry is not None:
+            entry[1].append(waiter)
+            return False
+        self._open[target] = (self._clock.monotonic() + self._timeout, [waiter])
+        return True
+
+    def answered(self, target: str) -> list[W]:
+        """``target`` answered: close its probe; who waited (none if no probe was open)."""
+        entry = self._open.pop(target, None)
+        return entry[1] if entry else []
+
+    def expire(self) -> list[tuple[str, list[W]]]:
+        """Close and return the probes whose time is up, with who waited for each."""
+        now = self._clock.monotonic()
+        late = [target for target, (deadline, _) in self._open.items() if deadline <= now]
+        return [(target, self._open.pop(target)[1]) for target in late]
+
+    def next_deadline(self) -> float | None:
+        return min((deadline for deadline, _ in self._open.values()), default=None)
+
+
+@dataclass(slots=True)
+class _Suspicion:
+    deadline: float
+    waiting: set[str]  # helpers yet to answer
+
+
+class Suspicions:
+    """Indirect probes of suspects: refuted by any helper that reaches the suspect."""
+
+    def __init__(self, clock: Clock, timeout: float) -> None:
+        self._clock = clock
+        self._timeout = timeout
+        self._open: dict[str, _Suspicion] = {}
+
+    def __contains__(self, suspect: str) -> bool:
+        return suspect in self._open
+
+    def open(self, suspect: str, helpers: Iterable[str]) -> None:
+        """Ask ``helpers`` (at least one) to probe ``suspect``; wait ``timeout`` at most."""
+        waiting = set(helpers)
+        if not waiting:
+            raise ValueError("an indirect probe needs a helper")
+        self._open[suspect] = _Suspicion(self._clock.monotonic() + self._timeout, waiting)
+
+    def result(self, suspect: str, helper: str, alive: bool) -> bool | None:
+        """A helper's answer. True: refuted (closed). False: no helper reached it: dead
+        (closed). None: still waiting, or no such suspicion or helper."""
+        suspicion = self._open.get(suspect)
+        if suspicion is None or helper not in suspicion.waiting:
+            return None
+        suspicion.waiting.discard(helper)
+        if alive or not suspicion.waiting:
+            del self._open[suspect]
+            return alive
+        return None
+
+    def refute(self, suspect: str) -> bool:
+        """The suspect itself showed life; True when a suspicion was open."""
+        return self._open.pop(suspect, None) is not None
+
+    def expire(self) -> list[str]:
+        """The suspects no helper vouched for in time: dead."""
+        now = self._clock.monotonic()
+        dead = [suspect for suspect, s in self._open.items() if s.deadline <= now]
+        for suspect in dead:
+            del self._open[suspect]
+        return dead
+
+    def next_deadline(self) -> float | None:
+        return min((s.deadline for s in self._open.values()), default=None)

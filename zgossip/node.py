@@ -24,8 +24,11 @@ from zgossip import wire
 from zgossip.clock import Clock, SystemClock
 from zgossip.config import Config
 from zgossip.events import EventLog
+from zgossip.liveness import Probes
 
 Handler = Callable[[list[bytes]], None]
+#: Told whether a probed node answered.
+ProbeCallback = Callable[[bool], None]
 
 #: Messages read from one socket before the loop looks at the others again.
 _BATCH = 256
@@ -79,6 +82,8 @@ class Node:
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self.endpoints: list[str] = []
+        self._probes: Probes[ProbeCallback] = Probes(self.clock, config.request_timeout)
+        self._probe_dealers: dict[str, zmq.Socket[bytes]] = {}
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -183,6 +188,45 @@ class Node:
             self._poller.unregister(sock)
         sock.close(linger=0)
 
+    def _probe(self, target: str, callback: ProbeCallback) -> None:
+        """Ping ``target``'s ROUTER once; ``callback(answered)`` within the request timeout."""
+        if not self._probes.open(target, callback):
+            return  # a probe is out already: its answer serves this caller too
+        dealer = self._socket(zmq.DEALER)
+        dealer.connect(f"tcp://{target}")
+        dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
+        self._probe_dealers[target] = dealer
+        self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
+
+    def _probe_for(self, router: zmq.Socket[bytes], identity: bytes, request: wire.Probe) -> None:
+        """Probe a suspect on an asker's behalf, and answer it over ``router``."""
+
+        def answer(alive: bool) -> None:
+            probed = wire.Probed(self.id, request.suspect, request.ts, alive)
+            router.send_multipart([identity, wire.encode(probed)])
+
+        self._probe(request.suspect, answer)
+
+    def _on_probe_answer(self, target: str, frames: list[bytes]) -> None:
+        message = self._decode(frames, 1, target)
+        if isinstance(message, wire.Pong):
+            self._end_probe(target, answered=True)
+        elif message is not None:
+            self._bad(f"unexpected {message.KIND} answer to a probe", target)
+
+    def _end_probe(self, target: str, answered: bool) -> None:
+        self._discard(self._probe_dealers.pop(target))
+        for callback in self._probes.answered(target):
+            callback(answered)
+
+    def _expire_probes(self) -> float | None:
+        """Fail the probes whose time is up; when the next one is."""
+        for target, callbacks in self._probes.expire():
+            self._discard(self._probe_dealers.pop(target))
+            for callback in callbacks:
+                callback(False)
+        return self._probes.next_deadline()
+
     def _bad(self, reason: str, sender: str | None = None) -> None:
         fields: dict[str, Any] = {"reason": reason}
         if sender is not None:
@@ -215,7 +259,10 @@ class Node:
     def _serve(self) -> None:
         wake_fd = self._wake_r.fileno()
         while not self._stopping:
+            probes = self._expire_probes()
             deadline = self._on_timers(self.clock.monotonic())
+            if probes is not None:
+                deadline = probes if deadline is None else min(deadline, probes)
             timeout: int | None = None
             if deadline is not None:
                 timeout = max(0, math.ceil((deadline - self.clock.monotonic()) * 1000.0))

@@ -27,7 +27,7 @@ from zgossip import wire
 from zgossip.clock import Clock
 from zgossip.config import Config
 from zgossip.gossip import MessageList, message_id
-from zgossip.liveness import Liveness
+from zgossip.liveness import Liveness, Suspicions
 from zgossip.node import Node
 from zgossip.overlay import pick_neighbours
 from zgossip.registration import Registration
@@ -37,6 +37,8 @@ _SUBSCRIBED = b"\x01\x00"
 _UNSUBSCRIBED = b"\x00\x00"
 #: Frames a PUB may queue for a slow subscriber before ZeroMQ drops.
 _GOSSIP_HWM = 100_000
+#: Neighbours asked to probe a suspect before it is reported (SWIM's k).
+_HELPERS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,8 @@ class Peer(Node):
             history=config.history,
         )
         self.liveness = Liveness(config.liveness_misses)
+        # helpers probe for request_timeout; their answers need a moment more to come back
+        self.suspicions = Suspicions(self.clock, 2 * config.request_timeout)
         self.registration = Registration(
             [str(seed) for seed in config.seeds],
             self.clock,
@@ -176,12 +180,15 @@ class Peer(Node):
             self.events.emit(
                 "link.failed", f"link to {neighbour.id} never came up", neighbour=neighbour.id
             )
+        for suspect in self.suspicions.expire():  # no helper vouched for it in time
+            self._on_dead(suspect, self.clock.time())
         if self._next_gossip is not None and now >= self._next_gossip:
             self._gossip()
         deadlines = [self.registration.next_deadline(), self._next_round]
         deadlines.extend(n.deadline for n in self.neighbours.values() if not n.up)
-        if self._next_gossip is not None:
-            deadlines.append(self._next_gossip)
+        for deadline in (self._next_gossip, self.suspicions.next_deadline()):
+            if deadline is not None:
+                deadlines.append(deadline)
         return min(deadlines)
 
     def _send_register(self, seed: str) -> None:
@@ -200,12 +207,51 @@ class Peer(Node):
                 "liveness.missed", f"{neighbour} missed {misses} ping(s) in a row",
                 neighbour=neighbour, misses=misses,
             )  # fmt: skip
-        for neighbour in result.dead:
-            self._on_dead(neighbour, ts)
         for neighbour in result.ping:
             self._send(self.neighbours[neighbour].dealer, wire.Ping(self.id, ts))
-        if result.dead:
-            self._top_up()
+        for neighbour in result.dead:
+            self._suspect(neighbour, ts)
+
+    def _suspect(self, neighbour: str, ts: float) -> None:
+        """Ask others to reach a neighbour that stopped answering us; report it only if none can.
+
+        The helpers are up to ``_HELPERS`` of our other neighbours, or the seeds when we have
+        none: they probe it from where they stand, so a broken link of ours alone is no death.
+        """
+        others = [n.id for n in self.neighbours.values() if n.up and n.id != neighbour]
+        helpers = {
+            h: self.neighbours[h].dealer
+            for h in self.rng.sample(others, min(_HELPERS, len(others)))
+        }
+        if not helpers:
+            helpers = {seed: self._seed_dealers[seed] for seed in self.registration.registered()}
+        if not helpers:  # alone in the world: no one to ask
+            self._on_dead(neighbour, ts)
+            return
+        self.suspicions.open(neighbour, helpers)
+        self.events.emit(
+            "neighbour.suspect", f"{neighbour} does not answer: asking {', '.join(helpers)}",
+            neighbour=neighbour, helpers=list(helpers),
+        )  # fmt: skip
+        for dealer in helpers.values():
+            self._send(dealer, wire.Probe(self.id, neighbour, ts))
+
+    def _probed(self, helper: str, message: wire.Probed) -> None:
+        """A helper's answer about a suspect."""
+        verdict = self.suspicions.result(message.suspect, helper, message.alive)
+        if verdict is True:
+            self._refuted(message.suspect, helper)
+        elif verdict is False:
+            self._on_dead(message.suspect, message.ts)
+
+    def _refuted(self, suspect: str, by: str) -> None:
+        """``suspect`` lives, but does not answer us: drop the link, accuse no one, relink."""
+        self._drop(suspect)
+        self.events.emit(
+            "suspect.refuted", f"{by} reaches {suspect}: dropping our link to it, no report",
+            neighbour=suspect, by=by,
+        )  # fmt: skip
+        self._top_up()
 
     def _on_dead(self, neighbour: str, ts: float) -> None:
         self._forget(neighbour)
@@ -219,6 +265,7 @@ class Peer(Node):
                 f"Dead Node:{dead_host}:{dead_port}:{ts}:{self.config.address.host} -> {seed}",
                 dead=neighbour, seed=seed,
             )  # fmt: skip
+        self._top_up()
 
     def _gossip(self) -> None:
         """The automatic message: ``<timestamp>:<IP>:<Msg#>``."""
@@ -240,6 +287,9 @@ class Peer(Node):
 
     def _on_seed(self, seed: str, frames: list[bytes]) -> None:
         message = self._decode(frames, 1, seed)
+        if isinstance(message, wire.Probed):
+            self._probed(seed, message)
+            return
         if not isinstance(message, wire.Peers):
             if message is not None:
                 self._bad(f"unexpected {message.KIND} message from a seed", seed)
@@ -302,6 +352,7 @@ class Peer(Node):
         if neighbour is None:
             return
         self.liveness.forget(peer)
+        self.suspicions.refute(peer)  # no longer ours to judge
         self._discard(neighbour.dealer)
         with contextlib.suppress(zmq.ZMQError):  # never connected
             self._sub.disconnect(neighbour.pub)
@@ -330,6 +381,8 @@ class Peer(Node):
             case wire.Ping(peer=peer, ts=ts):
                 pong = wire.Pong(peer, ts, linked=peer in self.neighbours)
                 self._router.send_multipart([frames[0], wire.encode(pong)])
+            case wire.Probe():
+                self._probe_for(self._router, frames[0], message)
             case wire.Neighbours():
                 links = wire.Links(self.id, tuple(n.id for n in self.neighbours.values() if n.up))
                 self._router.send_multipart([frames[0], wire.encode(links)])
@@ -357,6 +410,11 @@ class Peer(Node):
     def _on_neighbour(self, peer: str, frames: list[bytes]) -> None:
         message = self._decode(frames, 1, peer)
         if isinstance(message, wire.Pong):
+            if self.suspicions.refute(peer):  # a late answer, but an answer: watch it again
+                self.liveness.watch(peer)
+                self.events.emit(
+                    "suspect.refuted", f"{peer} answered after all", neighbour=peer, by=peer
+                )
             self.liveness.answered(peer, message.ts)
             if not message.linked and self.neighbours[peer].up:  # it dropped us (we stalled?)
                 self._drop(peer)
@@ -364,6 +422,8 @@ class Peer(Node):
                     "neighbour.lost", f"{peer} no longer links to us: relinking", neighbour=peer
                 )
                 self._top_up()
+        elif isinstance(message, wire.Probed):
+            self._probed(peer, message)
         elif message is not None:
             self._bad(f"unexpected {message.KIND} message from a neighbour", peer)
 

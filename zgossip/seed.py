@@ -1,15 +1,22 @@
 """The seed: one ROUTER for registrations, peer-list queries, dead-node reports and leaves.
 
-A dead-node report is checked before it is believed: the seed pings the
-suspect itself (a DEALER of its own, one per open probe) and removes it only
-if that ping goes unanswered for a liveness interval.
+A dead-node report is not believed on its own. The seed opens a case (see
+:mod:`zgossip.agreement`), tells the other seeds of config.txt (``suspect``),
+probes the suspect itself and sends its verdict to them all (``vote``); every
+seed removes the peer once a majority has voted it dead. A registration that
+goes silent opens a case the same way. Seeds also probe on a peer's behalf
+(``probe``) when the peer has no other neighbour to ask.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import zmq
 
 from zgossip import wire
+from zgossip.agreement import Agreement, Decision
 from zgossip.clock import Clock
 from zgossip.config import Config
 from zgossip.node import Node
@@ -26,36 +33,48 @@ class Seed(Node):
     ) -> None:
         super().__init__(config, clock=clock, console=console)
         interval = config.liveness_interval
-        self.registry = Registry(
-            self.clock, probe_timeout=interval, ttl=2 * config.liveness_misses * interval
+        self.registry = Registry(self.clock, ttl=2 * config.liveness_misses * interval)
+        self.agreement = Agreement(
+            (str(seed) for seed in config.seeds),
+            self.id,
+            self.clock,
+            patience=config.liveness_misses * interval,
         )
-        self._probes: dict[str, zmq.Socket[bytes]] = {}  # suspect -> the DEALER probing it
+        self._seed_dealers: dict[str, zmq.Socket[bytes]] = {}  # the other seeds
 
     def _bind(self) -> list[str]:
         self._router = self._socket(zmq.ROUTER)
         address = self.config.address
         endpoint = self._bind_socket(self._router, address.host, address.port)
         self._watch(self._router, self._on_router)
+        for seed in sorted(self.agreement.seeds - {self.id}):
+            dealer = self._seed_dealers[seed] = self._socket(zmq.DEALER)
+            dealer.connect(f"tcp://{seed}")
+            self._watch(dealer, functools.partial(self._on_seed, seed))
         return [endpoint]
 
     def _on_timers(self, now: float) -> float | None:
-        unanswered, silent = self.registry.expire()
-        for suspect in unanswered:
-            self._end_probe(suspect.peer)
-            self._removed_dead(suspect.peer, suspect.reporter, "its probe went unanswered")
-        for peer in silent:
-            self._end_probe(peer)
-            self._removed_dead(peer, self.id, "it stopped refreshing its registration")
-        return self.registry.next_deadline()
-
-    def _removed_dead(self, peer: str, reporter: str, why: str) -> None:
-        self.events.emit(
-            "peer.removed", f"removed {peer}: dead ({why}; reported by {reporter})",
-            peer=peer, reason="dead", reporter=reporter,
-        )  # fmt: skip
+        for peer in self.registry.silent():
+            self._suspect(peer, self.id, tell=True)
+        for peer in self.agreement.expire():
+            if peer in self.registry:
+                self.registry.touch(peer)  # suspected again if it stays silent
+            self.events.emit(
+                "report.undecided", f"no majority of seeds decided on {peer}: it stays listed",
+                peer=peer,
+            )  # fmt: skip
+        deadlines = (self.registry.next_deadline(), self.agreement.next_deadline())
+        return min((d for d in deadlines if d is not None), default=None)
 
     def _reply(self, identity: bytes, message: wire.Message) -> None:
         self._router.send_multipart([identity, wire.encode(message)])
+
+    def _tell_seeds(self, message: wire.Message, *only: str) -> None:
+        """Send ``message`` to the other seeds (or to ``only`` those)."""
+        frame = wire.encode(message)
+        for seed in only or self._seed_dealers:
+            with contextlib.suppress(zmq.Again):  # that seed is down, its queue full
+                self._seed_dealers[seed].send(frame, zmq.NOBLOCK)
 
     def _on_router(self, frames: list[bytes]) -> None:
         identity = frames[0]
@@ -68,7 +87,8 @@ class Seed(Node):
                     self.events.emit(
                         "peer.registered", f"Connection request from {peer}", peer=peer
                     )
-                self._refuted(peer)
+                if peer in self.agreement:  # it speaks: alive, as far as this seed can tell
+                    self._voted(peer, dead=False)
                 self._reply(identity, wire.Peers(self.id, self.registry.snapshot()))
             case wire.ListPeers():
                 self._reply(identity, wire.Peers(self.id, self.registry.snapshot()))
@@ -76,10 +96,30 @@ class Seed(Node):
                 self._on_dead(dead, ts, reporter)
             case wire.Leave(peer=peer):
                 if self.registry.remove(peer):
-                    self._end_probe(peer)
                     self.events.emit("peer.removed", f"{peer} left", peer=peer, reason="left")
+            case wire.Probe():
+                self._probe_for(self._router, identity, message)
+            case wire.Suspect(seed=seed, peer=peer, reporter=reporter) if self._known(seed):
+                self._suspect(peer, reporter, tell=False)
+                verdict = self.agreement.verdict(peer)
+                if verdict is not None:  # it asks about a case decided here: our vote again
+                    self._tell_seeds(wire.Vote(self.id, peer, verdict, reporter), seed)
+            case wire.Vote(seed=seed, peer=peer, dead=dead, reporter=reporter) if self._known(seed):
+                self._suspect(peer, reporter, tell=False)
+                self._count(peer, seed, dead)
+            case wire.Suspect() | wire.Vote():
+                self._bad(f"{message.KIND} from {message.seed}, not a seed of the config")
             case _:
                 self._bad(f"unexpected {message.KIND} message on a seed")
+
+    def _known(self, seed: str) -> bool:
+        return seed in self.agreement.seeds and seed != self.id
+
+    def _on_seed(self, seed: str, frames: list[bytes]) -> None:
+        """The other seeds answer nothing on our DEALERs; anything there is bad."""
+        message = self._decode(frames, 1, seed)
+        if message is not None:
+            self._bad(f"unexpected {message.KIND} message from a seed", seed)
 
     def _on_dead(self, dead: str, ts: float, reporter: str) -> None:
         dead_host, _, dead_port = dead.rpartition(":")
@@ -90,37 +130,59 @@ class Seed(Node):
             reporter=reporter,
             reported_ts=ts,
         )
-        why_not = self.registry.report(dead, reporter, ts)
+        why_not = None
+        if dead == reporter:
+            why_not = "a peer cannot report itself"
+        elif reporter not in self.registry:
+            why_not = f"reporter {reporter} is not registered here"
+        elif dead in self.agreement:
+            why_not = f"{dead} is being checked already"
+        elif self.agreement.verdict(dead) is not None:
+            why_not = f"{dead} was judged just now"
         if why_not is not None:
             self.events.emit(
                 "report.ignored", f"ignored report of {dead}: {why_not}",
                 dead=dead, reporter=reporter, reason=why_not,
             )  # fmt: skip
             return
-        probe = self._socket(zmq.DEALER)
-        probe.connect(f"tcp://{dead}")
-        probe.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
-        self._probes[dead] = probe
-        self._watch(probe, lambda frames: self._on_probe(dead, frames))
+        self._suspect(dead, reporter, tell=True)
 
-    def _on_probe(self, dead: str, frames: list[bytes]) -> None:
-        message = self._decode(frames, 1, dead)
-        if isinstance(message, wire.Pong):
-            self._refuted(dead)
-        elif message is not None:
-            self._bad(f"unexpected {message.KIND} answer to a probe", dead)
+    def _suspect(self, peer: str, reporter: str, *, tell: bool) -> None:
+        """Open a case on ``peer`` unless one is open: probe it, and vote on the answer."""
+        if not self.agreement.open(peer, reporter):
+            return
+        if tell:
+            self._tell_seeds(wire.Suspect(self.id, peer, reporter))
+        self._probe(peer, lambda alive: self._voted(peer, dead=not alive))
 
-    def _refuted(self, peer: str) -> None:
-        """``peer`` showed it is alive: close its open probe, if any, and say so."""
-        suspect = self.registry.answered(peer)
-        if suspect is not None:
-            self._end_probe(peer)
-            self.events.emit(
-                "report.refuted", f"{peer} is alive: report by {suspect.reporter} refuted",
-                peer=peer, reporter=suspect.reporter,
-            )  # fmt: skip
+    def _voted(self, peer: str, dead: bool) -> None:
+        """This seed's own vote: counted here and sent to every other seed."""
+        case_reporter = self.agreement.reporter(peer)
+        if case_reporter is None:
+            return  # decided already
+        self._tell_seeds(wire.Vote(self.id, peer, dead, case_reporter))
+        self._count(peer, self.id, dead)
 
-    def _end_probe(self, peer: str) -> None:
-        probe = self._probes.pop(peer, None)
-        if probe is not None:
-            self._discard(probe)
+    def _count(self, peer: str, seed: str, dead: bool) -> None:
+        decision = self.agreement.vote(peer, seed, dead)
+        if decision is not None:
+            self._decided(decision)
+
+    def _decided(self, decision: Decision) -> None:
+        peer, reporter = decision.peer, decision.reporter
+        votes = sorted(seed for seed, dead in decision.votes.items() if dead == decision.dead)
+        if decision.dead:
+            if self.registry.remove(peer):
+                self.events.emit(
+                    "peer.removed",
+                    f"removed {peer}: dead (reported by {reporter}; seeds agreeing: "
+                    f"{', '.join(votes)})",
+                    peer=peer, reason="dead", reporter=reporter, votes=votes,
+                )  # fmt: skip
+            return
+        if peer in self.registry:
+            self.registry.touch(peer)
+        self.events.emit(
+            "report.refuted", f"{peer} is alive: report by {reporter} refuted ({', '.join(votes)})",
+            peer=peer, reporter=reporter, votes=votes,
+        )  # fmt: skip

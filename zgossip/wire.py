@@ -46,6 +46,10 @@ class Kind(StrEnum):
     GOSSIP = "gossip"  # PUB -> SUB: one gossip message
     NEIGHBOURS = "neighbours"  # anyone -> peer: whom do you link to?
     LINKS = "links"  # peer -> asker: its neighbours (reply to neighbours)
+    PROBE = "probe"  # peer -> neighbour or seed: try to reach this suspect for me
+    PROBED = "probed"  # -> the asker: whether the suspect answered (reply to probe)
+    SUSPECT = "suspect"  # seed -> seeds: this peer may be dead; probe it and vote
+    VOTE = "vote"  # seed -> seeds: my probe's verdict on a suspect
 
 
 Check = Callable[[Any], Any]
@@ -235,13 +239,47 @@ class Links:
     neighbours: Annotated[tuple[str, ...], _peer_ids]  # the links that are up
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    KIND: ClassVar[Kind] = Kind.PROBE
+    peer: PeerId  # who asks
+    suspect: PeerId
+    ts: Stamp  # echoed in the answer
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    KIND: ClassVar[Kind] = Kind.PROBED
+    peer: PeerId  # who probed
+    suspect: PeerId
+    ts: Stamp  # the probe request's, echoed
+    alive: Annotated[bool, _flag]
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    KIND: ClassVar[Kind] = Kind.SUSPECT
+    seed: PeerId  # who tells
+    peer: PeerId
+    reporter: PeerId  # who first suspected it
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    KIND: ClassVar[Kind] = Kind.VOTE
+    seed: PeerId  # who votes
+    peer: PeerId
+    dead: Annotated[bool, _flag]
+    reporter: PeerId  # who first suspected it, for a seed that hears of the case only now
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
-    | Gossip | Neighbours | Links
+    | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
-    Neighbours, Links,
+    Neighbours, Links, Probe, Probed, Suspect, Vote,
 )  # fmt: skip
 
 

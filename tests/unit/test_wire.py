@@ -37,6 +37,10 @@ SAMPLES: list[wire.Message] = [
     wire.Gossip(PEER, 4, 1_700_000_004.0, "1700000004.000000:10.0.0.1:4"),
     wire.Neighbours(),
     wire.Links(PEER, (OTHER, "10.0.0.3:5000")),
+    wire.Probe(PEER, OTHER, 1_700_000_005.0),
+    wire.Probed(PEER, OTHER, 1_700_000_005.0, False),
+    wire.Suspect("10.0.0.9:9000", OTHER, PEER),
+    wire.Vote("10.0.0.9:9000", OTHER, True, PEER),
 ]
 
 

@@ -1,0 +1,114 @@
+"""Seeds agree on a death by majority: a forged or mistaken report evicts no one alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from zgossip.agreement import Agreement
+from zgossip.clock import FakeClock
+
+S1, S2, S3, S4 = "10.0.1.1:5001", "10.0.1.2:5001", "10.0.1.3:5001", "10.0.1.4:5001"
+P, REPORTER = "10.0.0.7:6000", "10.0.0.8:6000"
+PATIENCE = 39.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _agreement(clock: FakeClock, *seeds: str) -> Agreement:
+    return Agreement(seeds or (S1, S2, S3), S1, clock, patience=PATIENCE)
+
+
+def test_quorum_is_a_majority_of_the_seeds_this_one_included(clock: FakeClock) -> None:
+    assert _agreement(clock).quorum == 2
+    assert _agreement(clock, S1, S2, S3, S4).quorum == 3
+    assert Agreement([S2, S3], S1, clock, patience=1.0).seeds == {S1, S2, S3}  # unlisted self
+
+
+def test_one_vote_of_three_decides_nothing(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    assert agreement.open(P, REPORTER) is True
+    assert agreement.vote(P, S1, True) is None
+    assert P in agreement and agreement.verdict(P) is None
+
+
+def test_a_majority_for_death_decides_it_and_names_the_reporter(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    agreement.open(P, REPORTER)
+    agreement.vote(P, S2, True)
+    decision = agreement.vote(P, S1, True)
+    assert decision is not None and decision.dead
+    assert decision.reporter == REPORTER and decision.votes == {S1: True, S2: True}
+    assert P not in agreement and agreement.verdict(P) is True
+
+
+def test_a_seed_that_reaches_the_peer_makes_death_out_of_reach_with_another(
+    clock: FakeClock,
+) -> None:
+    agreement = _agreement(clock)
+    agreement.open(P, REPORTER)
+    assert agreement.vote(P, S1, True) is None  # this seed cannot reach it
+    assert agreement.vote(P, S2, False) is None
+    decision = agreement.vote(P, S3, False)
+    assert decision is not None and not decision.dead
+    assert agreement.verdict(P) is False
+
+
+def test_with_four_seeds_two_alive_votes_already_refute(clock: FakeClock) -> None:
+    agreement = _agreement(clock, S1, S2, S3, S4)
+    agreement.open(P, REPORTER)
+    assert agreement.vote(P, S2, False) is None
+    decision = agreement.vote(P, S3, False)
+    assert decision is not None and not decision.dead  # 3 dead votes are no longer possible
+
+
+def test_a_changed_vote_counts_once(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    agreement.open(P, REPORTER)
+    agreement.vote(P, S1, False)
+    assert agreement.vote(P, S1, True) is None  # still one vote, now for death
+    decision = agreement.vote(P, S2, True)
+    assert decision is not None and decision.dead
+
+
+def test_votes_of_strangers_and_on_closed_cases_count_for_nothing(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    assert agreement.vote(P, S2, True) is None  # no case open
+    agreement.open(P, REPORTER)
+    assert agreement.vote(P, S4, True) is None  # S4 is not a seed of the config
+    assert agreement.vote(P, S2, True) is None
+    assert agreement.reporter(P) == REPORTER
+
+
+def test_a_decided_case_is_not_reopened_while_remembered(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    agreement.open(P, REPORTER)
+    agreement.vote(P, S1, True)
+    agreement.vote(P, S2, True)
+    clock.advance(PATIENCE - 1)
+    assert agreement.open(P, S3) is False and agreement.verdict(P) is True
+    clock.advance(1)
+    assert agreement.verdict(P) is None
+    assert agreement.open(P, S3) is True  # forgotten: a new suspicion is a new case
+
+
+def test_a_case_no_majority_decides_closes_undecided_at_its_deadline(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    agreement.open(P, REPORTER)
+    agreement.vote(P, S1, True)  # the other seeds are down
+    assert agreement.next_deadline() == clock.monotonic() + PATIENCE
+    clock.advance(PATIENCE - 0.1)
+    assert agreement.expire() == []
+    clock.advance(0.1)
+    assert agreement.expire() == [P]
+    assert P not in agreement and agreement.verdict(P) is None
+    assert agreement.next_deadline() is None
+
+
+def test_opening_twice_keeps_the_first_reporter(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    assert agreement.open(P, REPORTER) is True
+    assert agreement.open(P, S2) is False
+    assert agreement.reporter(P) == REPORTER

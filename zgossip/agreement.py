@@ -1,0 +1,105 @@
+"""Seeds agreeing on a death, by majority (pure: no sockets).
+
+A peer is removed from the peer list for death only when a majority,
+floor(n/2)+1, of the n seeds of config.txt vote that it is dead. Each seed that
+hears of a suspect (a peer's report, another seed's word, or a registration
+gone silent) opens a case, probes the suspect itself and votes: dead when its
+probe goes unanswered, alive when it is answered (or the suspect registers).
+Seeds send each other their votes, so every live seed reaches the same verdict;
+the case closes as soon as a majority agrees either way. A forged or mistaken
+report therefore cannot evict a peer that most seeds can reach.
+
+A decided case is remembered for a while, so that a late vote does not reopen
+it, and so that a seed that asks late is answered with the verdict. A case no
+majority decides in ``patience`` seconds (most seeds down) closes undecided:
+the peer stays listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from zgossip.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    peer: str
+    dead: bool
+    reporter: str  # who first suspected it: a peer, or a seed whose registration went silent
+    votes: dict[str, bool] = field(default_factory=dict)  # seed -> voted dead
+
+
+@dataclass(slots=True)
+class _Case:
+    reporter: str
+    deadline: float
+    votes: dict[str, bool] = field(default_factory=dict)
+
+
+class Agreement:
+    """The open cases of one seed, and the verdicts it reached lately."""
+
+    def __init__(self, seeds: Iterable[str], me: str, clock: Clock, *, patience: float) -> None:
+        self.seeds = frozenset(seeds) | {me}
+        self.quorum = len(self.seeds) // 2 + 1
+        self._clock = clock
+        self._patience = patience
+        self._cases: dict[str, _Case] = {}
+        self._decided: dict[str, tuple[float, bool]] = {}  # peer -> (remembered until, dead)
+
+    def __contains__(self, peer: str) -> bool:
+        return peer in self._cases
+
+    def open(self, peer: str, reporter: str) -> bool:
+        """Suspect ``peer``; True when the case is new: probe it and tell the other seeds."""
+        if peer in self._cases or self.verdict(peer) is not None:
+            return False
+        self._cases[peer] = _Case(reporter, self._clock.monotonic() + self._patience)
+        return True
+
+    def reporter(self, peer: str) -> str | None:
+        """Who opened the open case on ``peer``; None when no case is open."""
+        case = self._cases.get(peer)
+        return case.reporter if case else None
+
+    def verdict(self, peer: str) -> bool | None:
+        """The recent verdict on ``peer`` (True: dead), if there is one."""
+        entry = self._decided.get(peer)
+        if entry is None or entry[0] <= self._clock.monotonic():
+            return None
+        return entry[1]
+
+    def vote(self, peer: str, seed: str, dead: bool) -> Decision | None:
+        """Count ``seed``'s vote; the decision when this vote makes a majority."""
+        case = self._cases.get(peer)
+        if case is None or seed not in self.seeds:
+            return None
+        case.votes[seed] = dead
+        yes = sum(case.votes.values())
+        no = len(case.votes) - yes
+        if yes >= self.quorum:
+            return self._decide(peer, case, dead=True)
+        if no > len(self.seeds) - self.quorum:  # a majority for death is out of reach
+            return self._decide(peer, case, dead=False)
+        return None
+
+    def _decide(self, peer: str, case: _Case, dead: bool) -> Decision:
+        del self._cases[peer]
+        now = self._clock.monotonic()
+        self._decided[peer] = (now + self._patience, dead)
+        for old in [p for p, (until, _) in self._decided.items() if until <= now]:
+            del self._decided[old]
+        return Decision(peer, dead, case.reporter, dict(case.votes))
+
+    def expire(self) -> list[str]:
+        """Close the cases no majority decided in time; the peers stay listed."""
+        now = self._clock.monotonic()
+        stale = [peer for peer, case in self._cases.items() if case.deadline <= now]
+        for peer in stale:
+            del self._cases[peer]
+        return stale
+
+    def next_deadline(self) -> float | None:
+        return min((case.deadline for case in self._cases.values()), default=None)
