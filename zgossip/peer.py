@@ -107,6 +107,7 @@ class Peer(Node):
         self._sent = 0  # of which automatic ones (gossip-count)
         self._next_gossip: float | None = None  # None until the first link is up
         self._next_round = self.clock.monotonic() + config.liveness_interval
+        self._joined = False  # a majority of the seeds registered us once
 
     # -- the library API ---------------------------------------------------------
 
@@ -180,6 +181,7 @@ class Peer(Node):
             self.events.emit(
                 "link.failed", f"link to {neighbour.id} never came up", neighbour=neighbour.id
             )
+            self._replace()
         for suspect in self.suspicions.expire():  # no helper vouched for it in time
             self._on_dead(suspect, self.clock.time())
         if self._next_gossip is not None and now >= self._next_gossip:
@@ -251,7 +253,7 @@ class Peer(Node):
             "suspect.refuted", f"{by} reaches {suspect}: dropping our link to it, no report",
             neighbour=suspect, by=by,
         )  # fmt: skip
-        self._top_up()
+        self._replace()
 
     def _on_dead(self, neighbour: str, ts: float) -> None:
         self._forget(neighbour)
@@ -265,7 +267,7 @@ class Peer(Node):
                 f"Dead Node:{dead_host}:{dead_port}:{ts}:{self.config.address.host} -> {seed}",
                 dead=neighbour, seed=seed,
             )  # fmt: skip
-        self._top_up()
+        self._replace()
 
     def _gossip(self) -> None:
         """The automatic message: ``<timestamp>:<IP>:<Msg#>``."""
@@ -301,12 +303,14 @@ class Peer(Node):
                 seed=seed, peers=len(message.peers),
             )  # fmt: skip
         if len(self.registration.registered()) >= self.registration.quorum:
-            self._top_up()
+            self._joined = True  # a majority of the seeds hold our registration: we are in
+        self._top_up()
 
     def _top_up(self) -> None:
-        """Link to more peers, by preferential attachment, while below ``links``."""
+        """Link to more peers, by preferential attachment, while below ``links`` (once joined:
+        a peer links to others only once a majority of the seeds hold its registration)."""
         need = self.config.links - len(self.neighbours)
-        if need <= 0:
+        if need <= 0 or not self._joined:
             return
         candidates: dict[str, wire.PeerInfo] = {}
         for peers in self._lists.values():
@@ -315,6 +319,13 @@ class Peer(Node):
         for peer in pick_neighbours(degrees, need, self.rng, exclude=self.neighbours):
             self._add(peer, candidates[peer].pub)
             self._send(self.neighbours[peer].dealer, wire.Link(self.id, self.pub_endpoint))
+
+    def _replace(self) -> None:
+        """A neighbour is gone: link to another now, and ask the seeds for fresh lists, whose
+        answers top up again (the lists we hold may be an interval old)."""
+        self._top_up()
+        for seed in self.registration.registered():
+            self._send_register(seed)
 
     # -- links -----------------------------------------------------------------
 
@@ -401,7 +412,7 @@ class Peer(Node):
             case wire.Bye(peer=peer) if peer in self.neighbours:
                 self._forget(peer)
                 self.events.emit("neighbour.left", f"neighbour {peer} left", neighbour=peer)
-                self._top_up()
+                self._replace()
             case wire.Ready() | wire.History() | wire.Bye():
                 pass  # from a link we already dropped
             case _:
@@ -421,7 +432,7 @@ class Peer(Node):
                 self.events.emit(
                     "neighbour.lost", f"{peer} no longer links to us: relinking", neighbour=peer
                 )
-                self._top_up()
+                self._replace()
         elif isinstance(message, wire.Probed):
             self._probed(peer, message)
         elif message is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -175,8 +176,8 @@ def test_live_peer_falsely_reported_dead_stays_listed_and_keeps_receiving_gossip
     cut_off = net.seeds[0]  # this seed cannot reach the victim: its own probe fails
     cut_off._probe = lambda target, callback: callback(False)  # type: ignore[method-assign]
     with zmq.Context() as ctx:
-        for seed in net.seeds:  # a bogus client forges a report in a registered peer's name
-            forger = _dealer(ctx, seed.id)
+        forgers = [_dealer(ctx, seed.id) for seed in net.seeds]  # a bogus client's sockets
+        for forger in forgers:  # it forges a report in a registered peer's name
             forger.send(wire.encode(wire.Dead(victim.id, 1.0, framed.id)))
         for seed in net.seeds:
             net.events.wait_event("report.refuted", node=seed.id, peer=victim.id)
@@ -324,6 +325,24 @@ def test_restarted_seed_is_refilled_by_the_peers_that_lost_it(net: Net) -> None:
         lambda: holders <= {e["peer"] for e in net.events.of("peer.registered", reborn.id)},
         what="the restarted seed refilled by the peers that had it",
     )
+
+
+def test_a_peer_links_only_once_a_majority_of_the_seeds_hold_its_registration(net: Net) -> None:
+    down = net.seeds[:2]
+    for seed in down:
+        seed.stop()
+    first, second = net.peer(gossip_count=0), net.peer(gossip_count=0)
+    for peer in (first, second):
+        net.events.wait_event("seed.registered", node=peer.id)
+    # Absence cannot be awaited: give them a few rounds in which they could have linked.
+    threading.Event().wait(5 * FAST["liveness_interval"])
+    assert not net.events.of("neighbour.added"), "linked with one seed of three"
+    assert not first.neighbours and not second.neighbours
+    back = Seed(net.config(down[0].config.address))
+    back.events.listen(net.events)
+    net.nodes.append(back.start())
+    for peer in (first, second):  # a majority now: they link
+        net.events.wait_event("neighbour.added", node=peer.id)
 
 
 def test_survivors_relink_and_keep_gossiping_when_half_the_peers_die_at_once(net: Net) -> None:
