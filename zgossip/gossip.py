@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from zgossip.clock import Clock
 
 
-def message_id(frame: bytes) -> bytes:
+def message_id(frame: bytes | memoryview) -> bytes:
     """The id of a gossip frame: 16 bytes of BLAKE2b."""
     return hashlib.blake2b(frame, digest_size=16).digest()
 

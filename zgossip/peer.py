@@ -108,6 +108,7 @@ class Peer(Node):
         self._next_gossip: float | None = None  # None until the first link is up
         self._next_round = self.clock.monotonic() + config.liveness_interval
         self._joined = False  # a majority of the seeds registered us once
+        self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
 
     # -- the library API ---------------------------------------------------------
 
@@ -247,8 +248,11 @@ class Peer(Node):
             self._on_dead(message.suspect, message.ts)
 
     def _refuted(self, suspect: str, by: str) -> None:
-        """``suspect`` lives, but does not answer us: drop the link, accuse no one, relink."""
+        """``suspect`` lives, but does not answer us: drop the link, accuse no one, and link
+        elsewhere; not to it again for a while, since the way between us is broken."""
         self._drop(suspect)
+        window = self.config.liveness_interval * self.config.liveness_misses
+        self._unreachable[suspect] = self.clock.monotonic() + 2 * window
         self.events.emit(
             "suspect.refuted", f"{by} reaches {suspect}: dropping our link to it, no report",
             neighbour=suspect, by=by,
@@ -281,7 +285,7 @@ class Peer(Node):
         frame = wire.encode(wire.Gossip(self.id, self._seq, self.clock.time(), body))
         msg_id = message_id(frame)
         self.ml.record(msg_id, self.id, frame)
-        self._pub.send_multipart([self._id_bytes, frame])
+        self._pub.send(wire.gossip_frame(self._id_bytes, frame))
         text = _text(body)
         self.events.emit("gossip.sent", f"sent {text}", id=msg_id.hex(), body=text)
 
@@ -316,7 +320,10 @@ class Peer(Node):
         for peers in self._lists.values():
             candidates.update(peers)
         degrees = {peer: info.degree for peer, info in candidates.items()}
-        for peer in pick_neighbours(degrees, need, self.rng, exclude=self.neighbours):
+        now = self.clock.monotonic()
+        self._unreachable = {p: until for p, until in self._unreachable.items() if until > now}
+        exclude = self.neighbours.keys() | self._unreachable.keys()
+        for peer in pick_neighbours(degrees, need, self.rng, exclude=exclude):
             self._add(peer, candidates[peer].pub)
             self._send(self.neighbours[peer].dealer, wire.Link(self.id, self.pub_endpoint))
 
@@ -441,16 +448,28 @@ class Peer(Node):
     # -- gossip ----------------------------------------------------------------
 
     def _on_gossip(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
-            self._bad(f"expected 2 gossip frames, got {len(frames)}")
+        if len(frames) != 1:
+            self._bad(f"expected 1 gossip frame, got {len(frames)}")
             return
-        self._receive(frames[1], frames[0].decode(errors="replace"))
+        try:
+            raw_sender, envelope = wire.split_gossip(frames[0])
+            msg_id = message_id(envelope)
+            if msg_id in self.ml:
+                return  # a duplicate: dropped before it is even decoded
+            sender = wire.sender_id(raw_sender)
+        except wire.WireError as exc:
+            self._bad(str(exc))
+            return
+        self._receive_new(msg_id, bytes(envelope), sender)
 
     def _receive(self, frame: bytes, sender: str) -> None:
-        """A gossip frame from ``sender``: on first receipt, record and forward it."""
+        """A gossip envelope from ``sender`` (in a neighbour's history): taken if new."""
         msg_id = message_id(frame)
-        if msg_id in self.ml:
-            return  # a duplicate: dropped before it is even decoded
+        if msg_id not in self.ml:
+            self._receive_new(msg_id, frame, sender)
+
+    def _receive_new(self, msg_id: bytes, frame: bytes, sender: str) -> None:
+        """A gossip envelope seen for the first time: record it and forward it."""
         try:
             message = wire.decode(frame)
         except wire.WireError as exc:
@@ -460,7 +479,7 @@ class Peer(Node):
             self._bad(f"unexpected {message.KIND} message as gossip", sender)
             return
         self.ml.record(msg_id, sender, frame)
-        self._pub.send_multipart([self._id_bytes, frame])
+        self._pub.send(wire.gossip_frame(self._id_bytes, frame))
         hex_id, text = msg_id.hex(), _text(message.body)
         self.events.emit(
             "gossip.received", f"received {text} from {sender}",

@@ -308,6 +308,32 @@ def encode(message: Message) -> bytes:
     return packed
 
 
+def gossip_frame(sender: bytes, envelope: bytes) -> bytes:
+    """What a peer's PUB sends: the forwarding peer's id, length-prefixed, then a gossip
+    envelope exactly as its origin encoded it. One frame, never a multipart message: libzmq
+    4.3 can abort a SUB reading a multipart message whose publisher just went away."""
+    return bytes((len(sender),)) + sender + envelope
+
+
+def split_gossip(frame: bytes) -> tuple[bytes, memoryview]:
+    """The sender's id (unchecked, as bytes) and a view of the envelope of a PUB frame.
+
+    Cheap on purpose: most gossip a peer receives is a duplicate it drops unread.
+    """
+    size = frame[0] if frame else 0
+    if not 0 < size <= 21 or len(frame) <= size + 1:
+        raise WireError("not a gossip frame (sender id, then envelope)")
+    return frame[1 : 1 + size], memoryview(frame)[1 + size :]
+
+
+def sender_id(raw: bytes) -> str:
+    """The checked ``IP:PORT`` of a gossip frame's sender."""
+    try:
+        return str(_peer_id(raw.decode("ascii")))
+    except UnicodeDecodeError:
+        raise WireError("gossip sender is not IP:PORT") from None
+
+
 def decode(frame: bytes) -> Message:
     """The message in ``frame``; :class:`WireError` when it is not a valid envelope."""
     if len(frame) > MAX_FRAME:

@@ -623,3 +623,27 @@ def test_gossip_body_is_text_or_bytes_and_round_trips_as_it_was(body: str | byte
     message = wire.Gossip(PEER, 1, 1.0, body)
     decoded = wire.decode(wire.encode(message))
     assert decoded == message and type(decoded.body) is type(body)  # type: ignore[union-attr]
+
+
+def test_gossip_frame_carries_the_sender_then_the_envelope_untouched() -> None:
+    envelope = wire.encode(wire.Gossip(OTHER, 1, 1.0, "hi"))
+    frame = wire.gossip_frame(PEER.encode(), envelope)
+    raw, view = wire.split_gossip(frame)
+    assert wire.sender_id(raw) == PEER
+    assert bytes(view) == envelope
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b"", b"\x00", b"\x16" + b"1" * 30, b"\x05abc", b"\x0a10.0.0.1:1"],
+    ids=["empty", "no-sender", "sender-too-long", "truncated", "no-envelope"],
+)
+def test_malformed_gossip_frames_are_refused(frame: bytes) -> None:
+    with pytest.raises(wire.WireError, match="gossip frame"):
+        wire.split_gossip(frame)
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe", b"not-an-id", b"10.0.0.1:0", b"300.0.0.1:5"])
+def test_gossip_sender_must_be_ip_port(raw: bytes) -> None:
+    with pytest.raises(wire.WireError):
+        wire.sender_id(raw)
