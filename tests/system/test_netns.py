@@ -1,0 +1,245 @@
+"""Real hosts: zgossip across Linux network namespaces, one host cut off and one peer killed.
+
+Loopback cannot lose a link: a dead process there is refused at once. Here every host has
+its own IP stack on a bridged LAN, so pulling a host's link leaves its peers running but
+silent, which only liveness pings and registration refreshes can notice. Needs root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.netns import Host, Lan, NetnsError, Nodes, unavailable
+from tests.support import ZGOSSIP, Event, Events
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
+
+HOSTS = 4  # h0 runs the seeds, h1..h3 the peers
+SEED_PORTS = (5001, 5002, 5003)
+PEER_PORTS = (6001, 6002)  # the same on every host: each namespace has its own ports
+QUORUM = len(SEED_PORTS) // 2 + 1
+LINKS = 2  # a peer tops up to this many neighbours
+GOSSIP = ("--gossip-count", "1000000")  # gossip never stops during the test
+WAIT = 30.0  # generous: the 2 cores may be shared with other work
+
+#: Events that end a link at a peer (``neighbour.added`` starts one).
+_LINK_ENDS = {"neighbour.dead", "neighbour.left", "neighbour.lost", "link.failed"}
+
+
+@pytest.fixture
+def lan() -> Iterator[Lan]:
+    """The switch and HOSTS host namespaces, deleted again whatever the test does."""
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    try:
+        network = Lan(tag=str(os.getpid()))
+    except NetnsError as exc:
+        pytest.skip(f"cannot build a bridged LAN of namespaces here: {exc}")
+    try:
+        for _ in range(HOSTS):
+            network.add_host()
+    except NetnsError as exc:
+        network.close()
+        pytest.skip(f"cannot build a bridged LAN of namespaces here: {exc}")
+    with network:
+        yield network
+
+
+@pytest.fixture
+def nodes(lan: Lan, tmp_path: Path) -> Iterator[Nodes]:
+    """The node processes; killed before ``lan`` deletes their namespaces (fixture order)."""
+    processes = Nodes(tmp_path)
+    try:
+        yield processes
+        crashed = processes.exited()
+    finally:
+        processes.close()
+    assert not crashed, f"nodes exited by themselves: {crashed}"
+    assert not processes.tap.of("internal.error"), processes.tap.of("internal.error")
+
+
+# -- reading the event log -------------------------------------------------------------
+
+
+def links_up(events: list[Event], peer: str) -> set[str]:
+    """The neighbours ``peer`` has a link up with, replaying its link events in order."""
+    up: set[str] = set()
+    for e in events:
+        if e["node"] != peer:
+            continue
+        if e["event"] == "neighbour.added":
+            up.add(e["neighbour"])
+        elif e["event"] in _LINK_ENDS:
+            up.discard(e["neighbour"])
+    return up
+
+
+def registered_at(events: list[Event], seed: str, peer: str) -> bool:
+    """Whether ``seed`` lists ``peer``: its last ``peer.registered``/``removed`` says so."""
+    listed = False
+    for e in events:
+        if e["node"] == seed and e.get("peer") == peer:
+            if e["event"] == "peer.registered":
+                listed = True
+            elif e["event"] == "peer.removed":
+                listed = False
+    return listed
+
+
+def created(body: str) -> float:
+    """When the origin created an automatic message: its body is ``<ts>:<IP>:<Msg#>``."""
+    return float(body.split(":", 1)[0])
+
+
+# -- the steps ---------------------------------------------------------------------------
+
+
+def boot(lan: Lan, nodes: Nodes) -> tuple[list[str], dict[Host, list[str]]]:
+    """Seeds on h0 (all in config.txt), then PEER_PORTS peers on each other host."""
+    seed_host, *peer_hosts = lan.hosts
+    seeds = [f"{seed_host.address}:{port}" for port in SEED_PORTS]
+    nodes.write_config(seeds)
+    for port in SEED_PORTS:
+        nodes.start(seed_host, "seed", port)
+    for seed in seeds:
+        nodes.tap.wait_event("started", timeout=WAIT, node=seed)
+    peers = {h: [nodes.start(h, "peer", port, *GOSSIP) for port in PEER_PORTS] for h in peer_hosts}
+    return seeds, peers
+
+
+def wait_formed(tap: Events, seeds: list[str], peers: list[str]) -> None:
+    """Every peer registered with a quorum of seeds and linked to LINKS neighbours."""
+
+    def formed() -> bool:
+        events = tap.all
+        return all(
+            sum(registered_at(events, s, p) for s in seeds) >= QUORUM
+            and len(links_up(events, p)) >= LINKS
+            for p in peers
+        )
+
+    tap.wait_for(formed, timeout=WAIT, what="every peer registered and linked")
+    for peer in peers:
+        assert tap.of("seed.registered", peer) and tap.of("neighbour.added", peer)
+
+
+def pick_victim(events: list[Event], candidates: list[str], cut_off: list[str]) -> str:
+    """The candidate with the most neighbours that stay alive, so its death is noticed."""
+
+    def live_neighbours(peer: str) -> int:
+        return len(links_up(events, peer) - set(cut_off) - {peer})
+
+    return max(candidates, key=live_neighbours)
+
+
+def wait_detected(tap: Events, mark: int, pairs: set[tuple[str, str]]) -> None:
+    """Each live peer ends its link to each victim it had, with ``neighbour.dead``."""
+
+    def ends() -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        for e in tap.all[mark:]:
+            pair = (e["node"], e.get("neighbour", ""))
+            if e["event"] in _LINK_ENDS and pair in pairs:
+                found.setdefault(pair, e["event"])
+        return found
+
+    tap.wait_for(lambda: set(ends()) == pairs, timeout=WAIT, what=f"links ended: {pairs}")
+    assert all(end == "neighbour.dead" for end in ends().values()), ends()
+    for node, victim in pairs:  # and each reported it to its seeds
+        tap.wait_event("dead.reported", timeout=WAIT, node=node, dead=victim)
+
+
+def wait_removed(tap: Events, mark: int, seeds: list[str], victims: list[str]) -> None:
+    """Every seed that listed a victim at the cut removes it (as dead), and none lists it."""
+    holders = {(s, v) for s in seeds for v in victims if registered_at(tap.all[:mark], s, v)}
+    assert {v for _, v in holders} == set(victims), f"victims listed nowhere: {holders}"
+
+    def removed() -> bool:
+        events = tap.all
+        later = {(e["node"], e["peer"]) for e in events[mark:] if e["event"] == "peer.removed"}
+        gone = not any(registered_at(events, s, v) for s in seeds for v in victims)
+        return gone and holders <= later
+
+    tap.wait_for(removed, timeout=WAIT, what=f"seeds removing {victims} (held: {holders})")
+    removals = [e for e in tap.all[mark:] if e["event"] == "peer.removed"]
+    assert all(e["reason"] == "dead" and e.get("reporter") for e in removals), removals
+
+
+def wait_gossip_flows(tap: Events, since: float, survivors: list[str]) -> None:
+    """Every survivor receives messages created after ``since`` by every other survivor."""
+
+    def heard(peer: str) -> set[str]:
+        return {
+            e["origin"]
+            for e in tap.of("gossip.received", peer)
+            if created(e["body"]) > since and e["origin"] in survivors
+        }
+
+    tap.wait_for(
+        lambda: all(heard(p) == set(survivors) - {p} for p in survivors),
+        timeout=WAIT,
+        what="new gossip between all survivors",
+    )
+
+
+def listed_by_seeds(seed_host: Host, nodes: Nodes) -> set[str]:
+    """The union of the seeds' peer lists, asked for with ``zgossip peers`` from h0."""
+    done = subprocess.run(
+        seed_host.command(ZGOSSIP, "peers", "--json", "--config", str(nodes.config)),
+        capture_output=True,
+        timeout=WAIT,
+        check=True,
+    )
+    answers: dict[str, list[dict[str, object]] | None] = json.loads(done.stdout)["seeds"]
+    assert all(listed is not None for listed in answers.values()), answers
+    return {str(info["peer"]) for listed in answers.values() for info in listed or ()}
+
+
+# -- the test ----------------------------------------------------------------------------
+
+
+def test_cut_off_host_and_killed_peer_are_removed_and_the_rest_keeps_gossiping(
+    lan: Lan, nodes: Nodes
+) -> None:
+    tap = nodes.tap
+    seeds, by_host = boot(lan, nodes)
+    peers = [p for host_peers in by_host.values() for p in host_peers]
+    wait_formed(tap, seeds, peers)
+
+    cut_host = lan.hosts[-1]
+    cut_off = by_host[cut_host]
+    events = list(tap.all)
+    killed = pick_victim(events, [p for p in peers if p not in cut_off], cut_off)
+    victims = [*cut_off, killed]
+    survivors = [p for p in peers if p not in victims]
+    detectors = {(p, v) for p in survivors for v in links_up(events, p) if v in victims}
+    assert detectors, "no live peer links to a victim: nothing to detect"
+
+    mark = len(tap.all)
+    lan.cut(cut_host)
+    nodes.kill(killed)
+    cut_at = time.time()
+
+    wait_detected(tap, mark, detectors)
+    wait_removed(tap, mark, seeds, victims)
+    healed_at = time.time()
+    wait_gossip_flows(tap, healed_at, survivors)
+
+    assert listed_by_seeds(lan.hosts[0], nodes) == set(survivors)
+    for peer in survivors:  # no survivor was taken for dead, and none heard the cut-off host
+        assert not [e for e in tap.of("neighbour.dead", peer) if e["neighbour"] in survivors]
+        assert not [e for e in tap.of("peer.removed") if e["peer"] == peer]
+        late = [
+            e
+            for e in tap.of("gossip.received", peer)
+            if e["origin"] in cut_off and created(e["body"]) > cut_at
+        ]
+        assert not late, f"{peer} heard the cut-off host after the cut: {late}"
