@@ -83,7 +83,7 @@ class Node:
         self._failure: BaseException | None = None
         self.endpoints: list[str] = []
         self._probes: Probes[ProbeCallback] = Probes(self.clock, config.request_timeout)
-        self._probe_dealers: dict[str, zmq.Socket[bytes]] = {}
+        self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -189,14 +189,18 @@ class Node:
         sock.close(linger=0)
 
     def _probe(self, target: str, callback: ProbeCallback) -> None:
-        """Ping ``target``'s ROUTER once; ``callback(answered)`` within the request timeout."""
+        """Ping ``target``'s ROUTER once; ``callback(answered)`` within the request timeout,
+        or at once when its port refuses the connection (no process listens: it is dead; a
+        stopped process or a cut-off host does not refuse, and gets the whole timeout)."""
         if not self._probes.open(target, callback):
             return  # a probe is out already: its answer serves this caller too
         dealer = self._socket(zmq.DEALER)
+        monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(zmq.EVENT_CONNECT_RETRIED)
         dealer.connect(f"tcp://{target}")
         dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
-        self._probe_dealers[target] = dealer
+        self._probe_sockets[target] = (dealer, monitor)
         self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
+        self._watch(monitor, lambda frames: self._end_probe(target, answered=False))
 
     def _probe_for(self, router: zmq.Socket[bytes], identity: bytes, request: wire.Probe) -> None:
         """Probe a suspect on an asker's behalf, and answer it over ``router``."""
@@ -215,17 +219,23 @@ class Node:
             self._bad(f"unexpected {message.KIND} answer to a probe", target)
 
     def _end_probe(self, target: str, answered: bool) -> None:
-        self._discard(self._probe_dealers.pop(target))
+        self._close_probe(target)
         for callback in self._probes.answered(target):
             callback(answered)
 
     def _expire_probes(self) -> float | None:
         """Fail the probes whose time is up; when the next one is."""
         for target, callbacks in self._probes.expire():
-            self._discard(self._probe_dealers.pop(target))
+            self._close_probe(target)
             for callback in callbacks:
                 callback(False)
         return self._probes.next_deadline()
+
+    def _close_probe(self, target: str) -> None:
+        dealer, monitor = self._probe_sockets.pop(target)
+        dealer.disable_monitor()
+        self._discard(monitor)
+        self._discard(dealer)
 
     def _bad(self, reason: str, sender: str | None = None) -> None:
         fields: dict[str, Any] = {"reason": reason}
