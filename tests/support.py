@@ -112,7 +112,7 @@ class LogTap(Events):
     def _read(self) -> None:
         while self._running:
             for key, _ in self._selector.select():
-                fd = int(key.fd)  # type: ignore[call-overload]
+                fd = int(key.fd)
                 if fd == self._wake_r:
                     os.read(fd, 4096)
                     continue
@@ -131,7 +131,7 @@ class LogTap(Events):
         os.write(self._wake_w, b"x")
         self._thread.join(5)
         for key in list(self._selector.get_map().values()):
-            os.close(int(key.fd))  # type: ignore[call-overload]
+            os.close(int(key.fd))
         self._selector.close()
         os.close(self._wake_w)
 

@@ -1,17 +1,23 @@
 """Everything that happens on a node goes through :meth:`EventLog.emit`, once.
 
 One call writes the JSON event line (``ts``, ``node``, ``role``, ``event`` and
-the fields; flushed per line so a ``tail -f`` sees it), the human log line
-(every line names its node) and the console line, and hands the event to
-in-process listeners (tests and library users).
+the fields), the human log line (every line names its node and event) and the
+console line, and hands the event to in-process listeners (tests and library
+users). The node calls :meth:`EventLog.flush` before it waits for more input, so
+a ``tail -f`` sees every event as soon as the node is idle, and a burst of
+messages costs one write per log rather than one per line.
+
+The log is on the hot path of every message, so this module formats its lines
+itself: Python's ``logging`` builds a record, looks up the calling frame and
+flushes per line, which cost more than all the rest of handling a message.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,9 +30,6 @@ Listener = Callable[[Event], None]
 #: Events a person does not want on the console unless asked (-v).
 _CHATTER = frozenset({"liveness.missed", "report.ignored"})
 
-#: A human log line: when, which node, what happened (aligned), then the words.
-_LINE = "%(asctime)s.%(msecs)03d %(name)-20s %(event)-16s %(message)s"
-
 _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
 _BOLD = "\x1b[1m"
@@ -37,10 +40,14 @@ _COLOURS = {
     "gossip.sent": "\x1b[36m", "gossip.received": "\x1b[36m",
     "liveness.missed": "\x1b[33m", "liveness.late": "\x1b[33m", "seed.lost": "\x1b[33m",
     "neighbour.left": "\x1b[33m", "neighbour.lost": "\x1b[33m", "link.failed": "\x1b[33m",
-    "report.refuted": "\x1b[33m", "report.ignored": "\x1b[33m", "dead.received": "\x1b[31m",
-    "neighbour.dead": "\x1b[31m", "dead.reported": "\x1b[31m", "peer.removed": "\x1b[31m",
+    "neighbour.suspect": "\x1b[33m", "suspect.refuted": "\x1b[33m",
+    "report.refuted": "\x1b[33m", "report.ignored": "\x1b[33m", "report.undecided": "\x1b[33m",
+    "dead.received": "\x1b[31m", "neighbour.dead": "\x1b[31m", "dead.reported": "\x1b[31m",
+    "peer.removed": "\x1b[31m",
     "bad.message": "\x1b[35m", "internal.error": "\x1b[1;31m", "handler.error": "\x1b[1;31m",
 }  # fmt: skip
+
+_to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _wants_colour(stream: TextIO) -> bool:
@@ -48,21 +55,19 @@ def _wants_colour(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-class _ConsoleFormatter(logging.Formatter):
-    """One aligned line an event, coloured by what kind of news it is."""
+class _Stamps:
+    """Local date and time of Unix seconds, as log lines show them; strftime once a second."""
 
-    def __init__(self, colour: bool) -> None:
-        super().__init__(datefmt="%H:%M:%S")
-        self._colour = colour
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
 
-    def format(self, record: logging.LogRecord) -> str:
-        when = f"{self.formatTime(record, self.datefmt)}.{int(record.msecs):03d}"
-        event: str = getattr(record, "event", "")
-        who, what, words = f"{record.name:<20}", f"{event:<16}", record.getMessage()
-        if not self._colour:
-            return f"{when} {who} {what} {words}"
-        colour = _COLOURS.get(event, "")
-        return f"{_DIM}{when}{_RESET} {_BOLD}{who}{_RESET} {colour}{what}{_RESET} {words}"
+    def __call__(self, ts: float) -> str:
+        second = int(ts)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return f"{self._text}.{int((ts - second) * 1000):03d}"
 
 
 class EventLog:
@@ -81,20 +86,23 @@ class EventLog:
         self.role = role
         self._clock = clock
         self._listeners: list[Listener] = []
+        self._who = f"{role} {node}".ljust(20)
+        self._stamps = _Stamps()
         self._json: TextIO | None = None
-        if json_path is not None:
-            self._json = open(json_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
-        # An unmanaged logger: one per node, so many nodes in a process never share handlers.
-        self._logger = logging.Logger(f"{role} {node}", logging.DEBUG)
-        if log_path is not None:
-            handler = logging.FileHandler(log_path, encoding="utf-8")
-            handler.setFormatter(logging.Formatter(_LINE, "%Y-%m-%d %H:%M:%S"))
-            self._logger.addHandler(handler)
-        if console:
-            stream = logging.StreamHandler(sys.stdout)
-            stream.setLevel(logging.DEBUG if verbose else logging.INFO)
-            stream.setFormatter(_ConsoleFormatter(colour=_wants_colour(sys.stdout)))
-            self._logger.addHandler(stream)
+        self._log: TextIO | None = None
+        self._console: TextIO | None = None
+        # Opened block-buffered: flush() writes them out, once per turn of the node's loop.
+        try:
+            if json_path is not None:
+                self._json = open(json_path, "a", encoding="utf-8")  # noqa: SIM115
+            if log_path is not None:
+                self._log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            self.close()
+            raise
+        self._console = sys.stdout if console else None
+        self._colour = console and _wants_colour(sys.stdout)
+        self._chatter = verbose > 0
 
     def listen(self, listener: Listener) -> None:
         """Call ``listener`` with every event from now on, in the node's own thread."""
@@ -102,27 +110,47 @@ class EventLog:
 
     def emit(self, event: str, text: str | None = None, /, **fields: Any) -> None:
         """Record ``event``; ``text`` is the human line, by default the event and its fields."""
-        record: Event = {
-            "ts": self._clock.time(),
-            "node": self.node,
-            "role": self.role,
-            "event": event,
-            **fields,
-        }
+        ts = self._clock.time()
+        record: Event = {"ts": ts, "node": self.node, "role": self.role, "event": event, **fields}
         if self._json is not None:
-            self._json.write(json.dumps(record, separators=(",", ":")) + "\n")
-        if self._logger.handlers:
+            self._json.write(_to_json(record) + "\n")
+        if self._log is not None or self._console is not None:
             if text is None:
                 text = " ".join([event, *(f"{key}={value}" for key, value in fields.items())])
-            level = logging.DEBUG if event in _CHATTER else logging.INFO
-            self._logger.log(level, text, extra={"event": event})
+            when = self._stamps(ts)
+            if self._log is not None:
+                self._log.write(f"{when} {self._who} {event:<16} {text}\n")
+            if self._console is not None and (self._chatter or event not in _CHATTER):
+                self._show(when[11:], event, text)
         for listener in self._listeners:
             listener(record)
 
+    def _show(self, when: str, event: str, text: str) -> None:
+        assert self._console is not None
+        if self._colour:
+            colour = _COLOURS.get(event, "")
+            line = f"{_DIM}{when}{_RESET} {_BOLD}{self._who}{_RESET} {colour}{event:<16}{_RESET}"
+        else:
+            line = f"{when} {self._who} {event:<16}"
+        try:
+            self._console.write(f"{line} {text}\n")
+        except OSError:  # stdout went away (a closed pipe): the logs go on without it
+            self._console = None
+
+    def flush(self) -> None:
+        """Write out what the logs hold: the node calls this before it waits for more."""
+        for stream in (self._json, self._log):
+            if stream is not None:
+                stream.flush()
+        if self._console is not None:
+            try:
+                self._console.flush()
+            except OSError:
+                self._console = None
+
     def close(self) -> None:
-        if self._json is not None:
-            self._json.close()
-            self._json = None
-        for handler in list(self._logger.handlers):
-            handler.close()
-            self._logger.removeHandler(handler)
+        self.flush()
+        for stream in (self._json, self._log):
+            if stream is not None:
+                stream.close()
+        self._json = self._log = self._console = None

@@ -276,6 +276,7 @@ class Node:
             timeout: int | None = None
             if deadline is not None:
                 timeout = max(0, math.ceil((deadline - self.clock.monotonic()) * 1000.0))
+            self.events.flush()  # everything this turn did is in the logs before we wait
             for sock, _ in self._poller.poll(timeout):
                 if sock == wake_fd:
                     with contextlib.suppress(BlockingIOError):

@@ -11,6 +11,7 @@ Each message is a frozen dataclass; a field's annotation carries its checker
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -61,12 +62,20 @@ _ADDRESS = re.compile(rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}\.{_NUMBER}:{_NUMBER}")
 def _peer_id(value: Any) -> Any:
     if type(value) is not str or len(value) > 21:
         raise WireError("expected an IP:PORT string")
+    problem = _id_problem(value)
+    if problem is not None:
+        raise WireError(f"{value!r} {problem}")
+    return value
+
+
+@functools.lru_cache(maxsize=4096)  # the same few ids come in every message
+def _id_problem(value: str) -> str | None:
     match = _ADDRESS.fullmatch(value)
     if match is None or not all(int(part) <= 255 for part in match.groups()[:4]):
-        raise WireError(f"{value!r} is not IP:PORT")
+        return "is not IP:PORT"
     if not 0 < int(match.group(5)) <= 65535:
-        raise WireError(f"{value!r} has no valid port")
-    return value
+        return "has no valid port"
+    return None
 
 
 def _endpoint(value: Any) -> Any:
