@@ -1,0 +1,77 @@
+"""A node under a flood of garbage goes on serving everyone else."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+import zmq
+
+from tests.net.test_network import Net
+from zgossip import wire
+
+FLOOD = 10_000
+
+
+@pytest.fixture
+def net() -> Iterator[Net]:
+    network = Net(seeds=3)
+    yield network
+    network.close()
+
+
+def _flood(ctx: zmq.Context[zmq.Socket[bytes]], address: str, done: threading.Event) -> None:
+    """Send FLOOD frames of every bad kind to ``address`` from one client."""
+    kinds = [
+        [b"\xc1garbage"],
+        [wire.encode(wire.Ping("127.0.0.1:9", 1.0))[:-2]],
+        [wire.encode(wire.Bye("127.0.0.1:9")), b"extra frame"],
+        [b"\x81\xa1v\x02"],  # {"v": 2}
+    ]
+    with ctx.socket(zmq.DEALER) as client:
+        client.setsockopt(zmq.LINGER, 2000)
+        client.setsockopt(zmq.SNDHWM, 0)
+        client.connect(f"tcp://{address}")
+        for index in range(FLOOD):
+            client.send_multipart(kinds[index % len(kinds)])
+    done.set()
+
+
+def test_gossip_reaches_everyone_while_a_seed_and_a_peer_are_flooded_with_garbage(
+    net: Net,
+) -> None:
+    peers = [net.peer(gossip_count=0) for _ in range(4)]
+    for peer in peers:
+        net.linked(peer)
+    target_seed, target_peer = net.seeds[0], peers[0]
+    with zmq.Context() as ctx:
+        done = [threading.Event(), threading.Event()]
+        floods = [
+            threading.Thread(target=_flood, args=(ctx, node.id, flag))
+            for node, flag in zip((target_seed, target_peer), done, strict=True)
+        ]
+        for flood in floods:
+            flood.start()
+        for peer in peers:  # while the flood goes on
+            peer.broadcast(f"during the flood, from {peer.id}")
+        bodies = {f"during the flood, from {p.id}" for p in peers}
+        net.events.wait_for(
+            lambda: all(
+                bodies - {f"during the flood, from {p.id}"}
+                <= {e["body"] for e in net.events.of("gossip.received", p.id)}
+                for p in peers
+            ),
+            timeout=60,
+            what="every message at every peer",
+        )
+        for flood in floods:
+            flood.join(60)
+        assert all(flag.is_set() for flag in done)
+    for node in (target_seed, target_peer):
+        net.events.wait_for(
+            lambda node=node: len(net.events.of("bad.message", node.id)) == FLOOD,
+            timeout=60,
+            what=f"{FLOOD} bad.message events at {node.id}",
+        )
+    assert not net.events.of("internal.error")
