@@ -1,0 +1,96 @@
+"""Processes and their JSON event logs, for benchmarks that push many messages.
+
+The processes and events machinery of the system tests (``tests/support.py``) is reused
+as it is. What is added here: a tap that does not parse what it only needs to count, so
+the benchmark's own process stays out of the way of a peer forwarding 10^4-10^5 messages a
+second, and the resident set size of a process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+from tests.support import ZGOSSIP, Events
+
+#: Events counted, never parsed: one JSON line per message through a peer.
+_COUNTED = b'"event":"gossip.'
+#: What close() writes to end the reader (no node writes a line that is not JSON).
+_END = b"\x00end"
+
+
+class CountingTap(Events):
+    """Reads one node's JSON event log from a FIFO; counts gossip events, parses the rest."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        os.mkfifo(path)
+        self.path = path
+        self.gossip_lines = 0
+        # Read and write: never blocks opening, never sees an end until close() writes one.
+        self._fd = os.open(path, os.O_RDWR)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        tail = b""
+        while chunk := os.read(self._fd, 1 << 16):
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                if line == _END:
+                    return
+                if _COUNTED in line:
+                    self.gossip_lines += 1
+                else:
+                    self(json.loads(line))
+
+    def close(self) -> None:
+        """Call once the writer exited: the end marker is then the last line."""
+        os.write(self._fd, _END + b"\n")
+        self._thread.join(5)
+        os.close(self._fd)
+
+
+def start_node(
+    role: str, port: int, directory: Path, *flags: str, python_flags: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """``zgossip ROLE --port PORT FLAGS`` in ``directory``, its console to a file there.
+
+    ``python_flags`` run it as ``python FLAGS -m zgossip`` instead (for a profiler).
+    """
+    command = [ZGOSSIP] if not python_flags else [_python(), *python_flags, "-m", "zgossip"]
+    with open(directory / f"{role}-{port}.out", "wb") as out:
+        return subprocess.Popen(
+            [*command, role, "--port", str(port), *flags],
+            cwd=directory,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _python() -> str:
+    return str(Path(ZGOSSIP).with_name("python"))
+
+
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 10.0) -> None:
+    """End a process of ours: SIGTERM (a node leaves cleanly), SIGKILL if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` now, in MB (10^6 bytes), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    raise RuntimeError(f"no VmRSS for process {pid}")

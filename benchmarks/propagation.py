@@ -1,0 +1,211 @@
+"""Items 1 and 3: a network of peer processes on loopback, grown to each N in turn.
+
+Three seeds and N ``zgossip peer --stdin`` processes (the installed command, each with a
+JSON event log read through a FIFO, via ``tests.support.Cluster``). The network grows
+from one N to the next, as users would join it. At each N, once the overlay is linked
+and connected, every peer gossips M messages, one message at a time across the network
+(spaced so that each message finds the network idle: this measures latency, not load).
+
+Time-to-all of a message: the last receipt's ``ts`` minus the ``gossip.sent`` ``ts``.
+Hops: the chain of ``from`` fields back to the origin. Duplicates cannot be seen in the
+log (a peer drops them before decoding) but follow from the overlay: every peer
+publishes each message once, to each of its neighbours, so the network receives
+sum(degree) = 2E copies for N-1 deliveries.
+
+Failure detection: at the first N, a peer is killed with SIGKILL; its neighbours must
+log ``neighbour.dead`` and the seeds that listed it ``peer.removed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.overlay_state import NetState, diameter, hops
+from tests.support import Cluster, free_ports
+
+#: How long the last message of a round may take before the rest count as never arrived.
+_GRACE = 10.0
+
+
+@dataclass(slots=True)
+class Stage:
+    """The figures of one N."""
+
+    n: int
+    messages: int
+    incomplete: int
+    time_to_all: list[float]  # seconds, one per complete message
+    deliveries: list[float]  # seconds, one per receipt
+    hops: list[int]  # one per receipt
+    diameter: int
+    edges: int
+
+    @property
+    def duplicates_per_delivery(self) -> float:
+        """Copies beyond the first per receipt: 2E copies for N-1 receipts per message."""
+        return 2 * self.edges / (self.n - 1) - 1
+
+
+@dataclass(slots=True)
+class Failure:
+    """Item 3: a peer killed with SIGKILL, and who noticed when."""
+
+    interval: float
+    misses: int
+    neighbours: list[float] = field(default_factory=list)  # kill -> neighbour.dead, each
+    seeds: list[float] = field(default_factory=list)  # first report -> peer.removed, each
+    seeds_from_kill: list[float] = field(default_factory=list)
+    seeds_listing: int = 0  # seeds that had it registered
+
+
+@dataclass(slots=True)
+class Figures:
+    stages: list[Stage]
+    failure: Failure | None
+
+
+class _Network:
+    """The cluster, the peers alive in it, and what their logs say."""
+
+    def __init__(self, directory: Path, interval: float, misses: int) -> None:
+        self.cluster = Cluster(directory, seeds=3)
+        self.state = NetState()
+        self.alive: list[str] = []
+        self.timers = ["--liveness-interval", str(interval), "--liveness-misses", str(misses)]
+        for seed in self.cluster.seeds:
+            self.cluster.start("seed", seed, *self.timers)
+        for seed in self.cluster.seeds:
+            self.cluster.tap.wait_event("started", node=seed)
+
+    def wait(self, condition: Callable[[NetState], bool], timeout: float, what: str) -> None:
+        """Wait for ``condition`` over the state, folding in events as they arrive."""
+        tap = self.cluster.tap
+
+        def check() -> bool:
+            self.state.fold(tap.all)
+            return condition(self.state)
+
+        tap.wait_for(check, timeout, what)
+
+    def grow(self, n: int) -> None:
+        """Start peers, one after the other, until ``n`` are alive and linked."""
+        for port in free_ports(n - len(self.alive)):
+            address = f"127.0.0.1:{port}"
+            flags = ["--stdin", "--gossip-count", "0", *self.timers]
+            self.cluster.start("peer", address, *flags, stdin=subprocess.PIPE)
+            self.cluster.tap.wait_event("seed.registered", node=address)
+            self.alive.append(address)
+        peers = set(self.alive)
+        self.wait(lambda s: s.linked(peers), 60, f"{n} peers linked and connected")
+
+    def say(self, peer: str, body: str) -> None:
+        stdin = self.cluster.procs[peer].stdin
+        assert stdin is not None
+        stdin.write(body.encode() + b"\n")
+        stdin.flush()
+
+    def close(self) -> None:
+        for proc in self.cluster.procs.values():
+            if proc.stdin is not None:
+                proc.stdin.close()
+        self.cluster.close()
+
+
+def _gossip_round(net: _Network, n: int, per_peer: int, spacing: float) -> list[str]:
+    """Every peer sends ``per_peer`` messages, ``spacing`` apart; their ids once all are sent."""
+    tag = f"bench-{n}-"
+    for k in range(per_peer):
+        for peer in net.alive:
+            net.say(peer, f"{tag}{peer}-{k}")
+            time.sleep(spacing)  # pacing the load (one message at a time), not a wait
+    total = n * per_peer
+    net.wait(
+        lambda s: sum(body.startswith(tag) for _, _, body in s.sent.values()) == total,
+        30, f"{total} messages sent",
+    )  # fmt: skip
+    return [i for i, (_, _, body) in net.state.sent.items() if body.startswith(tag)]
+
+
+def _stage(net: _Network, n: int, per_peer: int, spacing: float) -> Stage:
+    net.grow(n)
+    peers = set(net.alive)
+    ids = _gossip_round(net, n, per_peer, spacing)
+    with contextlib.suppress(AssertionError):  # what has not arrived counts as incomplete
+        net.wait(lambda s: not any(s.missing(i, peers) for i in ids), _GRACE, "every receipt")
+    graph = net.state.graph(peers)
+    stage = Stage(n, len(ids), 0, [], [], [], diameter(graph), sum(map(len, graph.values())) // 2)
+    for msg_id in ids:
+        origin, sent_ts, _ = net.state.sent[msg_id]
+        receipts = net.state.receipts.get(msg_id, {})
+        stage.deliveries.extend(r.ts - sent_ts for r in receipts.values())
+        stage.hops.extend(hops(receipts, origin).values())
+        if net.state.missing(msg_id, peers):
+            stage.incomplete += 1
+        else:
+            stage.time_to_all.append(max(r.ts for r in receipts.values()) - sent_ts)
+    return stage
+
+
+def _kill_one(net: _Network, interval: float, misses: int) -> Failure:
+    """SIGKILL the best-linked peer; time its neighbours' and seeds' verdicts."""
+    peers = set(net.alive)
+    graph = net.state.graph(peers)
+    victim = max(net.alive, key=lambda p: len(graph[p]))
+    neighbours = graph[victim]
+    listing = {
+        e["node"]
+        for e in net.state.other
+        if e["event"] == "peer.registered" and e["peer"] == victim
+    }
+    killed = time.time()
+    os.kill(net.cluster.procs[victim].pid, signal.SIGKILL)
+    net.alive.remove(victim)
+
+    def dead(state: NetState) -> bool:
+        seen = {(e["event"], e["node"]) for e in state.other if victim in e.values()}
+        return all(("neighbour.dead", p) in seen for p in neighbours) and all(
+            ("peer.removed", s) in seen for s in listing
+        )
+
+    net.wait(dead, 4 * misses * interval + 10, f"{victim} found dead")
+    failure = Failure(interval, misses, seeds_listing=len(listing))
+    reports: list[float] = []
+    for e in net.state.other:
+        if victim not in e.values() or e["ts"] < killed:
+            continue
+        if e["event"] == "neighbour.dead":
+            failure.neighbours.append(e["ts"] - killed)
+        elif e["event"] == "dead.reported":
+            reports.append(e["ts"])
+        elif e["event"] == "peer.removed":
+            failure.seeds_from_kill.append(e["ts"] - killed)
+    first_report = min(reports, default=killed)
+    failure.seeds = [t + killed - first_report for t in failure.seeds_from_kill]
+    return failure
+
+
+def measure(
+    sizes: list[int], per_peer: int, interval: float, misses: int, kill_at: int | None
+) -> Figures:
+    """Grow the network through ``sizes``; at ``kill_at`` peers, also kill one."""
+    failure = None
+    stages = []
+    with tempfile.TemporaryDirectory(prefix="zgossip-bench-") as tmp:
+        net = _Network(Path(tmp), interval, misses)
+        try:
+            for n in sizes:
+                spacing = 0.0008 * n  # roughly the CPU a message costs the whole network
+                stages.append(_stage(net, n, per_peer, spacing))
+                if n == kill_at:
+                    failure = _kill_one(net, interval, misses)
+        finally:
+            net.close()
+    return Figures(stages, failure)

@@ -1,0 +1,106 @@
+"""The physical limit in this run: raw pyzmq PUB -> SUB with msgpack, between two processes.
+
+The sender (a child process, ``python -m benchmarks.raw``) packs a frame shaped like a
+zgossip gossip frame (same fields, same size, same two-frame message) and the receiver
+(this process) unpacks it: exactly the work a gossip hop cannot avoid, and nothing else.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import msgpack
+import zmq
+
+from benchmarks.stats import percentile
+from zgossip import wire
+
+#: Poll timeout after which a missing message counts as lost (the run goes on).
+_QUIET_MS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class RawFigures:
+    hop_p50: float  # seconds, one PUB->SUB hop
+    hop_p99: float
+    rate: float  # messages per second, received and unpacked
+    lost: int
+
+
+def frame(seq: int) -> bytes:
+    """A message as a zgossip PUB sends it: one frame, sender id then msgpack envelope."""
+    now = time.time()
+    envelope = {
+        "v": 1,
+        "type": "gossip",
+        "origin": "127.0.0.1:40000",
+        "seq": seq,
+        "ts": now,
+        "body": f"{now:.6f}:127.0.0.1:{seq}",
+    }
+    return wire.gossip_frame(b"127.0.0.1:40000", msgpack.packb(envelope, use_bin_type=True))
+
+
+def send(endpoint: str, count: int, interval: float) -> None:
+    """Child side: connect an XPUB, wait for the SUB's subscription, send ``count`` frames."""
+    with zmq.Context() as ctx, ctx.socket(zmq.XPUB) as pub:
+        pub.setsockopt(zmq.SNDHWM, 0)  # never drop: the receiver's pace is what we measure
+        pub.setsockopt(zmq.LINGER, 5000)
+        pub.connect(endpoint)
+        pub.recv()  # the subscription: from now on nothing is lost to the slow joiner
+        for seq in range(count):
+            pub.send(frame(seq))
+            if interval:
+                time.sleep(interval)  # pacing the load, not waiting for anything
+
+
+def _receive(count: int, interval: float) -> tuple[list[float], float, int]:
+    """Parent side: bind a SUB, start the sender, unpack what arrives.
+
+    Returns the one-way latencies, the receive rate and how many never came.
+    """
+    latencies: list[float] = []
+    with zmq.Context() as ctx, ctx.socket(zmq.SUB) as sub:
+        sub.setsockopt(zmq.RCVHWM, 0)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        port = sub.bind_to_random_port("tcp://127.0.0.1")
+        args = [sys.executable, "-m", "benchmarks.raw", f"tcp://127.0.0.1:{port}"]
+        child = subprocess.Popen([*args, str(count), str(interval)])
+        try:
+            first = last = 0.0
+            while len(latencies) < count and sub.poll(_QUIET_MS):
+                _, payload = wire.split_gossip(sub.recv())
+                last = time.time()
+                latencies.append(last - msgpack.unpackb(payload, raw=False)["ts"])
+                first = first or last
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    rate = (len(latencies) - 1) / (last - first) if last > first else 0.0
+    return latencies, rate, count - len(latencies)
+
+
+def measure(hops: int, flood: int) -> tuple[RawFigures, list[float]]:
+    """Raw hop latency over ``hops`` paced messages, raw rate over a ``flood``.
+
+    Returns the figures and the hop latencies (for the CDF plot).
+    """
+    latencies, _, lost_paced = _receive(hops, 0.001)
+    _, rate, lost_flood = _receive(flood, 0.0)
+    figures = RawFigures(
+        hop_p50=percentile(latencies, 50),
+        hop_p99=percentile(latencies, 99),
+        rate=rate,
+        lost=lost_paced + lost_flood,
+    )
+    return figures, latencies
+
+
+if __name__ == "__main__":
+    send(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))

@@ -1,0 +1,253 @@
+"""``python -m benchmarks.run [--quick]``: every benchmark, one table, one PNG.
+
+Each figure stands next to a baseline measured in the same run (see each module), so
+that the noise of a shared 2-core machine falls on both sides of a ratio. ``--quick``
+runs everything small, to keep the code working (tests/test_benchmarks.py); its
+figures mean little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import zgossip
+from benchmarks import plot, propagation, pyre_bench, raw, serf, simulation, throughput
+from benchmarks.stats import Row, ms, percentile, table
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How big each benchmark runs."""
+
+    sizes: tuple[int, ...]
+    per_peer: int  # messages each peer sends at each N
+    interval: float  # liveness interval of the network (s)
+    misses: int
+    raw_hops: int
+    raw_flood: int
+    flood: int  # throughput messages
+    total: int  # messages through the peer for the memory figure
+    chunks: int
+    sim_nodes: int
+    sim_messages: int
+    others_n: int  # serf and pyre agents
+    others_events: int
+    serf_failure: bool
+
+
+FULL = Plan(
+    sizes=(10, 25, 50), per_peer=4, interval=0.5, misses=3, raw_hops=2000, raw_flood=100_000,
+    flood=20_000, total=1_000_000, chunks=8, sim_nodes=10_000, sim_messages=20,
+    others_n=10, others_events=10, serf_failure=True,
+)  # fmt: skip
+QUICK = Plan(
+    sizes=(5,), per_peer=2, interval=0.2, misses=3, raw_hops=300, raw_flood=5_000,
+    flood=2_000, total=6_000, chunks=2, sim_nodes=1_000, sim_messages=5,
+    others_n=3, others_events=2, serf_failure=False,
+)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small and fast: a smoke run")
+    parser.add_argument(
+        "--plot", type=Path, default=Path("benchmarks/delivery-cdf.png"), help="PNG to write"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="run the throughput peer under cProfile, stats to this file"
+    )
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    print(_header(args.quick), flush=True)
+    rows, notes = _run_all(plan, args.plot, args.profile)
+    print()
+    print(table(rows))
+    for note in notes:
+        print(note)
+    return 0
+
+
+def _header(quick: bool) -> str:
+    command = "python -m benchmarks.run" + (" --quick" if quick else "")
+    return (
+        f"zgossip {zgossip.__version__} ({_revision()}) from {Path(zgossip.__file__).parent}\n"
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
+        f"Python {platform.python_version()}\ncommand: {command}"
+    )
+
+
+def _revision() -> str:
+    """The commit measured, and whether the working tree differs from it."""
+    where = Path(zgossip.__file__).parent
+    git = ["git", "-C", str(where)]
+    try:
+        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {commit}{', with uncommitted changes' if dirty else ''}"
+
+
+def _step(name: str) -> float:
+    print(f"... {name}", file=sys.stderr, flush=True)
+    return time.monotonic()
+
+
+def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], list[str]]:
+    _step("raw pyzmq + msgpack between two processes")
+    raw_figures, raw_hops = raw.measure(plan.raw_hops, plan.raw_flood)
+    _step(f"propagation, N = {', '.join(map(str, plan.sizes))}")
+    net = propagation.measure(
+        list(plan.sizes), plan.per_peer, plan.interval, plan.misses, kill_at=plan.sizes[0]
+    )
+    _step("throughput and memory of one peer")
+    peer = throughput.measure(plan.flood, plan.total, plan.chunks, profile)
+    _step(f"simulation, {plan.sim_nodes} nodes")
+    sim = simulation.measure(plan.sim_nodes, plan.sim_messages)
+    _step(f"serf, {plan.others_n} agents")
+    serf_figures = serf.measure(plan.others_n, plan.others_events, plan.serf_failure)
+    _step(f"pyre, {plan.others_n} nodes")
+    pyre_figures = pyre_bench.measure(plan.others_n, plan.others_events)
+    rows = _raw_rows(raw_figures)
+    rows += _propagation_rows(net, raw_figures)
+    rows += _throughput_rows(peer, raw_figures)
+    rows += _failure_rows(net.failure)
+    rows += _memory_rows(peer)
+    rows += _simulation_rows(sim)
+    first = net.stages[0]
+    rows += _serf_rows(serf_figures, first, net.failure)
+    rows += _pyre_rows(pyre_figures, first)
+    notes = [plot.cdf_png(png, net.stages, raw_hops)]
+    if peer.profile is not None:
+        notes.append(f"profile of the throughput peer: {peer.profile}")
+    return rows, notes
+
+
+def _raw_rows(r: raw.RawFigures) -> list[Row]:
+    return [
+        Row("0", "raw PUB->SUB msgpack hop, p50 / p99", f"{ms(r.hop_p50)} / {ms(r.hop_p99)}",
+            "the physical limit of one hop"),
+        Row("0", "raw PUB->SUB msgpack rate", f"{r.rate:,.0f} msg/s",
+            f"lost {r.lost}" if r.lost else "the physical limit of one link"),
+    ]  # fmt: skip
+
+
+def _propagation_rows(net: propagation.Figures, r: raw.RawFigures) -> list[Row]:
+    rows = []
+    for s in net.stages:
+        p50, p99 = percentile(s.time_to_all, 50), percentile(s.time_to_all, 99)
+        limit = s.diameter * r.hop_p50
+        ratio = p50 / limit
+        last = s is net.stages[-1]
+        rows += [
+            Row("1", f"N={s.n}: time-to-all p50 / p99 / max ({s.messages} msgs)",
+                f"{ms(p50)} / {ms(p99)} / {ms(max(s.time_to_all, default=math.nan))}",
+                f"ratio {ratio:.1f} = p50 / (diameter {s.diameter} x raw hop)",
+                "ratio <= 2" + ("; p50 <= 2 ms" if last else ""),
+                ratio <= 2 and (not last or p50 <= 0.002)),
+            Row("1", f"N={s.n}: hops p50 / max; dup copies per delivery",
+                f"{percentile([float(h) for h in s.hops], 50):.0f} / {max(s.hops, default=0)};"
+                f" {s.duplicates_per_delivery:.2f}",
+                f"{s.edges} links, mean degree {2 * s.edges / s.n:.1f}"),
+            Row("1", f"N={s.n}: messages that never reached everyone", str(s.incomplete),
+                f"of {s.messages}", "0", s.incomplete == 0),
+        ]  # fmt: skip
+    return rows
+
+
+def _throughput_rows(p: throughput.PeerFigures, r: raw.RawFigures) -> list[Row]:
+    share = p.throughput.rate / r.rate if r.rate else math.nan
+    plain = p.memory.rate / r.rate if r.rate else math.nan
+    return [
+        Row("2", "1 peer, 4 neighbours: msgs deduped + forwarded/s",
+            f"{p.throughput.rate:,.0f} msg/s", f"{share:.0%} of raw (4 copies in, 1 out)",
+            ">= 25% of raw", share >= 0.25),
+        Row("2", "same peer, no duplicates: msgs forwarded/s", f"{p.memory.rate:,.0f} msg/s",
+            f"{plain:.0%} of raw (1 copy in, 1 out)"),
+    ]  # fmt: skip
+
+
+def _failure_rows(f: propagation.Failure | None) -> list[Row]:
+    if f is None:
+        return []
+    theory = f.misses * f.interval
+    worst = max(f.neighbours, default=math.nan)
+    seeds = max(f.seeds, default=math.nan)
+    return [
+        Row("3", f"kill -9: neighbours' neighbour.dead, max of {len(f.neighbours)}", ms(worst),
+            f"misses x interval = {f.misses} x {ms(f.interval)} = {ms(theory)}",
+            f"<= {ms(theory + f.interval)}", worst <= theory + f.interval),
+        Row("3", f"kill -9: every seed listing it removed it ({f.seeds_listing})",
+            f"{ms(seeds)} after 1st report", f"{ms(max(f.seeds_from_kill, default=math.nan))}"
+            " after the kill", "<= 50 ms after report", seeds <= 0.05),
+    ]  # fmt: skip
+
+
+def _memory_rows(p: throughput.PeerFigures) -> list[Row]:
+    messages, end = p.rss_samples[-1]
+    peak = max(rss for _, rss in p.rss_samples)
+    growth = end - p.rss_start
+    return [
+        Row("4", f"peer RSS: start / after {messages:,} msgs (peak)",
+            f"{p.rss_start:.1f} / {end:.1f} MB ({peak:.1f})", f"growth {growth:+.1f} MB",
+            "<= 40 MB, growth <= 5 MB", end <= 40 and growth <= 5),
+        Row("4", "messages the peer logged as received", f"{p.delivered:,}",
+            f"{p.errors} bad/internal errors"),
+    ]  # fmt: skip
+
+
+def _simulation_rows(s: simulation.SimFigures) -> list[Row]:
+    log2 = math.log2(s.nodes)
+    worst = max(s.rounds)
+    return [
+        Row("5", f"sim {s.nodes:,} nodes: rounds to 100% p50 / max ({len(s.rounds)} msgs)",
+            f"{percentile([float(r) for r in s.rounds], 50):.0f} / {worst}",
+            f"log2 N = {log2:.1f}; coverage {s.coverage:.0%}", "about log2 N", worst <= log2 + 1),
+        Row("5", "sim: degree exponent (MLE, k >= 2); dup copies/delivery",
+            f"{s.exponent:.2f}; {s.duplicates_per_delivery:.2f}", f"max degree {s.max_degree}"),
+        Row("5", "sim: run time", f"{s.seconds:.1f} s", "", "< 60 s", s.seconds < 60),
+    ]  # fmt: skip
+
+
+def _serf_rows(
+    s: serf.SerfFigures, z: propagation.Stage, f: propagation.Failure | None
+) -> list[Row]:
+    if s.unavailable:
+        return [Row("6", f"serf, {s.n} agents", f"n/a ({s.unavailable})")]
+    rows = [
+        Row("6", f"serf {s.version}, {s.n} agents: event to all handlers, p50",
+            ms(percentile(s.time_to_all, 50)),
+            f"zgossip N={z.n}: {ms(percentile(z.time_to_all, 50))} (time-to-all p50)"),
+    ]  # fmt: skip
+    if not math.isnan(s.failed_all):
+        zg = f"zgossip N={z.n}: {ms(max(f.neighbours, default=math.nan))}" if f else ""
+        rows.append(
+            Row("6", "serf: kill -9 -> member-failed at first / all",
+                f"{ms(s.failed_first)} / {ms(s.failed_all)}", f"{zg} (neighbour.dead)")
+        )  # fmt: skip
+    return rows
+
+
+def _pyre_rows(p: pyre_bench.PyreFigures, z: propagation.Stage) -> list[Row]:
+    if p.unavailable:
+        return [Row("7", f"pyre, {p.n} nodes", f"n/a ({p.unavailable})")]
+    return [
+        Row("7", f"pyre {p.n} nodes: SHOUT to all, p50 / max",
+            f"{ms(percentile(p.time_to_all, 50))} / {ms(max(p.time_to_all, default=math.nan))}",
+            f"zgossip N={z.n}: {ms(percentile(z.time_to_all, 50))} / "
+            f"{ms(max(z.time_to_all, default=math.nan))}"),
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

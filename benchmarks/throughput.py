@@ -1,0 +1,159 @@
+"""Items 2 and 4: one peer process with 4 neighbours, flooded; its rate and its memory.
+
+The peer under test is the installed ``zgossip peer``, with a JSON event log and its
+human log, as a user runs it. Its four neighbours are ``benchmarks.neighbour`` processes
+speaking the link protocol (LINK / READY, PING answered). Throughput: every neighbour
+sends the same stream of messages, as the neighbours of a real peer each pass on what they
+got, so the peer receives each message four times, forwards it once and drops three
+duplicates. Memory: each neighbour sends a quarter of the messages (one receipt, one
+forward a message), a million in all, the peer's RSS read from /proc between chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.procs import CountingTap, rss_mb, start_node, stop
+from tests.support import free_ports, write_config
+
+NEIGHBOURS = 4
+#: Own frames a neighbour may have in flight: keeps the peer busy, its queues short.
+WINDOW = 200
+#: Timers of the peer under test: slow enough that liveness is no load.
+_TIMERS = ["--liveness-interval", "5", "--liveness-misses", "3", "--gossip-count", "0"]
+
+
+@dataclass(slots=True)
+class FloodFigures:
+    messages: int  # distinct messages the peer forwarded
+    receipts_per_message: int  # copies the peer received of each
+    rate: float  # distinct messages forwarded per second
+
+
+@dataclass(slots=True)
+class PeerFigures:
+    throughput: FloodFigures
+    memory: FloodFigures
+    rss_start: float  # MB, linked and idle
+    rss_samples: list[tuple[int, float]] = field(default_factory=list)  # (messages, MB)
+    delivered: int = 0  # gossip.received events the peer logged
+    errors: int = 0  # bad.message / internal.error events
+    profile: Path | None = None
+
+
+class _Neighbours:
+    """The neighbour processes, driven in lock step through their stdin and stdout."""
+
+    def __init__(self, peer: str, pub: str) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+        for _ in range(NEIGHBOURS):
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "benchmarks.neighbour", peer, pub],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for proc in self.procs:
+            self._read(proc)  # {"linked": id}: both directions of the link are up
+
+    @staticmethod
+    def _read(proc: subprocess.Popen[str]) -> dict[str, Any]:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"neighbour process exited with {proc.wait()}")
+        document: dict[str, Any] = json.loads(line)
+        return document
+
+    def flood(self, messages: int, copies: bool) -> FloodFigures:
+        """All neighbours flood together; the rate is distinct forwards over the whole span."""
+        own = messages if copies else messages // NEIGHBOURS
+        total = messages if copies else own * NEIGHBOURS
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write(f"go {own} {total} {int(copies)} {WINDOW}\n")
+            proc.stdin.flush()
+        results = [self._read(proc) for proc in self.procs]
+        forwards = min(r["forwards"] for r in results)
+        span = max(r["last"] for r in results) - min(r["first"] for r in results)
+        rate = (forwards - 1) / span if span > 0 else 0.0
+        return FloodFigures(forwards, NEIGHBOURS if copies else 1, rate)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.stdin is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()  # EOF: the neighbour closes its sockets and exits
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def measure(flood: int, total: int, chunks: int, profile: Path | None = None) -> PeerFigures:
+    """Throughput over ``flood`` messages, then memory up to ``total`` messages in all.
+
+    With ``profile``, the peer runs under cProfile and its stats are written there.
+    """
+    with tempfile.TemporaryDirectory(prefix="zgossip-bench-") as tmp:
+        return _run(Path(tmp), flood, total, chunks, profile)
+
+
+def _run(directory: Path, flood: int, total: int, chunks: int, profile: Path | None) -> PeerFigures:
+    seed_port, peer_port = free_ports(2)
+    write_config(directory / "config.txt", [seed_port])
+    tap = CountingTap(directory / "peer.jsonl")
+    python_flags = ("-m", "cProfile", "-o", str(profile)) if profile else ()
+    seed = start_node("seed", seed_port, directory, *_TIMERS[:4], "--log-file", "seed.log")
+    peer = start_node(
+        "peer", peer_port, directory, *_TIMERS, "--json-log", str(tap.path),
+        "--log-file", "peer.log", python_flags=python_flags,
+    )  # fmt: skip
+    neighbours: _Neighbours | None = None
+    try:
+        started = tap.wait_event("started", timeout=30)
+        peer_id = f"127.0.0.1:{peer_port}"
+        neighbours = _Neighbours(peer_id, started["endpoints"][1])
+        tap.wait_for(lambda: len(tap.of("neighbour.added")) == NEIGHBOURS, 30, "4 links")
+        rss_start = rss_mb(peer.pid)
+        throughput = neighbours.flood(flood, copies=True)
+        figures = PeerFigures(throughput, throughput, rss_start, [(throughput.messages, 0.0)])
+        figures.rss_samples = [(throughput.messages, rss_mb(peer.pid))]
+        figures.memory = _memory(neighbours, figures, peer.pid, total - flood, chunks)
+    finally:
+        if neighbours is not None:
+            neighbours.close()
+        stop(peer)
+        stop(seed)
+        tap.close()
+    figures.delivered = tap.gossip_lines
+    figures.errors = len(tap.of("bad.message")) + len(tap.of("internal.error"))
+    figures.profile = profile
+    return figures
+
+
+def _memory(
+    neighbours: _Neighbours, figures: PeerFigures, pid: int, messages: int, chunks: int
+) -> FloodFigures:
+    """Flood ``messages`` more in ``chunks``, sampling the peer's RSS after each."""
+    done = figures.rss_samples[-1][0]
+    forwarded, seconds = 0, 0.0
+    for _ in range(chunks):
+        run = neighbours.flood(messages // chunks, copies=False)
+        forwarded += run.messages
+        seconds += (run.messages - 1) / run.rate if run.rate else 0.0
+        done += run.messages
+        figures.rss_samples.append((done, rss_mb(pid)))
+    return FloodFigures(forwarded, 1, forwarded / seconds if seconds else 0.0)
