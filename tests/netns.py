@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import TIMERS, ZGOSSIP, LogTap
+from tests.support import TIMERS, ZGOSSIP, LogTap, kill_all
 
 #: The LAN's private /24: host ``i`` gets ``SUBNET.(i+1)``.
 SUBNET = "10.77.0"
@@ -192,8 +192,5 @@ class Nodes:
         return " | ".join(text.strip().splitlines()[-lines:])
 
     def close(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+        kill_all(self.procs.values())
         self.tap.close()

@@ -170,8 +170,13 @@ class Cluster:
         return addresses
 
     def close(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+        kill_all(self.procs.values())
         self.tap.close()
+
+
+def kill_all(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """Kill what still runs of ``procs`` and reap them all."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

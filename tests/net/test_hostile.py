@@ -53,18 +53,7 @@ def test_gossip_reaches_everyone_while_a_seed_and_a_peer_are_flooded_with_garbag
         ]
         for flood in floods:
             flood.start()
-        for peer in peers:  # while the flood goes on
-            peer.broadcast(f"during the flood, from {peer.id}")
-        bodies = {f"during the flood, from {p.id}" for p in peers}
-        net.events.wait_for(
-            lambda: all(
-                bodies - {f"during the flood, from {p.id}"}
-                <= {e["body"] for e in net.events.of("gossip.received", p.id)}
-                for p in peers
-            ),
-            timeout=60,
-            what="every message at every peer",
-        )
+        net.everyone_hears_everyone(peers, "during the flood", timeout=60)
         for flood in floods:
             flood.join(60)
         assert all(flag.is_set() for flag in done)

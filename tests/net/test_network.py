@@ -54,6 +54,21 @@ class Net:
     def received(self, peer: Peer) -> set[str]:
         return {e["id"] for e in self.events.of("gossip.received", peer.id)}
 
+    def everyone_hears_everyone(self, peers: list[Peer], words: str, timeout: float) -> None:
+        """Each of ``peers`` broadcasts ``words``; wait until each heard every other's."""
+        for peer in peers:
+            peer.broadcast(f"{words}, from {peer.id}")
+        bodies = {f"{words}, from {p.id}" for p in peers}
+        self.events.wait_for(
+            lambda: all(
+                bodies - {f"{words}, from {p.id}"}
+                <= {e["body"] for e in self.events.of("gossip.received", p.id)}
+                for p in peers
+            ),
+            timeout=timeout,
+            what=f"{words!r} from every peer at every other",
+        )
+
     def close(self) -> None:
         for node in reversed(self.nodes):
             node.stop()
@@ -360,18 +375,7 @@ def test_survivors_relink_and_keep_gossiping_when_half_the_peers_die_at_once(net
         timeout=30,
         what="every survivor linked to another survivor",
     )
-    for peer in survivors:
-        peer.broadcast(f"after the massacre, from {peer.id}")
-    after = {f"after the massacre, from {p.id}" for p in survivors}
-    net.events.wait_for(
-        lambda: all(
-            after - {f"after the massacre, from {p.id}"}
-            <= {e["body"] for e in net.events.of("gossip.received", p.id)}
-            for p in survivors
-        ),
-        timeout=30,
-        what="new gossip at every survivor",
-    )
+    net.everyone_hears_everyone(survivors, "after the massacre", timeout=30)
 
 
 def test_peers_command_shows_lists_links_dot_and_plot(net: Net, tmp_path: Path) -> None:
