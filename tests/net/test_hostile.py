@@ -64,3 +64,27 @@ def test_gossip_reaches_everyone_while_a_seed_and_a_peer_are_flooded_with_garbag
             what=f"{FLOOD} bad.message events at {node.id}",
         )
     assert not net.events.of("internal.error")
+
+
+def test_an_oversized_frame_is_refused_by_zeromq_before_the_node_reads_it(net: Net) -> None:
+    peer = net.peer(gossip_count=0)
+    net.events.wait_event("seed.registered", node=peer.id)
+    questions = [
+        (net.seeds[0].id, wire.ListPeers(), wire.Peers),
+        (peer.id, wire.Ping("127.0.0.1:9", 1.0), wire.Pong),
+    ]
+    with zmq.Context() as ctx:
+        for address, question, answer in questions:
+            client = ctx.socket(zmq.DEALER)
+            client.setsockopt(zmq.LINGER, 1000)
+            client.connect(f"tcp://{address}")
+            client.send(b"\x00" * (wire.MAX_FRAME + 1))  # ZMQ_MAXMSGSIZE cuts this link
+            client.close()
+            asker = ctx.socket(zmq.DEALER)  # and the node still answers everyone else
+            asker.setsockopt(zmq.LINGER, 0)
+            asker.connect(f"tcp://{address}")
+            asker.send(wire.encode(question))
+            assert asker.poll(5000), f"{address} stopped answering"
+            assert isinstance(wire.decode(asker.recv()), answer)
+            asker.close()
+    assert not net.events.of("bad.message"), "an oversized frame reached the node's own code"
