@@ -143,6 +143,7 @@ class Cluster:
         self.directory = directory
         self.tap = LogTap(directory)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ended: list[subprocess.Popen[bytes]] = []  # earlier runs of a restarted node
         self.seeds = [f"127.0.0.1:{port}" for port in free_ports(seeds)]
         self.config = write_config(directory / "config.txt", (int(s[10:]) for s in self.seeds))
 
@@ -150,6 +151,9 @@ class Cluster:
         self, role: str, address: str, *extra: str, stdin: int = subprocess.DEVNULL
     ) -> subprocess.Popen[bytes]:
         name = f"{role}-{address.replace(':', '-')}"
+        if address in self.procs:  # started again: its earlier run keeps its own files
+            self.ended.append(self.procs[address])
+            name += f"-run{len(self.ended) + 1}"
         args = [ZGOSSIP, role, "--port", address.rpartition(":")[2], *TIMERS, *extra]
         args += ["--json-log", str(self.tap.fifo(name)), "--log-file", f"{name}.log"]
         with open(self.directory / f"{name}.out", "wb") as out:
@@ -170,7 +174,7 @@ class Cluster:
         return addresses
 
     def close(self) -> None:
-        kill_all(self.procs.values())
+        kill_all([*self.ended, *self.procs.values()])
         self.tap.close()
 
 

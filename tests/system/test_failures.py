@@ -74,3 +74,22 @@ def test_stdin_lines_are_gossiped_to_the_network(cluster: Cluster) -> None:
     proc.stdin.close()  # the end of stdin does not stop the peer
     proc.send_signal(signal.SIGINT)
     assert proc.wait(20) == 0
+
+
+def test_a_seed_killed_and_restarted_empty_is_refilled_by_the_peers(cluster: Cluster) -> None:
+    cluster.boot(4, "--gossip-count", "0")
+    tap = cluster.tap
+    held = {s: {e["peer"] for e in tap.of("peer.registered", s)} for s in cluster.seeds}
+    seed = max(held, key=lambda s: len(held[s]))
+    cluster.procs[seed].kill()  # kill -9: no goodbye, its list is gone
+    cluster.procs[seed].wait()
+    for peer in held[seed]:
+        tap.wait_event("seed.lost", timeout=30, node=peer, seed=seed)
+    mark = len(tap.all)
+    cluster.start("seed", seed)
+
+    def refilled() -> set[str]:
+        later = tap.all[mark:]
+        return {e["peer"] for e in later if e["event"] == "peer.registered" and e["node"] == seed}
+
+    tap.wait_for(lambda: held[seed] <= refilled(), timeout=30, what="the restarted seed refilled")
