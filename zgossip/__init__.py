@@ -7,6 +7,7 @@ in a power-law overlay, spread messages by gossip and watch their neighbours.
 from zgossip.config import Address, Config, ConfigError, parse_seeds
 from zgossip.node import BindError
 from zgossip.peer import Peer
+from zgossip.security import Curve, keygen
 from zgossip.seed import Seed
 from zgossip.survey import query_links, query_peers
 
@@ -17,9 +18,11 @@ __all__ = [
     "BindError",
     "Config",
     "ConfigError",
+    "Curve",
     "Peer",
     "Seed",
     "__version__",
+    "keygen",
     "parse_seeds",
     "query_links",
     "query_peers",

@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn, overload
 
 import typer
 
-from zgossip import __version__
+from zgossip import __version__, security
 from zgossip.config import Address, Config, ConfigError, parse_seeds
 from zgossip.node import BindError, Node
 from zgossip.peer import Peer
@@ -48,6 +48,22 @@ LivenessMisses = Annotated[
 JsonLog = Annotated[Path | None, typer.Option(help="Append one JSON event a line to this file.")]
 Verbose = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="Also print liveness chatter.")
+]
+CurveSecret = Annotated[
+    Path | None,
+    typer.Option(
+        "--curve-secret",
+        help="CurveZMQ: this node's secret key file (from zgossip keygen). With --curve-allow, "
+        "encrypts every connection and lets in only the allowed keys.",
+    ),
+]
+CurveAllow = Annotated[
+    Path | None,
+    typer.Option(
+        "--curve-allow",
+        help="CurveZMQ: the directory of the public certificates (*.key) allowed in the "
+        "network; a node's certificate also gives its address. Needs --curve-secret.",
+    ),
 ]
 
 
@@ -95,6 +111,8 @@ def _build(
     log_file: Path,
     json_log: Path | None,
     verbose: int,
+    curve_secret: Path | None,
+    curve_allow: Path | None,
 ) -> Config:
     try:
         return Config(
@@ -107,6 +125,8 @@ def _build(
             log_file=log_file,
             json_log=json_log,
             verbose=verbose,
+            curve_secret=curve_secret,
+            curve_allow=curve_allow,
         )
     except ConfigError as exc:
         _fail(str(exc), 2)
@@ -124,6 +144,8 @@ def seed(
     log_file: Annotated[Path, typer.Option(help="Human log file.")] = Path("seed_network.log"),
     json_log: JsonLog = None,
     verbose: Verbose = 0,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
 ) -> None:
     """Run a seed: it keeps the list of live peers and hands it to peers that register."""
     seeds = _seeds(config)
@@ -140,6 +162,7 @@ def seed(
         address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
+        curve_secret=curve_secret, curve_allow=curve_allow,
     )  # fmt: skip
     _run(_open(Seed, cfg))
 
@@ -164,6 +187,8 @@ def peer(
     log_file: Annotated[Path, typer.Option(help="Human log file.")] = Path("peer_network.log"),
     json_log: JsonLog = None,
     verbose: Verbose = 0,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
     stdin: Annotated[
         bool,
         typer.Option(
@@ -186,6 +211,7 @@ def peer(
         address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
+        curve_secret=curve_secret, curve_allow=curve_allow,
     )  # fmt: skip
     node = _open(Peer, cfg)
     if stdin:
@@ -214,6 +240,8 @@ def _open(kind: type[Peer], cfg: Config) -> Peer: ...
 def _open(kind: type[Seed] | type[Peer], cfg: Config) -> Node:
     try:
         return kind(cfg, console=True)
+    except ConfigError as exc:  # the CURVE keys
+        _fail(str(exc), 2)
     except OSError as exc:  # the log files
         _fail(f"{exc.filename}: {exc.strerror}", 2)
 
@@ -237,16 +265,23 @@ def peers(
         ),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the nodes.", min=0.01)] = 2.0,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
 ) -> None:
     """Ask every seed of the config for its peer list and print it; exit 1 if none answers."""
     seeds = [str(s) for s in _seeds(config)]
-    answers = query_peers(seeds, timeout)
+    curve = _curve(curve_secret, curve_allow)
+    for unknown in [s for s in seeds if curve is not None and s not in curve.servers]:
+        typer.echo(
+            f"zgossip: warning: no certificate for seed {unknown} in {curve_allow}", err=True
+        )
+    answers = query_peers(seeds, timeout, curve)
     if all(infos is None for infos in answers.values()):
         _fail(f"no seed of {config} answered within {timeout} s", 1)
     overlay: dict[str, tuple[str, ...] | None] | None = None
     if links or dot is not None or plot is not None:
         listed = sorted({i.id for infos in answers.values() for i in infos or ()})
-        overlay = query_links(listed, timeout)
+        overlay = query_links(listed, timeout, curve)
     if as_json:
         typer.echo(json.dumps(_document(answers, overlay), indent=2))
     else:
@@ -255,6 +290,50 @@ def peers(
             _print_links(overlay)
     if overlay is not None:
         _draw(overlay, dot, plot)
+
+
+def _curve(secret: Path | None, allow: Path | None) -> security.Curve | None:
+    try:
+        return security.load(secret, allow)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+@app.command()
+def keygen(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Directory to write the key pair into.")
+    ] = Path("."),
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="IP:PORT of the node (seed or peer) the keys are for: writes IP-PORT.key "
+            "(the public certificate, naming the address) and IP-PORT.key_secret."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="A name for a client's keys instead (e.g. for zgossip peers): writes "
+            "NAME.key and NAME.key_secret."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing keys.")] = False,
+) -> None:
+    """Write a CURVE key pair. Put every .key into the allow directory of every node; keep
+    each .key_secret for its own node alone."""
+    where = None
+    if address is not None:
+        try:
+            where = Address.parse(address)
+        except ValueError as exc:
+            _fail(f"--address: {exc}", 2)
+    try:
+        public, secret = security.keygen(directory, address=where, name=name, force=force)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    typer.echo(f"public certificate: {public}")
+    typer.echo(f"secret key:         {secret}")
 
 
 def _document(

@@ -74,6 +74,15 @@ def parse_seeds(path: Path) -> list[Address]:
     return seeds
 
 
+def curve_pair(secret: Path | None, allow: Path | None) -> tuple[Path, Path] | None:
+    """The CURVE secret key file and allow directory, given both; None, given neither."""
+    if secret is None and allow is None:
+        return None
+    if secret is None or allow is None:
+        raise ConfigError("--curve-secret and --curve-allow go together: give both or neither")
+    return secret, allow
+
+
 @dataclass(slots=True)
 class Config:
     """Everything a node needs to run. Times are seconds (floats)."""
@@ -104,6 +113,11 @@ class Config:
     json_log: Path | None = None
     #: Console verbosity: 0 prints the events a person follows, 1 adds liveness chatter.
     verbose: int = 0
+    #: CurveZMQ: this node's secret key file and the directory of the public certificates
+    #: allowed in the network (see :mod:`zgossip.security`). Both or neither; neither keeps
+    #: the network in the clear, as before.
+    curve_secret: Path | None = None
+    curve_allow: Path | None = None
 
     def __post_init__(self) -> None:
         if self.gossip_interval <= 0 or self.liveness_interval <= 0:
@@ -117,6 +131,7 @@ class Config:
         if not 1 <= self.history <= self.ml_max_entries:
             # a frame handed over must still be remembered by the receiver's ML
             raise ConfigError("history must be from 1 to ml_max_entries")
+        curve_pair(self.curve_secret, self.curve_allow)
 
     @property
     def quorum(self) -> int:

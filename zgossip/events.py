@@ -44,7 +44,8 @@ _COLOURS = {
     "report.refuted": "\x1b[33m", "report.ignored": "\x1b[33m", "report.undecided": "\x1b[33m",
     "dead.received": "\x1b[31m", "neighbour.dead": "\x1b[31m", "dead.reported": "\x1b[31m",
     "peer.removed": "\x1b[31m",
-    "bad.message": "\x1b[35m", "internal.error": "\x1b[1;31m", "handler.error": "\x1b[1;31m",
+    "bad.message": "\x1b[35m", "auth.denied": "\x1b[35m", "auth.nokey": "\x1b[33m",
+    "internal.error": "\x1b[1;31m", "handler.error": "\x1b[1;31m",
 }  # fmt: skip
 
 _to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode

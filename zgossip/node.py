@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Self
 
 import zmq
 
-from zgossip import wire
+from zgossip import security, wire
 from zgossip.clock import Clock, SystemClock
 from zgossip.config import Config
 from zgossip.events import EventLog
@@ -55,6 +55,9 @@ class Node:
     ) -> None:
         self.config = config
         self.id = str(config.address)
+        self.curve = security.from_config(config)  # first: a bad key file opens no log file
+        self._gate: security.Gate | None = None
+        self._denials = security.Denials()
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.events = EventLog(
@@ -165,8 +168,12 @@ class Node:
         return sock
 
     def _bind_socket(self, sock: zmq.Socket[bytes], host: str, port: int | None) -> str:
-        """Bind ``sock`` to host:port (any free port when None); one-line errors."""
+        """Bind ``sock`` to host:port (any free port when None); one-line errors.
+
+        Every socket a node binds is a server: with CURVE on, only allowed keys get in."""
         where = f"tcp://{host}:{port if port is not None else '*'}"
+        if self.curve is not None:
+            self.curve.serve(sock)
         try:
             sock.bind(where)
         except zmq.ZMQError as exc:
@@ -177,6 +184,23 @@ class Node:
             raise BindError(f"cannot bind {where}: {exc.strerror}") from None
         endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return endpoint
+
+    def _connect(self, sock: zmq.Socket[bytes], target: str, endpoint: str | None = None) -> bool:
+        """Connect ``sock`` to ``target`` (an ``IP:PORT``) at ``endpoint``, its ROUTER unless
+        given; with CURVE on, as a client of ``target``'s key.
+
+        A target without a certificate in the allow directory is not connected to (an
+        ``auth.nokey`` event): the socket stays, unconnected, so a send fails as to a node
+        that does not answer, and the usual timeouts deal with it.
+        """
+        if self.curve is not None and not self.curve.client(sock, target):
+            self.events.emit(
+                "auth.nokey", f"no certificate for {target} in {self.curve.allow}: not connecting",
+                target=target,
+            )  # fmt: skip
+            return False
+        sock.connect(endpoint or f"tcp://{target}")
+        return True
 
     def _watch(self, sock: zmq.Socket[bytes], handler: Handler) -> None:
         self._handlers[sock] = handler
@@ -196,8 +220,8 @@ class Node:
             return  # a probe is out already: its answer serves this caller too
         dealer = self._socket(zmq.DEALER)
         monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(zmq.EVENT_CONNECT_RETRIED)
-        dealer.connect(f"tcp://{target}")
-        dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
+        if self._connect(dealer, target):  # else it goes unanswered, and times out
+            dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
         self._probe_sockets[target] = (dealer, monitor)
         self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
         self._watch(monitor, lambda frames: self._end_probe(target, answered=False))
@@ -261,10 +285,29 @@ class Node:
     def _open(self) -> None:
         self._ctx = zmq.Context()
         self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        if self.curve is not None:  # the gate opens before any server binds
+            self._gate = security.Gate(self._ctx, self.curve.allow)
+            self._watch(self._gate.open(), self._on_zap)
         self.endpoints = self._bind()
         self.events.emit(
             "started", f"started on {', '.join(self.endpoints)}", endpoints=self.endpoints
         )
+
+    def _on_zap(self, frames: list[bytes]) -> None:
+        """A server of ours asks whether a CURVE client may in; refusals are logged, a
+        client's first at once and then once a while, so retries cannot flood the log."""
+        assert self._gate is not None and self.curve is not None
+        denied = self._gate.check(frames)
+        if denied is None:
+            return
+        count = self._denials.report(denied.key, self.clock.monotonic())
+        if count is not None:
+            self.events.emit(
+                "auth.denied",
+                f"refused key {denied.key} from {denied.address}: not in {self.curve.allow}"
+                + (f" ({count} times since last said)" if count > 1 else ""),
+                key=denied.key, address=denied.address, count=count,
+            )  # fmt: skip
 
     def _serve(self) -> None:
         wake_fd = self._wake_r.fileno()
@@ -320,8 +363,13 @@ class Node:
     def _release(self) -> None:
         self._handlers.clear()
         if self._ctx is not None:
+            # Closes the gate's ZAP socket with the rest: the servers no longer read, so a
+            # client let in by no one in that instant gets nothing in or out.
             self._ctx.destroy(linger=_LINGER_MS)
             self._ctx = None
+        if self._gate is not None:
+            self._gate.stop()
+            self._gate = None
         with self._wake_lock:
             self._wake_r.close()
             self._wake_w.close()

@@ -148,7 +148,7 @@ class Peer(Node):
 
     def _dealer(self, peer: str) -> zmq.Socket[bytes]:
         dealer = self._socket(zmq.DEALER)
-        dealer.connect(f"tcp://{peer}")
+        self._connect(dealer, peer)
         return dealer
 
     def _send(self, dealer: zmq.Socket[bytes], message: wire.Message) -> None:
@@ -337,12 +337,13 @@ class Peer(Node):
     # -- links -----------------------------------------------------------------
 
     def _add(self, peer: str, pub: str) -> None:
-        dealer = self._dealer(peer)
+        dealer = self._socket(zmq.DEALER)
+        if self._connect(dealer, peer):  # else the link never comes up, and fails in time
+            self._connect(self._sub, peer, pub)  # the SUB is a CURVE client of peer's XPUB
         window = self.config.liveness_interval * self.config.liveness_misses
         neighbour = _Neighbour(peer, pub, dealer, self.clock.monotonic() + window)
         self.neighbours[peer] = neighbour
         self._watch(dealer, lambda frames: self._on_neighbour(peer, frames))
-        self._sub.connect(pub)
         self._advance(neighbour)
 
     def _advance(self, neighbour: _Neighbour) -> None:

@@ -49,7 +49,7 @@ class Seed(Node):
         self._watch(self._router, self._on_router)
         for seed in sorted(self.agreement.seeds - {self.id}):
             dealer = self._seed_dealers[seed] = self._socket(zmq.DEALER)
-            dealer.connect(f"tcp://{seed}")
+            self._connect(dealer, seed)
             self._watch(dealer, functools.partial(self._on_seed, seed))
         return [endpoint]
 

@@ -3,7 +3,8 @@
 What ``zgossip peers`` shows: :func:`query_peers` asks every seed for its list,
 :func:`query_links` asks peers whom they link to, :func:`to_dot` writes the
 overlay for Graphviz. Each query goes to every node at once and waits for all
-answers together, so a survey of many nodes takes one timeout at most.
+answers together, so a survey of many nodes takes one timeout at most. In a
+CURVE network each query is a CURVE client with the caller's keys (``curve``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ from typing import TypeVar
 import zmq
 
 from zgossip import wire
+from zgossip.security import Curve
 
 M = TypeVar("M", bound=wire.Message)
 
 
 def _ask(
-    addresses: Iterable[str], request: wire.Message, answer: type[M], timeout: float
+    addresses: Iterable[str],
+    request: wire.Message,
+    answer: type[M],
+    timeout: float,
+    curve: Curve | None,
 ) -> dict[str, M | None]:
-    """Send ``request`` to each node's ROUTER; its ``answer``, or None when none came in time."""
+    """Send ``request`` to each node's ROUTER; its ``answer``, or None when none came in time
+    (or, with ``curve``, when the allow directory has no certificate for that node)."""
     answers: dict[str, M | None] = {}
     with zmq.Context() as ctx:
         poller = zmq.Poller()
@@ -34,6 +41,9 @@ def _ask(
             dealer = ctx.socket(zmq.DEALER)
             dealer.setsockopt(zmq.LINGER, 0)
             dealer.setsockopt(zmq.MAXMSGSIZE, wire.MAX_FRAME)
+            if curve is not None and not curve.client(dealer, address):
+                dealer.close()
+                continue
             dealer.connect(f"tcp://{address}")
             dealer.send(frame)
             poller.register(dealer, zmq.POLLIN)
@@ -53,15 +63,19 @@ def _ask(
     return answers
 
 
-def query_peers(seeds: list[str], timeout: float) -> dict[str, tuple[wire.PeerInfo, ...] | None]:
+def query_peers(
+    seeds: list[str], timeout: float, curve: Curve | None = None
+) -> dict[str, tuple[wire.PeerInfo, ...] | None]:
     """Ask every seed for its peer list; None for a seed that did not answer in ``timeout``."""
-    answers = _ask(seeds, wire.ListPeers(), wire.Peers, timeout)
+    answers = _ask(seeds, wire.ListPeers(), wire.Peers, timeout, curve)
     return {seed: None if a is None else a.peers for seed, a in answers.items()}
 
 
-def query_links(peers: Iterable[str], timeout: float) -> dict[str, tuple[str, ...] | None]:
+def query_links(
+    peers: Iterable[str], timeout: float, curve: Curve | None = None
+) -> dict[str, tuple[str, ...] | None]:
     """Ask every peer whom it links to; None for a peer that did not answer in ``timeout``."""
-    answers = _ask(peers, wire.Neighbours(), wire.Links, timeout)
+    answers = _ask(peers, wire.Neighbours(), wire.Links, timeout, curve)
     return {peer: None if a is None else a.neighbours for peer, a in answers.items()}
 
 
