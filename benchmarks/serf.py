@@ -71,7 +71,10 @@ def _run(directory: Path, n: int, events: int, detect_failure: bool) -> SerfFigu
             ]  # fmt: skip
             with open(directory / f"{name}.out", "wb") as out:
                 agents.append(subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT))
-        tap.wait_for(lambda: _everyone_knows(tap, names), 60, f"{n} serf agents joined")
+        try:
+            tap.wait_for(lambda: _everyone_knows(tap, names), 60, f"{n} serf agents joined")
+        except AssertionError:  # a figure for the table, not a failure of the benchmark
+            return SerfFigures(n, unavailable=f"not all {n} serf agents joined within 60 s")
         figures = SerfFigures(n)
         for k in range(events):
             _one_event(tap, names, ports[1], k, figures)
@@ -128,6 +131,9 @@ def _one_failure(
             if e["event"] == "serf.member-failed" and victim in e["members"].split()
         ]
 
-    tap.wait_for(lambda: len(noticed()) == len(names) - 1, 60, f"{victim} failed everywhere")
+    try:
+        tap.wait_for(lambda: len(noticed()) == len(names) - 1, 60, f"{victim} failed everywhere")
+    except AssertionError:
+        return  # the failure figures stay n/a (NaN)
     figures.failed_first = min(noticed()) - killed
     figures.failed_all = max(noticed()) - killed
