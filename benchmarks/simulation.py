@@ -39,10 +39,11 @@ def fit_exponent(degrees: list[int], k_min: int) -> float:
 
 
 def _spread(graph: dict[int, set[int]], origin: int, lists: list[MessageList],
-            clock: FakeClock, frame: bytes) -> tuple[int, int, int]:  # fmt: skip
-    """Flood one frame from ``origin``; returns rounds, nodes reached, copies received."""
+            clock: FakeClock, seq: int) -> tuple[int, int, int]:  # fmt: skip
+    """Flood message ``seq`` from ``origin``; returns rounds, nodes reached, copies received."""
+    frame = f"sim:{seq}".encode()
     msg_id = message_id(frame)
-    lists[origin].record(msg_id, "self", frame)
+    lists[origin].record(msg_id, "self", frame, str(origin), seq)
     frontier, reached, copies, rounds = [origin], 1, 0, 0
     while frontier:
         clock.advance(1.0)
@@ -51,7 +52,7 @@ def _spread(graph: dict[int, set[int]], origin: int, lists: list[MessageList],
             for other in graph[node]:
                 copies += 1
                 if msg_id not in lists[other]:
-                    lists[other].record(msg_id, str(node), frame)
+                    lists[other].record(msg_id, str(node), frame, str(origin), seq)
                     fresh.append(other)
         reached += len(fresh)
         frontier = fresh
@@ -70,8 +71,7 @@ def measure(nodes: int, messages: int, seed: int = 1) -> SimFigures:
     ]
     rounds, worst, copies = [], 1.0, 0
     for seq in range(messages):
-        frame = f"sim:{seq}".encode()
-        r, reached, c = _spread(graph, rng.randrange(nodes), lists, clock, frame)
+        r, reached, c = _spread(graph, rng.randrange(nodes), lists, clock, seq)
         rounds.append(r)
         worst = min(worst, reached / nodes)
         copies += c

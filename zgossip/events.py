@@ -37,7 +37,7 @@ _BOLD = "\x1b[1m"
 _COLOURS = {
     "started": "\x1b[32m", "stopped": "\x1b[32m", "peer.registered": "\x1b[32m",
     "seed.registered": "\x1b[32m", "neighbour.added": "\x1b[32m",
-    "gossip.sent": "\x1b[36m", "gossip.received": "\x1b[36m",
+    "gossip.sent": "\x1b[36m", "gossip.received": "\x1b[36m", "gossip.gap": "\x1b[33m",
     "liveness.missed": "\x1b[33m", "liveness.late": "\x1b[33m", "seed.lost": "\x1b[33m",
     "neighbour.left": "\x1b[33m", "neighbour.lost": "\x1b[33m", "link.failed": "\x1b[33m",
     "neighbour.suspect": "\x1b[33m", "suspect.refuted": "\x1b[33m",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from zgossip.clock import Clock
 
@@ -28,13 +29,23 @@ class Entry:
     when: float  # monotonic time of first receipt
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    when: float
+    origin: str
+    seq: int
+    frame: bytes
+
+
 class MessageList:
     def __init__(self, clock: Clock, *, max_entries: int, max_age: float, history: int) -> None:
         self._clock = clock
         self._max_entries = max_entries
         self._max_age = max_age
         self._entries: dict[bytes, Entry] = {}  # insertion order is receipt order
-        self._history: deque[tuple[float, bytes]] = deque(maxlen=history)
+        self._history: deque[_Kept] = deque()
+        self._history_size = history
+        self._kept: dict[tuple[str, int], bytes] = {}  # (origin, seq) -> frame, as in _history
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -45,25 +56,119 @@ class MessageList:
     def get(self, msg_id: bytes) -> Entry | None:
         return self._entries.get(msg_id)
 
-    def record(self, msg_id: bytes, sender: str, frame: bytes) -> None:
+    def record(self, msg_id: bytes, sender: str, frame: bytes, origin: str, seq: int) -> None:
         """Remember a first receipt, and forget what is now too old or too many."""
         now = self._clock.monotonic()
         entries = self._entries
         entries[msg_id] = Entry(sender, now)
-        self._history.append((now, frame))
         oldest = now - self._max_age
         while len(entries) > self._max_entries or entries[next(iter(entries))].when < oldest:
             del entries[next(iter(entries))]
+        if not self._history_size:
+            return
+        if len(self._history) == self._history_size:
+            gone = self._history.popleft()
+            if self._kept.get((gone.origin, gone.seq)) is gone.frame:
+                del self._kept[(gone.origin, gone.seq)]
+        self._history.append(_Kept(now, origin, seq, frame))
+        self._kept[(origin, seq)] = frame
+
+    def kept(self, origin: str, seqs: Iterable[int]) -> list[bytes]:
+        """The frames of ``origin`` with these sequence numbers that are still kept whole."""
+        return [frame for seq in seqs if (frame := self._kept.get((origin, seq))) is not None]
 
     def recent(self, max_bytes: int) -> list[bytes]:
         """The newest kept frames, oldest first, that fit in ``max_bytes`` and are young
         enough that no peer has forgotten their ids."""
         oldest = self._clock.monotonic() - self._max_age / 2
         frames: list[bytes] = []
-        for when, frame in reversed(self._history):
-            max_bytes -= len(frame)
-            if when < oldest or max_bytes < 0:
+        for kept in reversed(self._history):
+            max_bytes -= len(kept.frame)
+            if kept.when < oldest or max_bytes < 0:
                 break
-            frames.append(frame)
+            frames.append(kept.frame)
         frames.reverse()
         return frames
+
+
+@dataclass(slots=True)
+class _Gap:
+    since: float  # monotonic time the gap was seen
+    ask: str  # the neighbour whose message showed the gap: it may well have the missing one
+    tries: int = 0
+
+
+@dataclass(slots=True)
+class _Origin:
+    next: int  # the sequence number expected next
+    missing: dict[int, _Gap] = field(default_factory=dict)
+
+
+class Gaps:
+    """Which messages of each origin went missing here, and whom to ask for them (pure).
+
+    Every message carries its origin's sequence number. A number skipped is a gap; gossip
+    arrives by several paths and out of order, so a gap is asked for only once it has
+    lasted ``delay``: first from the neighbour whose later message revealed it, then, every
+    ``delay`` more, from another neighbour, ``tries`` times at most. Memory is bounded:
+    at most ``max_missing`` gaps an origin, the oldest given up first.
+    """
+
+    def __init__(self, clock: Clock, *, delay: float, tries: int, max_missing: int) -> None:
+        self._clock = clock
+        self._delay = delay
+        self._tries = tries
+        self._max_missing = max_missing
+        self._origins: dict[str, _Origin] = {}
+
+    def missing(self, origin: str) -> list[int]:
+        known = self._origins.get(origin)
+        return sorted(known.missing) if known else []
+
+    def seen(self, origin: str, seq: int, sender: str) -> None:
+        """A first receipt of ``origin``'s message ``seq``, from ``sender``."""
+        known = self._origins.get(origin)
+        if known is None or seq == 1:  # first word from it, or it started anew
+            self._origins[origin] = _Origin(seq + 1)
+            return
+        if seq < known.next:
+            known.missing.pop(seq, None)  # a gap filled, or a late duplicate path
+            return
+        now = self._clock.monotonic()
+        for skipped in range(max(known.next, seq - self._max_missing), seq):
+            known.missing[skipped] = _Gap(now, sender)
+        known.next = seq + 1
+        while len(known.missing) > self._max_missing:
+            del known.missing[next(iter(known.missing))]
+
+    def due(self, neighbours: list[str]) -> dict[str, dict[str, list[int]]]:
+        """The gaps to ask for now: neighbour -> origin -> sequence numbers."""
+        now = self._clock.monotonic()
+        asks: dict[str, dict[str, list[int]]] = {}
+        for origin, known in self._origins.items():
+            for seq, gap in list(known.missing.items()):
+                if now < gap.since + self._delay * (gap.tries + 1):
+                    continue
+                if gap.tries >= self._tries or not neighbours:
+                    del known.missing[seq]  # given up: it is lost here
+                    continue
+                if gap.tries > 0 or gap.ask not in neighbours:  # someone else this time
+                    gap.ask = _after(gap.ask, neighbours)
+                gap.tries += 1
+                asks.setdefault(gap.ask, {}).setdefault(origin, []).append(seq)
+        return asks
+
+    def next_deadline(self) -> float | None:
+        return min(
+            (
+                gap.since + self._delay * (gap.tries + 1)
+                for known in self._origins.values()
+                for gap in known.missing.values()
+            ),
+            default=None,
+        )
+
+
+def _after(current: str, ring: list[str]) -> str:
+    """The member of ``ring`` after ``current`` (the first when it is not in it)."""
+    return ring[(ring.index(current) + 1) % len(ring)] if current in ring else ring[0]

@@ -26,7 +26,7 @@ import zmq
 from zgossip import wire
 from zgossip.clock import Clock
 from zgossip.config import Config
-from zgossip.gossip import MessageList, message_id
+from zgossip.gossip import Gaps, MessageList, message_id
 from zgossip.liveness import Liveness, Suspicions
 from zgossip.node import Node
 from zgossip.overlay import pick_neighbours
@@ -90,6 +90,10 @@ class Peer(Node):
         self.liveness = Liveness(config.liveness_misses)
         # helpers probe for request_timeout; their answers need a moment more to come back
         self.suspicions = Suspicions(self.clock, 2 * config.request_timeout)
+        # gossip comes by several paths, out of order: a gap must last a moment to count
+        self.gaps = Gaps(
+            self.clock, delay=config.request_timeout / 2, tries=3, max_missing=wire.MAX_REPAIR
+        )
         self.registration = Registration(
             [str(seed) for seed in config.seeds],
             self.clock,
@@ -185,14 +189,28 @@ class Peer(Node):
             self._replace()
         for suspect in self.suspicions.expire():  # no helper vouched for it in time
             self._on_dead(suspect, self.clock.time())
+        self._ask_for_gaps()
         if self._next_gossip is not None and now >= self._next_gossip:
             self._gossip()
         deadlines = [self.registration.next_deadline(), self._next_round]
         deadlines.extend(n.deadline for n in self.neighbours.values() if not n.up)
-        for deadline in (self._next_gossip, self.suspicions.next_deadline()):
+        waits = (self._next_gossip, self.suspicions.next_deadline(), self.gaps.next_deadline())
+        for deadline in waits:
             if deadline is not None:
                 deadlines.append(deadline)
         return min(deadlines)
+
+    def _ask_for_gaps(self) -> None:
+        """Ask neighbours for the messages that went missing here (see gossip.Gaps)."""
+        up = [n.id for n in self.neighbours.values() if n.up]
+        for neighbour, wanted in self.gaps.due(up).items():
+            dealer = self.neighbours[neighbour].dealer
+            for origin, seqs in wanted.items():  # at most MAX_REPAIR of them: Gaps' bound
+                self._send(dealer, wire.Repair(self.id, origin, tuple(seqs)))
+                self.events.emit(
+                    "gossip.gap", f"missing {len(seqs)} message(s) of {origin}: asked {neighbour}",
+                    origin=origin, seqs=seqs, asked=neighbour,
+                )  # fmt: skip
 
     def _send_register(self, seed: str) -> None:
         dealer = self._seed_dealers.get(seed)
@@ -284,10 +302,10 @@ class Peer(Node):
         self._seq += 1
         frame = wire.encode(wire.Gossip(self.id, self._seq, self.clock.time(), body))
         msg_id = message_id(frame)
-        self.ml.record(msg_id, self.id, frame)
-        self._pub.send(wire.gossip_frame(self._id_bytes, frame))
-        text = _text(body)
+        self.ml.record(msg_id, self.id, frame, self.id, self._seq)
+        text = _text(body)  # logged first: its time comes before any receipt's
         self.events.emit("gossip.sent", f"sent {text}", id=msg_id.hex(), body=text)
+        self._pub.send(wire.gossip_frame(self._id_bytes, frame))
 
     # -- seeds -----------------------------------------------------------------
 
@@ -417,6 +435,13 @@ class Peer(Node):
             case wire.History(peer=peer, items=items) if peer in self.neighbours:
                 for item in items:
                     self._receive(item, peer)
+            case wire.Repair(origin=origin, seqs=seqs):  # from anyone: it is all gossip anyway
+                kept = self.ml.kept(origin, seqs)
+                while sum(map(len, kept)) > wire.MAX_FRAME // 2:
+                    kept.pop()  # the rest will be asked for again
+                if kept:
+                    history = wire.History(self.id, tuple(kept))
+                    self._router.send_multipart([frames[0], wire.encode(history)])
             case wire.Bye(peer=peer) if peer in self.neighbours:
                 self._forget(peer)
                 self.events.emit("neighbour.left", f"neighbour {peer} left", neighbour=peer)
@@ -443,6 +468,9 @@ class Peer(Node):
                 self._replace()
         elif isinstance(message, wire.Probed):
             self._probed(peer, message)
+        elif isinstance(message, wire.History):  # the messages we asked it to repair
+            for item in message.items:
+                self._receive(item, peer)
         elif message is not None:
             self._bad(f"unexpected {message.KIND} message from a neighbour", peer)
 
@@ -479,7 +507,8 @@ class Peer(Node):
         if not isinstance(message, wire.Gossip):
             self._bad(f"unexpected {message.KIND} message as gossip", sender)
             return
-        self.ml.record(msg_id, sender, frame)
+        self.ml.record(msg_id, sender, frame, message.origin, message.seq)
+        self.gaps.seen(message.origin, message.seq, sender)
         self._pub.send(wire.gossip_frame(self._id_bytes, frame))
         hex_id, text = msg_id.hex(), _text(message.body)
         self.events.emit(

@@ -26,6 +26,8 @@ VERSION = 1
 MAX_FRAME = 1 << 20
 MAX_BODY = 64 * 1024
 MAX_LIST = 100_000
+#: Sequence numbers one repair request may ask for.
+MAX_REPAIR = 1000
 
 
 class WireError(ValueError):
@@ -51,6 +53,7 @@ class Kind(StrEnum):
     PROBED = "probed"  # -> the asker: whether the suspect answered (reply to probe)
     SUSPECT = "suspect"  # seed -> seeds: this peer may be dead; probe it and vote
     VOTE = "vote"  # seed -> seeds: my probe's verdict on a suspect
+    REPAIR = "repair"  # peer -> neighbour: send me these messages of an origin (as history)
 
 
 Check = Callable[[Any], Any]
@@ -121,6 +124,12 @@ def _peer_ids(value: Any) -> Any:
     if type(value) is not list or len(value) > MAX_LIST:
         raise WireError(f"expected a list of at most {MAX_LIST} peers")
     return tuple(_peer_id(item) for item in value)
+
+
+def _seqs(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_REPAIR:
+        raise WireError(f"expected a list of at most {MAX_REPAIR} sequence numbers")
+    return tuple(_count(item) for item in value)
 
 
 def _peer_infos(value: Any) -> Any:
@@ -282,13 +291,21 @@ class Vote:
     reporter: PeerId  # who first suspected it, for a seed that hears of the case only now
 
 
+@dataclass(frozen=True, slots=True)
+class Repair:
+    KIND: ClassVar[Kind] = Kind.REPAIR
+    peer: PeerId  # who asks
+    origin: PeerId
+    seqs: Annotated[tuple[int, ...], _seqs]  # the origin's sequence numbers it missed
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
-    | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote
+    | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
-    Neighbours, Links, Probe, Probed, Suspect, Vote,
+    Neighbours, Links, Probe, Probed, Suspect, Vote, Repair,
 )  # fmt: skip
 
 

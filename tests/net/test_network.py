@@ -399,3 +399,32 @@ def test_peers_command_shows_lists_links_dot_and_plot(net: Net, tmp_path: Path) 
     assert all(links[p.id] and set(links[p.id]) <= set(links) - {p.id} for p in peers)
     assert dot.read_text().startswith("graph zgossip {") and " -- " in dot.read_text()
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_messages_dropped_on_a_link_are_repaired_from_a_neighbour(net: Net) -> None:
+    origin, lossy, third = (net.peer(gossip_count=0) for _ in range(3))
+    for peer in (origin, lossy, third):
+        net.linked(peer)
+    lost = {2, 4, 5}  # the last message is never lost: no later one would show the gap
+    serve = lossy._handlers[lossy._sub]
+
+    def drop_some(frames: list[bytes]) -> None:  # every copy, whichever neighbour sends it
+        message = wire.decode(bytes(wire.split_gossip(frames[0])[1]))
+        assert isinstance(message, wire.Gossip)
+        if not (message.origin == origin.id and message.seq in lost):
+            serve(frames)
+
+    lossy._handlers[lossy._sub] = drop_some
+    for n in range(1, 7):
+        origin.broadcast(f"message {n}")
+    net.events.wait_for(
+        lambda: len(net.events.of("gossip.received", lossy.id)) == 6, what="six at the lossy peer"
+    )
+    bodies = [e["body"] for e in net.events.of("gossip.received", lossy.id)]
+    assert sorted(bodies) == [f"message {n}" for n in range(1, 7)]  # each once
+    gaps = net.events.of("gossip.gap", lossy.id)
+    assert {seq for e in gaps for seq in e["seqs"]} == lost
+    assert all(e["origin"] == origin.id for e in gaps)
+    net.events.wait_for(
+        lambda: len(net.events.of("gossip.received", third.id)) == 6, what="all six at the third"
+    )

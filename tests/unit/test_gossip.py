@@ -7,11 +7,12 @@ import hashlib
 import pytest
 
 from zgossip.clock import FakeClock
-from zgossip.gossip import Entry, MessageList, message_id
+from zgossip.gossip import Entry, Gaps, MessageList, message_id
 
 MAX_AGE = 600.0
 A = "10.0.0.1:5000"
 B = "10.0.0.2:5000"
+C = "10.0.0.3:5000"
 
 
 def _frame(i: int, size: int = 10) -> bytes:
@@ -26,7 +27,7 @@ def _ml(
 
 def _record(ml: MessageList, frame: bytes, sender: str = A) -> bytes:
     msg_id = message_id(frame)
-    ml.record(msg_id, sender, frame)
+    ml.record(msg_id, sender, frame, sender, len(ml) + 1)
     return msg_id
 
 
@@ -225,3 +226,92 @@ def test_recent_of_a_fresh_list(count: int) -> None:
     for i in range(count):
         _record(ml, _frame(i))
     assert len(ml.recent(max_bytes=1 << 20)) == count
+
+
+# -- kept frames and gaps ---------------------------------------------------------------------
+
+
+def test_kept_frames_are_found_by_origin_and_sequence_until_the_ring_drops_them() -> None:
+    ml = _ml(FakeClock(), history=3)
+    for seq in range(1, 5):
+        ml.record(message_id(_frame(seq)), B, _frame(seq), A, seq)
+    assert ml.kept(A, [1, 2, 3, 4, 9]) == [_frame(2), _frame(3), _frame(4)]  # 1 fell off
+    assert ml.kept(B, [2]) == []
+
+
+def _gaps(clock: FakeClock, tries: int = 3, max_missing: int = 100) -> Gaps:
+    return Gaps(clock, delay=1.0, tries=tries, max_missing=max_missing)
+
+
+def test_a_skipped_number_is_a_gap_asked_of_the_revealer_once_it_lasted_the_delay() -> None:
+    clock = FakeClock()
+    gaps = _gaps(clock)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 4, B)  # 2 and 3 skipped
+    assert gaps.missing(A) == [2, 3]
+    assert gaps.due([B, C]) == {}  # it may yet come by another path
+    assert gaps.next_deadline() == clock.monotonic() + 1.0
+    clock.advance(1.0)
+    assert gaps.due([B, C]) == {B: {A: [2, 3]}}
+
+
+def test_a_gap_filled_by_a_late_copy_is_never_asked_for() -> None:
+    clock = FakeClock()
+    gaps = _gaps(clock)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 3, B)
+    gaps.seen(A, 2, C)
+    clock.advance(5.0)
+    assert gaps.missing(A) == [] and gaps.due([B, C]) == {}
+    assert gaps.next_deadline() is None
+
+
+def test_an_unfilled_gap_is_asked_of_another_neighbour_then_given_up() -> None:
+    clock = FakeClock()
+    gaps = _gaps(clock, tries=2)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 3, B)
+    clock.advance(1.0)
+    assert gaps.due([B, C]) == {B: {A: [2]}}
+    clock.advance(1.0)
+    assert gaps.due([B, C]) == {C: {A: [2]}}  # B did not have it
+    clock.advance(1.0)
+    assert gaps.due([B, C]) == {}  # two tries: lost here
+    assert gaps.missing(A) == []
+
+
+def test_a_revealer_that_is_no_longer_a_neighbour_is_not_asked() -> None:
+    clock = FakeClock()
+    gaps = _gaps(clock)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 3, B)
+    clock.advance(1.0)
+    assert gaps.due([C]) == {C: {A: [2]}}
+
+
+def test_sequence_one_again_means_the_origin_started_anew() -> None:
+    clock = FakeClock()
+    gaps = _gaps(clock)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 5, B)
+    gaps.seen(A, 1, B)  # restarted: its old gaps mean nothing now
+    assert gaps.missing(A) == []
+    gaps.seen(A, 2, B)
+    assert gaps.missing(A) == []
+
+
+def test_gaps_are_bounded_per_origin_the_oldest_given_up_first() -> None:
+    clock = FakeClock()
+    gaps = _gaps(clock, max_missing=5)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 1000, B)
+    assert gaps.missing(A) == [995, 996, 997, 998, 999]
+    gaps.seen(A, 1003, B)
+    assert gaps.missing(A) == [997, 998, 999, 1001, 1002]
+
+
+def test_the_first_message_heard_from_an_origin_reveals_no_gap() -> None:
+    gaps = _gaps(FakeClock())
+    gaps.seen(A, 40, B)  # we joined late: 1 to 39 are history, not gaps
+    gaps.seen(A, 41, B)
+    assert gaps.missing(A) == []

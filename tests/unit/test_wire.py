@@ -41,6 +41,7 @@ SAMPLES: list[wire.Message] = [
     wire.Probed(PEER, OTHER, 1_700_000_005.0, False),
     wire.Suspect("10.0.0.9:9000", OTHER, PEER),
     wire.Vote("10.0.0.9:9000", OTHER, True, PEER),
+    wire.Repair(PEER, OTHER, (3, 4, 9)),
 ]
 
 
@@ -647,3 +648,13 @@ def test_malformed_gossip_frames_are_refused(frame: bytes) -> None:
 def test_gossip_sender_must_be_ip_port(raw: bytes) -> None:
     with pytest.raises(wire.WireError):
         wire.sender_id(raw)
+
+
+@pytest.mark.parametrize(
+    "seqs",
+    ["3", None, [1, -1], [1, "2"], [1, True], [1.0], list(range(wire.MAX_REPAIR + 1))],
+    ids=lambda value: repr(value)[:30],
+)
+def test_repair_requests_of_wrong_shape_are_rejected(seqs: Any) -> None:
+    error = _rejected(_spoiled(wire.Repair(PEER, OTHER, (1,)), seqs=seqs))
+    assert "seqs" in str(error)
