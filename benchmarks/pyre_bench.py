@@ -44,7 +44,7 @@ class PyreFigures:
 def _why_not() -> str | None:
     """Why Pyre cannot run here, or None."""
     try:
-        import pyre  # type: ignore[import-untyped]  # noqa: F401
+        import pyre  # noqa: F401
     except ImportError:
         return "zeromq-pyre not installed: run benchmarks/setup-serf.sh"
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
