@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import CountingTap, rss_mb, start_node, stop
-from tests.support import free_ports, write_config
+from benchmarks.procs import CountingTap, start_node, stop
+from tests.support import free_ports, rss_mb, write_config
 
 NEIGHBOURS = 4
 #: Own frames a neighbour may have in flight: keeps the peer busy, its queues short.

@@ -184,3 +184,11 @@ def kill_all(procs: Iterable[subprocess.Popen[bytes]]) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` now, in MB (10^6 bytes), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    raise RuntimeError(f"no VmRSS for process {pid}")
