@@ -63,7 +63,9 @@ def _run(directory: Path, n: int, events: int, detect_failure: bool) -> SerfFigu
     agents: list[subprocess.Popen[bytes]] = []
     try:
         for i, name in enumerate(names):
-            join = [] if i == 0 else [f"-join=127.0.0.1:{ports[0]}"]
+            # -join exits when the first agent is not listening yet; -retry-join tries again
+            first = f"127.0.0.1:{ports[0]}"
+            join = [] if i == 0 else [f"-retry-join={first}", "-retry-interval=100ms"]
             args = [
                 "serf", "agent", f"-node={name}", f"-bind=127.0.0.1:{ports[2 * i]}",
                 f"-rpc-addr=127.0.0.1:{ports[2 * i + 1]}", f"-event-handler={handler}",
