@@ -1,13 +1,15 @@
 """Seeds agreeing on a death, by majority (pure: no sockets).
 
 A peer is removed from the peer list for death only when a majority,
-floor(n/2)+1, of the n seeds of config.txt vote that it is dead. Each seed that
-hears of a suspect (a peer's report, another seed's word, or a registration
-gone silent) opens a case, probes the suspect itself and votes: dead when its
-probe goes unanswered, alive when it is answered (or the suspect registers).
-Seeds send each other their votes, so every live seed reaches the same verdict;
-the case closes as soon as a majority agrees either way. A forged or mistaken
-report therefore cannot evict a peer that most seeds can reach.
+floor(n/2)+1, of the n seeds of config.txt vote that it is dead, this seed among
+them. Each seed that hears of a suspect (a peer's report, another seed's word,
+or a registration gone silent) opens a case, probes the suspect itself and
+votes: dead when its probe goes unanswered, alive when it is answered (or the
+suspect registers). Seeds send each other their votes. A seed keeps a peer it
+reaches itself whatever the others say, and keeps it too once a majority for
+death is out of reach. A forged or mistaken report therefore cannot evict a
+peer that most seeds can reach, nor can forged votes (a vote names its seed, and
+without CurveZMQ anyone can claim to be one) evict a peer a seed reaches.
 
 A decided case is remembered for a while, so that a late vote does not reopen
 it, and so that a seed that asks late is answered with the verdict. A case no
@@ -42,6 +44,7 @@ class Agreement:
     """The open cases of one seed, and the verdicts it reached lately."""
 
     def __init__(self, seeds: Iterable[str], me: str, clock: Clock, *, patience: float) -> None:
+        self.me = me
         self.seeds = frozenset(seeds) | {me}
         self.quorum = len(self.seeds) // 2 + 1
         self._clock = clock
@@ -72,17 +75,18 @@ class Agreement:
         return entry[1]
 
     def vote(self, peer: str, seed: str, dead: bool) -> Decision | None:
-        """Count ``seed``'s vote; the decision when this vote makes a majority."""
+        """Count ``seed``'s vote; the decision, when this vote makes one."""
         case = self._cases.get(peer)
         if case is None or seed not in self.seeds:
             return None
         case.votes[seed] = dead
+        mine = case.votes.get(self.me)
         yes = sum(case.votes.values())
         no = len(case.votes) - yes
-        if yes >= self.quorum:
-            return self._decide(peer, case, dead=True)
-        if no > len(self.seeds) - self.quorum:  # a majority for death is out of reach
+        if mine is False or no > len(self.seeds) - self.quorum:  # alive to us, or to too many
             return self._decide(peer, case, dead=False)
+        if mine is True and yes >= self.quorum:
+            return self._decide(peer, case, dead=True)
         return None
 
     def _decide(self, peer: str, case: _Case, dead: bool) -> Decision:

@@ -34,6 +34,8 @@ ProbeCallback = Callable[[bool], None]
 _BATCH = 256
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
+#: Probes a node runs at once on others' behalf: each holds two sockets for a while.
+_MAX_PROBES_FOR_OTHERS = 64
 
 
 class BindError(Exception):
@@ -227,7 +229,14 @@ class Node:
         self._watch(monitor, lambda frames: self._end_probe(target, answered=False))
 
     def _probe_for(self, router: zmq.Socket[bytes], identity: bytes, request: wire.Probe) -> None:
-        """Probe a suspect on an asker's behalf, and answer it over ``router``."""
+        """Probe a suspect on an asker's behalf, and answer it over ``router``; not when
+        too many such probes are out already (a client could ask for thousands)."""
+        if (
+            request.suspect not in self._probes
+            and len(self._probe_sockets) >= _MAX_PROBES_FOR_OTHERS
+        ):
+            self._bad(f"too many probes at once: {request.suspect} not probed", request.peer)
+            return
 
         def answer(alive: bool) -> None:
             probed = wire.Probed(self.id, request.suspect, request.ts, alive)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -88,3 +89,36 @@ def test_an_oversized_frame_is_refused_by_zeromq_before_the_node_reads_it(net: N
             assert isinstance(wire.decode(asker.recv()), answer)
             asker.close()
     assert not net.events.of("bad.message"), "an oversized frame reached the node's own code"
+
+
+def test_a_flood_of_probe_requests_holds_only_a_bounded_number_of_probes(net: Net) -> None:
+    peer = net.peer(gossip_count=0)
+    net.events.wait_event("seed.registered", node=peer.id)
+    silent = []  # TCP servers that accept and never speak: each probe of one waits its timeout
+    for _ in range(80):
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        silent.append(server)
+    try:
+        with zmq.Context() as ctx:
+            asker = ctx.socket(zmq.DEALER)
+            asker.setsockopt(zmq.LINGER, 0)
+            asker.connect(f"tcp://{peer.id}")
+            for server in silent:
+                suspect = f"127.0.0.1:{server.getsockname()[1]}"
+                asker.send(wire.encode(wire.Probe("127.0.0.1:9", suspect, 1.0)))
+            net.events.wait_for(
+                lambda: len(net.events.of("bad.message", peer.id)) == 80 - 64,
+                what="the requests over the bound refused",
+            )
+            assert all("too many probes" in e["reason"] for e in net.events.of("bad.message"))
+            asker.send(wire.encode(wire.Ping("127.0.0.1:9", 2.0)))  # and it still answers
+            answers = []
+            while asker.poll(5000) and not any(isinstance(a, wire.Pong) for a in answers):
+                answers.append(wire.decode(asker.recv()))  # the probes' answers come too
+            assert any(isinstance(a, wire.Pong) for a in answers), "the peer stopped answering"
+            asker.close()
+    finally:
+        for server in silent:
+            server.close()

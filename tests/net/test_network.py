@@ -428,3 +428,18 @@ def test_messages_dropped_on_a_link_are_repaired_from_a_neighbour(net: Net) -> N
     net.events.wait_for(
         lambda: len(net.events.of("gossip.received", third.id)) == 6, what="all six at the third"
     )
+
+
+def test_forged_seed_votes_do_not_evict_a_live_peer(net: Net) -> None:
+    victim = net.peer(gossip_count=0)
+    net.events.wait_event("seed.registered", node=victim.id)
+    seeds = [s.id for s in net.seeds]
+    with zmq.Context() as ctx:
+        forgers = [_dealer(ctx, seed) for seed in seeds]  # a client posing as every seed
+        for forger, target in zip(forgers, seeds, strict=True):
+            for claimed in seeds:
+                if claimed != target:
+                    forger.send(wire.encode(wire.Vote(claimed, victim.id, True, claimed)))
+        for seed in seeds:
+            net.events.wait_event("report.refuted", node=seed, peer=victim.id)
+    assert not net.events.of("peer.removed"), "forged votes evicted a live peer"

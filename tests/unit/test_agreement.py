@@ -67,10 +67,29 @@ def test_with_four_seeds_two_alive_votes_already_refute(clock: FakeClock) -> Non
 def test_a_changed_vote_counts_once(clock: FakeClock) -> None:
     agreement = _agreement(clock)
     agreement.open(P, REPORTER)
-    agreement.vote(P, S1, False)
-    assert agreement.vote(P, S1, True) is None  # still one vote, now for death
-    decision = agreement.vote(P, S2, True)
+    agreement.vote(P, S2, False)
+    assert agreement.vote(P, S2, True) is None  # still one vote, now for death
+    decision = agreement.vote(P, S1, True)
     assert decision is not None and decision.dead
+
+
+def test_the_other_seeds_votes_alone_never_remove_a_peer(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    agreement.open(P, REPORTER)
+    assert agreement.vote(P, S2, True) is None
+    assert agreement.vote(P, S3, True) is None  # a majority, but forged votes look like this
+    decision = agreement.vote(P, S1, True)  # this seed's own probe failed too
+    assert decision is not None and decision.dead
+
+
+def test_a_peer_this_seed_reaches_is_kept_whatever_the_others_vote(clock: FakeClock) -> None:
+    agreement = _agreement(clock)
+    agreement.open(P, REPORTER)
+    agreement.vote(P, S2, True)
+    agreement.vote(P, S3, True)
+    decision = agreement.vote(P, S1, False)
+    assert decision is not None and not decision.dead
+    assert agreement.verdict(P) is False
 
 
 def test_votes_of_strangers_and_on_closed_cases_count_for_nothing(clock: FakeClock) -> None:
