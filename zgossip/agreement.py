@@ -43,8 +43,11 @@ class _Case:
 class Agreement:
     """The open cases of one seed, and the verdicts it reached lately."""
 
-    def __init__(self, seeds: Iterable[str], me: str, clock: Clock, *, patience: float) -> None:
+    def __init__(
+        self, seeds: Iterable[str], me: str, clock: Clock, *, patience: float, max_cases: int = 256
+    ) -> None:
         self.me = me
+        self._max_cases = max_cases
         self.seeds = frozenset(seeds) | {me}
         self.quorum = len(self.seeds) // 2 + 1
         self._clock = clock
@@ -55,9 +58,15 @@ class Agreement:
     def __contains__(self, peer: str) -> bool:
         return peer in self._cases
 
+    @property
+    def full(self) -> bool:
+        """As many cases open as a seed takes on at once (each probes a suspect): a flood of
+        forged suspicions must not exhaust the seed."""
+        return len(self._cases) >= self._max_cases
+
     def open(self, peer: str, reporter: str) -> bool:
         """Suspect ``peer``; True when the case is new: probe it and tell the other seeds."""
-        if peer in self._cases or self.verdict(peer) is not None:
+        if peer in self._cases or self.verdict(peer) is not None or self.full:
             return False
         self._cases[peer] = _Case(reporter, self._clock.monotonic() + self._patience)
         return True

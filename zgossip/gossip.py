@@ -1,11 +1,12 @@
-"""The Message List: first-receipt detection with bounded memory (pure).
+"""The Message List and gap detection: first receipts, bounded memory, no silent loss (pure).
 
 A message's id is a hash of its whole frame, taken once on receipt; since a
 forward sends the very same bytes, every peer computes the same id, and a
 duplicate is dropped before it is even decoded. Entries are forgotten past
 ``max_entries`` or ``max_age`` seconds, whichever comes first, so memory stays
 bounded however long a peer runs. The newest ``history`` frames are also kept
-whole, to hand to a new neighbour.
+whole, to hand to a new neighbour and to answer repair requests; :class:`Gaps`
+tells which messages went missing, from origins' sequence numbers.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class _Gap:
 @dataclass(slots=True)
 class _Origin:
     next: int  # the sequence number expected next
+    heard: float  # monotonic time of its latest message
     missing: dict[int, _Gap] = field(default_factory=dict)
 
 
@@ -111,15 +113,28 @@ class Gaps:
     arrives by several paths and out of order, so a gap is asked for only once it has
     lasted ``delay``: first from the neighbour whose later message revealed it, then, every
     ``delay`` more, from another neighbour, ``tries`` times at most. Memory is bounded:
-    at most ``max_missing`` gaps an origin, the oldest given up first.
+    at most ``max_missing`` gaps an origin, the oldest given up first, and an origin not
+    heard from for ``forget`` seconds is forgotten (as is the longest silent one beyond
+    ``max_origins``): when it speaks again, it starts afresh.
     """
 
-    def __init__(self, clock: Clock, *, delay: float, tries: int, max_missing: int) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        delay: float,
+        tries: int,
+        max_missing: int,
+        forget: float = 600.0,
+        max_origins: int = 10_000,
+    ) -> None:
         self._clock = clock
         self._delay = delay
         self._tries = tries
         self._max_missing = max_missing
-        self._origins: dict[str, _Origin] = {}
+        self._forget = forget
+        self._max_origins = max_origins
+        self._origins: dict[str, _Origin] = {}  # least recently heard first
 
     def missing(self, origin: str) -> list[int]:
         known = self._origins.get(origin)
@@ -127,25 +142,30 @@ class Gaps:
 
     def seen(self, origin: str, seq: int, sender: str) -> None:
         """A first receipt of ``origin``'s message ``seq``, from ``sender``."""
-        known = self._origins.get(origin)
-        if known is None or seq == 1:  # first word from it, or it started anew
-            self._origins[origin] = _Origin(seq + 1)
-            return
-        if seq < known.next:
-            known.missing.pop(seq, None)  # a gap filled, or a late duplicate path
-            return
         now = self._clock.monotonic()
-        for skipped in range(max(known.next, seq - self._max_missing), seq):
-            known.missing[skipped] = _Gap(now, sender)
-        known.next = seq + 1
-        while len(known.missing) > self._max_missing:
-            del known.missing[next(iter(known.missing))]
+        known = self._origins.pop(origin, None)
+        if known is None or known.heard + self._forget <= now:  # new, or silent for long
+            known = _Origin(seq + 1, now)
+        elif seq < known.next:
+            known.missing.pop(seq, None)  # a gap filled, or a late copy by a slower path
+        else:
+            for skipped in range(max(known.next, seq - self._max_missing), seq):
+                known.missing[skipped] = _Gap(now, sender)
+            known.next = seq + 1
+            while len(known.missing) > self._max_missing:
+                del known.missing[next(iter(known.missing))]
+        known.heard = now
+        self._origins[origin] = known  # to the end: the least recently heard stay in front
+        while len(self._origins) > self._max_origins:
+            del self._origins[next(iter(self._origins))]
 
     def due(self, neighbours: list[str]) -> dict[str, dict[str, list[int]]]:
         """The gaps to ask for now: neighbour -> origin -> sequence numbers."""
         now = self._clock.monotonic()
         asks: dict[str, dict[str, list[int]]] = {}
         for origin, known in self._origins.items():
+            if not known.missing:
+                continue
             for seq, gap in list(known.missing.items()):
                 if now < gap.since + self._delay * (gap.tries + 1):
                     continue

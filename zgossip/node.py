@@ -9,6 +9,7 @@ writes a byte to a socketpair the poller watches.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 import socket
@@ -16,7 +17,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import zmq
 
@@ -27,6 +28,7 @@ from zgossip.events import EventLog
 from zgossip.liveness import Probes
 
 Handler = Callable[[list[bytes]], None]
+T = TypeVar("T")
 #: Told whether a probed node answered.
 ProbeCallback = Callable[[bool], None]
 
@@ -34,8 +36,9 @@ ProbeCallback = Callable[[bool], None]
 _BATCH = 256
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
-#: Probes a node runs at once on others' behalf: each holds two sockets for a while.
-_MAX_PROBES_FOR_OTHERS = 64
+#: Probes out at once beyond which a node probes no more on others' behalf: each holds
+#: two sockets for up to a request timeout, and a client could ask for thousands.
+_MAX_PROBES = 64
 
 
 class BindError(Exception):
@@ -218,23 +221,27 @@ class Node:
         """Ping ``target``'s ROUTER once; ``callback(answered)`` within the request timeout,
         or at once when its port refuses the connection (no process listens: it is dead; a
         stopped process or a cut-off host does not refuse, and gets the whole timeout)."""
-        if not self._probes.open(target, callback):
-            return  # a probe is out already: its answer serves this caller too
-        dealer = self._socket(zmq.DEALER)
+        if target in self._probes:
+            self._probes.open(target, callback)  # the probe out already serves this caller too
+            return
+        try:
+            dealer = self._socket(zmq.DEALER)
+        except zmq.ZMQError as exc:  # out of sockets or file descriptors: no probe, no answer
+            self._bad(f"cannot probe {target}: {exc.strerror}")
+            callback(False)
+            return
         monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(zmq.EVENT_CONNECT_RETRIED)
-        if self._connect(dealer, target):  # else it goes unanswered, and times out
-            dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
+        self._probes.open(target, callback)
         self._probe_sockets[target] = (dealer, monitor)
         self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
         self._watch(monitor, lambda frames: self._end_probe(target, answered=False))
+        if self._connect(dealer, target):  # else it goes unanswered, and times out
+            dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
 
     def _probe_for(self, router: zmq.Socket[bytes], identity: bytes, request: wire.Probe) -> None:
         """Probe a suspect on an asker's behalf, and answer it over ``router``; not when
         too many such probes are out already (a client could ask for thousands)."""
-        if (
-            request.suspect not in self._probes
-            and len(self._probe_sockets) >= _MAX_PROBES_FOR_OTHERS
-        ):
+        if request.suspect not in self._probes and len(self._probe_sockets) >= _MAX_PROBES:
             self._bad(f"too many probes at once: {request.suspect} not probed", request.peer)
             return
 
@@ -256,16 +263,18 @@ class Node:
         for callback in self._probes.answered(target):
             callback(answered)
 
-    def _expire_probes(self) -> float | None:
-        """Fail the probes whose time is up; when the next one is."""
+    def _expire_probes(self) -> None:
+        """Fail the probes whose time is up."""
         for target, callbacks in self._probes.expire():
             self._close_probe(target)
             for callback in callbacks:
                 callback(False)
-        return self._probes.next_deadline()
 
     def _close_probe(self, target: str) -> None:
-        dealer, monitor = self._probe_sockets.pop(target)
+        sockets = self._probe_sockets.pop(target, None)
+        if sockets is None:
+            return
+        dealer, monitor = sockets
         dealer.disable_monitor()
         self._discard(monitor)
         self._discard(dealer)
@@ -320,11 +329,12 @@ class Node:
 
     def _serve(self) -> None:
         wake_fd = self._wake_r.fileno()
+        deadline: float | None = None
         while not self._stopping:
-            probes = self._expire_probes()
-            deadline = self._on_timers(self.clock.monotonic())
-            if probes is not None:
-                deadline = probes if deadline is None else min(deadline, probes)
+            now = self.clock.monotonic()
+            if deadline is not None and now - deadline > self.config.request_timeout / 2:
+                self._guarded(self._pump)  # we stalled: read what came before judging silence
+            deadline = self._guarded(self._timers)
             timeout: int | None = None
             if deadline is not None:
                 timeout = max(0, math.ceil((deadline - self.clock.monotonic()) * 1000.0))
@@ -334,9 +344,28 @@ class Node:
                     with contextlib.suppress(BlockingIOError):
                         self._wake_r.recv(4096)
                     while self._calls:
-                        self._calls.popleft()()
+                        self._guarded(self._calls.popleft())
                     continue
                 self._drain(sock)
+
+    def _timers(self) -> float | None:
+        """Do what is due: probes timed out, then the role's timers; when next to."""
+        self._expire_probes()
+        deadline = self._on_timers(self.clock.monotonic())
+        probes = self._probes.next_deadline()  # after: the timers may have opened probes
+        if probes is not None:
+            deadline = probes if deadline is None else min(deadline, probes)
+        return deadline
+
+    def _guarded(self, work: Callable[[], T]) -> T | None:
+        """Run ``work``; a bug in it is an internal.error event, not the end of the node."""
+        try:
+            return work()
+        except Exception as exc:
+            self.events.emit(
+                "internal.error", f"internal error:\n{traceback.format_exc()}", error=repr(exc)
+            )
+            return None
 
     def _pump(self) -> None:
         """Handle what the sockets hold right now, without waiting: before judging silence."""
@@ -353,14 +382,7 @@ class Node:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            try:
-                handler(frames)
-            except Exception as exc:  # a bug: one message must not take the node down
-                self.events.emit(
-                    "internal.error",
-                    f"internal error handling a message:\n{traceback.format_exc()}",
-                    error=repr(exc),
-                )
+            self._guarded(functools.partial(handler, frames))  # one message must not stop it
 
     def _close(self) -> None:
         try:

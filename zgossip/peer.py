@@ -35,8 +35,11 @@ from zgossip.registration import Registration
 #: XPUB subscription notices carry this prefix before the subscriber's id.
 _SUBSCRIBED = b"\x01\x00"
 _UNSUBSCRIBED = b"\x00\x00"
-#: Frames a PUB may queue for a slow subscriber before ZeroMQ drops.
-_GOSSIP_HWM = 100_000
+#: Frames a PUB may queue for a slow subscriber before ZeroMQ drops (and gap repair makes
+#: up for the drop): bounds the memory one stalled or hostile subscriber can hold.
+_GOSSIP_HWM = 10_000
+#: Subscriptions remembered for links still to come: whoever subscribes picks the names.
+_MAX_SUBSCRIBERS = 4096
 #: Neighbours asked to probe a suspect before it is reported (SWIM's k).
 _HELPERS = 3
 
@@ -103,7 +106,7 @@ class Peer(Node):
             rng=self.rng,
         )
         self.neighbours: dict[str, _Neighbour] = {}
-        self._subscribers: set[str] = set()  # peers whose SUB our XPUB has seen
+        self._subscribers: dict[str, None] = {}  # peers whose SUB our XPUB saw, oldest first
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
         self._seed_dealers: dict[str, zmq.Socket[bytes]] = {}
         self._handlers_of_messages: list[MessageHandler] = []
@@ -404,11 +407,13 @@ class Peer(Node):
         notice = frames[0]
         if notice.startswith(_SUBSCRIBED):
             peer = notice[len(_SUBSCRIBED) :].decode(errors="replace")
-            self._subscribers.add(peer)
+            self._subscribers[peer] = None
+            if len(self._subscribers) > _MAX_SUBSCRIBERS:
+                del self._subscribers[next(iter(self._subscribers))]
             if peer in self.neighbours:
                 self._advance(self.neighbours[peer])
         elif notice.startswith(_UNSUBSCRIBED):
-            self._subscribers.discard(notice[len(_UNSUBSCRIBED) :].decode(errors="replace"))
+            self._subscribers.pop(notice[len(_UNSUBSCRIBED) :].decode(errors="replace"), None)
 
     def _on_router(self, frames: list[bytes]) -> None:
         message = self._decode(frames, 2)

@@ -2,8 +2,8 @@
 
 A dead-node report is not believed on its own. The seed opens a case (see
 :mod:`zgossip.agreement`), tells the other seeds of config.txt (``suspect``),
-probes the suspect itself and sends its verdict to them all (``vote``); every
-seed removes the peer once a majority has voted it dead. A registration that
+probes the suspect itself and sends its verdict to them all (``vote``); a seed
+removes the peer once a majority has voted it dead, its own probe among them. A registration that
 goes silent opens a case the same way. Seeds also probe on a peer's behalf
 (``probe``) when the peer has no other neighbour to ask.
 """
@@ -139,6 +139,8 @@ class Seed(Node):
             why_not = f"{dead} is being checked already"
         elif self.agreement.verdict(dead) is not None:
             why_not = f"{dead} was judged just now"
+        elif self.agreement.full:
+            why_not = "too many cases open at once"
         if why_not is not None:
             self.events.emit(
                 "report.ignored", f"ignored report of {dead}: {why_not}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 from collections.abc import Iterator
@@ -122,3 +123,30 @@ def test_a_flood_of_probe_requests_holds_only_a_bounded_number_of_probes(net: Ne
     finally:
         for server in silent:
             server.close()
+
+
+def test_a_probe_that_cannot_be_opened_fails_and_the_seed_goes_on(net: Net) -> None:
+    seed = net.seeds[0]
+    make = seed._socket
+
+    def exhausted(kind: int) -> zmq.Socket[bytes]:  # as when file descriptors run out
+        if kind == zmq.DEALER:
+            raise zmq.ZMQError(errno.EMFILE)
+        return make(kind)
+
+    seed._socket = exhausted  # type: ignore[method-assign]
+    other = net.seeds[1].id
+    with zmq.Context() as ctx:
+        client = ctx.socket(zmq.DEALER)
+        client.setsockopt(zmq.LINGER, 0)
+        client.connect(f"tcp://{seed.id}")
+        client.send(wire.encode(wire.Suspect(other, "127.0.0.1:9", other)))
+        net.events.wait_for(
+            lambda: any("cannot probe" in e["reason"] for e in net.events.of("bad.message")),
+            what="the failed probe reported",
+        )
+        client.send(wire.encode(wire.ListPeers()))
+        assert client.poll(5000), "the seed stopped answering"
+        assert isinstance(wire.decode(client.recv()), wire.Peers)
+        client.close()
+    assert not net.events.of("internal.error")

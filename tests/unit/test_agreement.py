@@ -131,3 +131,13 @@ def test_opening_twice_keeps_the_first_reporter(clock: FakeClock) -> None:
     assert agreement.open(P, REPORTER) is True
     assert agreement.open(P, S2) is False
     assert agreement.reporter(P) == REPORTER
+
+
+def test_a_seed_takes_on_a_bounded_number_of_cases(clock: FakeClock) -> None:
+    agreement = Agreement([S1, S2, S3], S1, clock, patience=PATIENCE, max_cases=2)
+    assert agreement.open("10.0.0.1:1", REPORTER) and agreement.open("10.0.0.2:1", REPORTER)
+    assert agreement.full
+    assert agreement.open("10.0.0.3:1", REPORTER) is False  # a flood of forged suspicions
+    clock.advance(PATIENCE)
+    agreement.expire()
+    assert not agreement.full

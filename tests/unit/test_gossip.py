@@ -289,15 +289,37 @@ def test_a_revealer_that_is_no_longer_a_neighbour_is_not_asked() -> None:
     assert gaps.due([C]) == {C: {A: [2]}}
 
 
-def test_sequence_one_again_means_the_origin_started_anew() -> None:
+def test_an_early_message_arriving_late_is_no_restart_and_opens_no_gap() -> None:
     clock = FakeClock()
     gaps = _gaps(clock)
+    gaps.seen(A, 2, B)
+    gaps.seen(A, 1, C)  # by a slower path, or in a new neighbour's history
+    gaps.seen(A, 3, B)
+    assert gaps.missing(A) == []
+
+
+def test_an_origin_silent_for_long_starts_afresh() -> None:
+    clock = FakeClock()
+    gaps = Gaps(clock, delay=1.0, tries=3, max_missing=100, forget=60.0)
     gaps.seen(A, 1, B)
     gaps.seen(A, 5, B)
-    gaps.seen(A, 1, B)  # restarted: its old gaps mean nothing now
+    clock.advance(60.0)
+    gaps.seen(A, 1, B)  # restarted long after: its old numbers mean nothing now
     assert gaps.missing(A) == []
     gaps.seen(A, 2, B)
     assert gaps.missing(A) == []
+
+
+def test_beyond_max_origins_the_longest_silent_origin_is_forgotten() -> None:
+    clock = FakeClock()
+    gaps = Gaps(clock, delay=1.0, tries=3, max_missing=100, max_origins=2)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 3, B)
+    gaps.seen(B, 1, C)
+    gaps.seen(C, 1, B)  # A, silent the longest, goes
+    assert gaps.missing(A) == []
+    clock.advance(1.0)
+    assert gaps.due([B, C]) == {}
 
 
 def test_gaps_are_bounded_per_origin_the_oldest_given_up_first() -> None:
