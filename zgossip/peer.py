@@ -286,10 +286,9 @@ class Peer(Node):
         report = wire.Dead(neighbour, ts, self.id)
         for seed in self.registration.registered():
             self._send(self._seed_dealers[seed], report)
-            dead_host, _, dead_port = neighbour.rpartition(":")
             self.events.emit(
                 "dead.reported",
-                f"Dead Node:{dead_host}:{dead_port}:{ts}:{self.config.address.host} -> {seed}",
+                f"{report.line()} -> {seed}",
                 dead=neighbour, seed=seed,
             )  # fmt: skip
         self._replace()

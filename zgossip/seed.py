@@ -122,10 +122,9 @@ class Seed(Node):
             self._bad(f"unexpected {message.KIND} message from a seed", seed)
 
     def _on_dead(self, dead: str, ts: float, reporter: str) -> None:
-        dead_host, _, dead_port = dead.rpartition(":")
         self.events.emit(
             "dead.received",
-            f"Dead Node:{dead_host}:{dead_port}:{ts}:{reporter.rpartition(':')[0]}",
+            wire.Dead(dead, ts, reporter).line(),
             dead=dead,
             reporter=reporter,
             reported_ts=ts,

@@ -188,6 +188,10 @@ class Dead:
     ts: Stamp
     reporter: PeerId
 
+    def line(self) -> str:
+        """The report as the assignment writes it: ``Dead Node:<IP>:<Port>:<ts>:<reporter IP>``."""
+        return f"Dead Node:{self.dead}:{self.ts}:{self.reporter.rpartition(':')[0]}"
+
 
 @dataclass(frozen=True, slots=True)
 class Leave:
