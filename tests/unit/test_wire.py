@@ -658,3 +658,8 @@ def test_gossip_sender_must_be_ip_port(raw: bytes) -> None:
 def test_repair_requests_of_wrong_shape_are_rejected(seqs: Any) -> None:
     error = _rejected(_spoiled(wire.Repair(PEER, OTHER, (1,)), seqs=seqs))
     assert "seqs" in str(error)
+
+
+def test_a_dead_report_reads_as_the_assignment_writes_it() -> None:
+    report = wire.Dead("10.0.0.2:6001", 1_700_000_000.5, "10.0.0.1:6000")
+    assert report.line() == "Dead Node:10.0.0.2:6001:1700000000.5:10.0.0.1"
