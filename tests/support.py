@@ -192,3 +192,23 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024 / 1e6
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def run_zgossip(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed command to its end, as a user at a terminal with no input would."""
+    return subprocess.run(
+        [ZGOSSIP, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one line a user error prints on stderr (never a traceback)."""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]

@@ -8,29 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ZGOSSIP, free_ports, write_config
+from tests.support import ZGOSSIP, free_ports, one_line_error, run_zgossip, write_config
 from zgossip import Seed
 from zgossip.config import Address, Config
 
 pytestmark = pytest.mark.system
-
-
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ZGOSSIP, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -47,16 +29,16 @@ def test_bad_config_line_exits_2_naming_file_and_line(
     tmp_path: Path, role: str, line: str, reason: str
 ) -> None:
     (tmp_path / "config.txt").write_text(f"# seeds\n127.0.0.1:5001\n\n{line}\n")
-    result = _run(role, "--port", "5001", cwd=tmp_path)
+    result = run_zgossip(role, "--port", "5001", cwd=tmp_path)
     assert result.returncode == 2
-    error = _one_line_error(result)
+    error = one_line_error(result)
     assert "config.txt:4: " in error and reason in error
 
 
 def test_missing_config_exits_2(tmp_path: Path) -> None:
-    result = _run("peer", "--port", "6000", "--config", "nope.txt", cwd=tmp_path)
+    result = run_zgossip("peer", "--port", "6000", "--config", "nope.txt", cwd=tmp_path)
     assert result.returncode == 2
-    assert "nope.txt" in _one_line_error(result)
+    assert "nope.txt" in one_line_error(result)
 
 
 def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
@@ -64,16 +46,16 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     config = write_config(tmp_path / "config.txt", [port])
     with Seed(Config(seeds=[Address("127.0.0.1", port)], address=Address("127.0.0.1", port))):
         for role in ("seed", "peer"):
-            result = _run(role, "--port", str(port), "--config", str(config), cwd=tmp_path)
+            result = run_zgossip(role, "--port", str(port), "--config", str(config), cwd=tmp_path)
             assert result.returncode == 1
-            assert f"port {port} on 127.0.0.1 is already in use" in _one_line_error(result)
+            assert f"port {port} on 127.0.0.1 is already in use" in one_line_error(result)
 
 
 def test_peer_without_port_and_no_terminal_exits_2(tmp_path: Path) -> None:
     write_config(tmp_path / "config.txt", [5001])
-    result = _run("peer", cwd=tmp_path)
+    result = run_zgossip("peer", cwd=tmp_path)
     assert result.returncode == 2
-    assert "--port is required" in _one_line_error(result)
+    assert "--port is required" in one_line_error(result)
 
 
 def test_seed_not_in_config_is_warned_about(tmp_path: Path) -> None:
@@ -97,9 +79,9 @@ def test_seed_not_in_config_is_warned_about(tmp_path: Path) -> None:
 
 def test_peers_with_no_seed_answering_exits_1(tmp_path: Path) -> None:
     write_config(tmp_path / "config.txt", free_ports(2))
-    result = _run("peers", "--timeout", "0.2", cwd=tmp_path)
+    result = run_zgossip("peers", "--timeout", "0.2", cwd=tmp_path)
     assert result.returncode == 1
-    assert "no seed of config.txt answered" in _one_line_error(result)
+    assert "no seed of config.txt answered" in one_line_error(result)
 
 
 def test_module_entry_point_and_version(tmp_path: Path) -> None:
@@ -107,7 +89,7 @@ def test_module_entry_point_and_version(tmp_path: Path) -> None:
         [sys.executable, "-m", "zgossip", "--version"], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0 and result.stdout.startswith("zgossip ")
-    helped = _run("peer", "--help", cwd=tmp_path)
+    helped = run_zgossip("peer", "--help", cwd=tmp_path)
     for flag in ("--gossip-interval", "--gossip-count", "--liveness-interval", "--liveness-misses",
                  "--log-file", "--json-log", "--host", "--config", "--port"):  # fmt: skip
         assert flag in helped.stdout

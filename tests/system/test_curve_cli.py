@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import ZGOSSIP, Cluster, free_ports
+from tests.support import Cluster, free_ports, one_line_error, run_zgossip
 from zgossip import security
 from zgossip.config import Address
 
 pytestmark = pytest.mark.system
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ZGOSSIP, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
 def _keygen(cwd: Path, *args: str) -> None:
-    result = _run("keygen", "--dir", "keys", *args, cwd=cwd)
+    result = run_zgossip("keygen", "--dir", "keys", *args, cwd=cwd)
     assert result.returncode == 0, result.stderr
 
 
@@ -79,13 +60,13 @@ def test_curve_network_of_processes_gossips_and_answers_only_keyed_queries(
         what="each peer's 3 messages at the other",
     )
     admin = ["--curve-secret", "keys/admin.key_secret", "--curve-allow", "allow"]
-    shown = _run("peers", "--json", "--links", *admin, cwd=cluster.directory)
+    shown = run_zgossip("peers", "--json", "--links", *admin, cwd=cluster.directory)
     assert shown.returncode == 0, shown.stderr
     for peer in peers:
         assert shown.stdout.count(f'"peer": "{peer}"') >= 2  # listed by a majority of seeds
-    unkeyed = _run("peers", "--timeout", "0.5", cwd=cluster.directory)
+    unkeyed = run_zgossip("peers", "--timeout", "0.5", cwd=cluster.directory)
     assert unkeyed.returncode == 1
-    assert "no seed of config.txt answered" in _one_line_error(unkeyed)
+    assert "no seed of config.txt answered" in one_line_error(unkeyed)
     assert not tap.of("auth.denied")
 
 
@@ -95,8 +76,8 @@ def test_keygen_refuses_to_overwrite_and_rejects_bad_arguments(tmp_path: Path) -
     public = tmp_path / "keys" / "127.0.0.1-5001.key"
     before = public.read_text()
     assert 'address = "127.0.0.1:5001"' in before
-    again = _run("keygen", "--dir", "keys", "--address", "127.0.0.1:5001", cwd=tmp_path)
-    assert again.returncode == 2 and "exist already" in _one_line_error(again)
+    again = run_zgossip("keygen", "--dir", "keys", "--address", "127.0.0.1:5001", cwd=tmp_path)
+    assert again.returncode == 2 and "exist already" in one_line_error(again)
     _keygen(tmp_path, "--address", "127.0.0.1:5001", "--force")
     assert public.read_text() != before
     for args, reason in [
@@ -104,9 +85,9 @@ def test_keygen_refuses_to_overwrite_and_rejects_bad_arguments(tmp_path: Path) -
         (["--address", "localhost:5001"], "not an IPv4 address"),
         (["--name", "../x"], "letters, digits"),
     ]:
-        result = _run("keygen", "--dir", "keys", *args, cwd=tmp_path)
+        result = run_zgossip("keygen", "--dir", "keys", *args, cwd=tmp_path)
         assert result.returncode == 2, args
-        assert reason in _one_line_error(result), args
+        assert reason in one_line_error(result), args
 
 
 def test_bad_curve_flags_are_one_line_errors_with_exit_2(
@@ -127,6 +108,6 @@ def test_bad_curve_flags_are_one_line_errors_with_exit_2(
         secret = f"keys/{address.replace(':', '-')}.key_secret"
         args = [f.format(secret=secret, public=secret.removesuffix("_secret")) for f in flags]
         port = ["--port", address.rpartition(":")[2]] if role != "peers" else []
-        result = _run(role, *port, *args, cwd=cluster.directory)
+        result = run_zgossip(role, *port, *args, cwd=cluster.directory)
         assert result.returncode == 2, (role, flags, result.stderr)
-        assert reason in _one_line_error(result), (role, flags)
+        assert reason in one_line_error(result), (role, flags)

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.support import Cluster, free_ports
 
 pytestmark = pytest.mark.system
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    network = Cluster(tmp_path, seeds=3)
-    yield network
-    network.close()
-    assert not network.tap.of("internal.error"), network.tap.of("internal.error")
 
 
 def test_stalled_peer_accuses_no_live_neighbour_and_rejoins(cluster: Cluster) -> None:

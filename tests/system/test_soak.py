@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,14 +23,6 @@ STAYING, CHURNING = 12, 8
 SECONDS = float(os.environ.get("ZGOSSIP_SOAK_SECONDS", "60"))
 GOSSIP_INTERVAL = 0.5
 CHURN_EVERY = 2.0  # pacing the churn, not waiting for anything
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    network = Cluster(tmp_path, seeds=3)
-    yield network
-    network.close()
-    assert not network.tap.of("internal.error"), network.tap.of("internal.error")
 
 
 def test_no_message_between_long_lived_peers_is_lost_while_others_churn(
