@@ -64,9 +64,19 @@ class Agreement:
         forged suspicions must not exhaust the seed."""
         return len(self._cases) >= self._max_cases
 
+    def refusal(self, peer: str) -> str | None:
+        """Why no case on ``peer`` can open now, if none can."""
+        if peer in self._cases:
+            return f"{peer} is being checked already"
+        if self.verdict(peer) is not None:
+            return f"{peer} was judged just now"
+        if self.full:
+            return "too many cases open at once"
+        return None
+
     def open(self, peer: str, reporter: str) -> bool:
         """Suspect ``peer``; True when the case is new: probe it and tell the other seeds."""
-        if peer in self._cases or self.verdict(peer) is not None or self.full:
+        if self.refusal(peer) is not None:
             return False
         self._cases[peer] = _Case(reporter, self._clock.monotonic() + self._patience)
         return True

@@ -74,9 +74,19 @@ class MessageList:
         self._history.append(_Kept(now, origin, seq, frame))
         self._kept[(origin, seq)] = frame
 
-    def kept(self, origin: str, seqs: Iterable[int]) -> list[bytes]:
-        """The frames of ``origin`` with these sequence numbers that are still kept whole."""
-        return [frame for seq in seqs if (frame := self._kept.get((origin, seq))) is not None]
+    def kept(self, origin: str, seqs: Iterable[int], max_bytes: int) -> list[bytes]:
+        """The frames of ``origin`` with these sequence numbers that are still kept whole, in
+        the order asked, as many as fit in ``max_bytes`` (the rest can be asked for again)."""
+        frames: list[bytes] = []
+        for seq in seqs:
+            frame = self._kept.get((origin, seq))
+            if frame is None:
+                continue
+            max_bytes -= len(frame)
+            if max_bytes < 0:
+                break
+            frames.append(frame)
+        return frames
 
     def recent(self, max_bytes: int) -> list[bytes]:
         """The newest kept frames, oldest first, that fit in ``max_bytes`` and are young

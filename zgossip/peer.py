@@ -440,9 +440,7 @@ class Peer(Node):
                 for item in items:
                     self._receive(item, peer)
             case wire.Repair(origin=origin, seqs=seqs):  # from anyone: it is all gossip anyway
-                kept = self.ml.kept(origin, seqs)
-                while sum(map(len, kept)) > wire.MAX_FRAME // 2:
-                    kept.pop()  # the rest will be asked for again
+                kept = self.ml.kept(origin, seqs, max_bytes=wire.MAX_FRAME // 2)
                 if kept:
                     history = wire.History(self.id, tuple(kept))
                     self._router.send_multipart([frames[0], wire.encode(history)])

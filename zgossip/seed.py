@@ -3,9 +3,9 @@
 A dead-node report is not believed on its own. The seed opens a case (see
 :mod:`zgossip.agreement`), tells the other seeds of config.txt (``suspect``),
 probes the suspect itself and sends its verdict to them all (``vote``); a seed
-removes the peer once a majority has voted it dead, its own probe among them. A registration that
-goes silent opens a case the same way. Seeds also probe on a peer's behalf
-(``probe``) when the peer has no other neighbour to ask.
+removes the peer once a majority has voted it dead, its own probe among them. A
+registration that goes silent opens a case the same way. Seeds also probe on a
+peer's behalf (``probe``) when the peer has no other neighbour to ask.
 """
 
 from __future__ import annotations
@@ -129,17 +129,13 @@ class Seed(Node):
             reporter=reporter,
             reported_ts=ts,
         )
-        why_not = None
+        why_not: str | None
         if dead == reporter:
             why_not = "a peer cannot report itself"
         elif reporter not in self.registry:
             why_not = f"reporter {reporter} is not registered here"
-        elif dead in self.agreement:
-            why_not = f"{dead} is being checked already"
-        elif self.agreement.verdict(dead) is not None:
-            why_not = f"{dead} was judged just now"
-        elif self.agreement.full:
-            why_not = "too many cases open at once"
+        else:
+            why_not = self.agreement.refusal(dead)
         if why_not is not None:
             self.events.emit(
                 "report.ignored", f"ignored report of {dead}: {why_not}",

@@ -235,8 +235,9 @@ def test_kept_frames_are_found_by_origin_and_sequence_until_the_ring_drops_them(
     ml = _ml(FakeClock(), history=3)
     for seq in range(1, 5):
         ml.record(message_id(_frame(seq)), B, _frame(seq), A, seq)
-    assert ml.kept(A, [1, 2, 3, 4, 9]) == [_frame(2), _frame(3), _frame(4)]  # 1 fell off
-    assert ml.kept(B, [2]) == []
+    assert ml.kept(A, [1, 2, 3, 4, 9], 1 << 20) == [_frame(2), _frame(3), _frame(4)]  # 1 fell off
+    assert ml.kept(B, [2], 1 << 20) == []
+    assert ml.kept(A, [4, 3, 2], max_bytes=25) == [_frame(4), _frame(3)]  # 10 bytes each
 
 
 def _gaps(clock: FakeClock, tries: int = 3, max_missing: int = 100) -> Gaps:
