@@ -12,6 +12,7 @@ tells which messages went missing, from origins' sequence numbers.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,32 +40,74 @@ class _Kept:
 
 
 class MessageList:
+    """First receipts in receipt order, in a ring of ``max_entries`` slots.
+
+    An id maps to its receipt number ``n``; slot ``n % max_entries`` of three flat arrays
+    holds its id, sender and time. Forgetting the oldest is O(1) and an entry costs about
+    140 bytes (a dict kept in insertion order and trimmed from the front would cost more,
+    and slow down as the deleted entries pile up in front of the oldest live one).
+    """
+
     def __init__(self, clock: Clock, *, max_entries: int, max_age: float, history: int) -> None:
         self._clock = clock
         self._max_entries = max_entries
         self._max_age = max_age
-        self._entries: dict[bytes, Entry] = {}  # insertion order is receipt order
+        self._numbers: dict[bytes, int] = {}  # id -> its receipt number
+        self._ids: list[bytes] = []  # by slot; b"" once forgotten
+        self._senders: list[str] = []  # the neighbour it came from (ourselves for our own)
+        self._whens = array("d")  # monotonic time of first receipt
+        self._next = 0  # the receipt number of the next record
+        self._oldest = 0  # the receipt number of the oldest entry still held
         self._history: deque[_Kept] = deque()
         self._history_size = history
         self._kept: dict[tuple[str, int], bytes] = {}  # (origin, seq) -> frame, as in _history
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._numbers)
 
     def __contains__(self, msg_id: bytes) -> bool:
-        return msg_id in self._entries
+        return msg_id in self._numbers
 
     def get(self, msg_id: bytes) -> Entry | None:
-        return self._entries.get(msg_id)
+        number = self._numbers.get(msg_id)
+        if number is None:
+            return None
+        slot = number % self._max_entries
+        return Entry(self._senders[slot], self._whens[slot])
 
     def record(self, msg_id: bytes, sender: str, frame: bytes, origin: str, seq: int) -> None:
-        """Remember a first receipt, and forget what is now too old or too many."""
+        """Remember a first receipt (an id held already is left as it is), and forget what
+        is now too old or too many."""
+        if msg_id in self._numbers:
+            return
         now = self._clock.monotonic()
-        entries = self._entries
-        entries[msg_id] = Entry(sender, now)
-        oldest = now - self._max_age
-        while len(entries) > self._max_entries or entries[next(iter(entries))].when < oldest:
-            del entries[next(iter(entries))]
+        number = self._next
+        slot = number % self._max_entries
+        if number < self._max_entries:  # the ring is still filling up
+            self._ids.append(msg_id)
+            self._senders.append(sender)
+            self._whens.append(now)
+        else:
+            if self._oldest <= number - self._max_entries:  # the slot's entry is still held
+                self._forget_oldest()
+            self._ids[slot] = msg_id
+            self._senders[slot] = sender
+            self._whens[slot] = now
+        self._numbers[msg_id] = number
+        self._next = number + 1
+        too_old = now - self._max_age
+        while self._whens[self._oldest % self._max_entries] < too_old:
+            self._forget_oldest()
+        self._keep(now, origin, seq, frame)
+
+    def _forget_oldest(self) -> None:
+        slot = self._oldest % self._max_entries
+        del self._numbers[self._ids[slot]]
+        self._ids[slot] = b""
+        self._oldest += 1
+
+    def _keep(self, now: float, origin: str, seq: int, frame: bytes) -> None:
+        """Keep the frame whole among the newest ``history``."""
         if not self._history_size:
             return
         if len(self._history) == self._history_size:
