@@ -9,7 +9,6 @@ writes a byte to a socketpair the poller watches.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import random
 import socket
@@ -34,6 +33,10 @@ ProbeCallback = Callable[[bool], None]
 
 #: Messages read from one socket before the loop looks at the others again.
 _BATCH = 256
+#: Under a stream of input the timers run at most this often (seconds), not after each
+#: message: they are due at their own deadlines, and what input makes due sooner (a
+#: gap to repair, a new link's deadline) waits at most this long.
+_TIMER_GRAIN = 0.001
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
 #: Probes out at once beyond which a node probes no more on others' behalf: each holds
@@ -329,17 +332,31 @@ class Node:
 
     def _serve(self) -> None:
         wake_fd = self._wake_r.fileno()
-        deadline: float | None = None
+        deadline: float | None = None  # when the timers are next due, as they last said
+        last_run = -math.inf  # when they last ran
+        handled = True  # input came since: it may have made something due sooner
         while not self._stopping:
             now = self.clock.monotonic()
             if deadline is not None and now - deadline > self.config.request_timeout / 2:
                 self._guarded(self._pump)  # we stalled: read what came before judging silence
-            deadline = self._guarded(self._timers)
+            if (handled and now - last_run >= _TIMER_GRAIN) or (
+                deadline is not None and now >= deadline
+            ):
+                deadline = self._guarded(self._timers)
+                last_run, handled = now, False
+            wake_at = deadline
+            if handled:  # the timers have not seen the latest input yet: they will soon
+                grain = last_run + _TIMER_GRAIN
+                wake_at = grain if wake_at is None else min(wake_at, grain)
             timeout: int | None = None
-            if deadline is not None:
-                timeout = max(0, math.ceil((deadline - self.clock.monotonic()) * 1000.0))
-            self.events.flush()  # everything this turn did is in the logs before we wait
-            for sock, _ in self._poller.poll(timeout):
+            if wake_at is not None:
+                timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
+            ready = self._poller.poll(0)
+            if not ready:  # about to wait: everything done so far is in the logs first
+                self.events.flush()
+                ready = self._poller.poll(timeout)
+            for sock, _ in ready:
+                handled = True
                 if sock == wake_fd:
                     with contextlib.suppress(BlockingIOError):
                         self._wake_r.recv(4096)
@@ -362,10 +379,14 @@ class Node:
         try:
             return work()
         except Exception as exc:
-            self.events.emit(
-                "internal.error", f"internal error:\n{traceback.format_exc()}", error=repr(exc)
-            )
+            self._internal_error(exc)
             return None
+
+    def _internal_error(self, exc: Exception) -> None:
+        """Call from the ``except`` that caught ``exc``: its traceback goes in the log."""
+        self.events.emit(
+            "internal.error", f"internal error:\n{traceback.format_exc()}", error=repr(exc)
+        )
 
     def _pump(self) -> None:
         """Handle what the sockets hold right now, without waiting: before judging silence."""
@@ -374,15 +395,22 @@ class Node:
                 self._drain(sock)
 
     def _drain(self, sock: zmq.Socket[bytes]) -> None:
+        # recv_multipart, inlined: it is most of the cost of a duplicate gossip message
+        recv, more = sock.recv, sock.get
         for _ in range(_BATCH):
             handler = self._handlers.get(sock)
             if handler is None:  # a handler closed it
                 return
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = [recv(zmq.NOBLOCK)]
             except zmq.Again:
                 return
-            self._guarded(functools.partial(handler, frames))  # one message must not stop it
+            while more(zmq.RCVMORE):  # a message's frames arrive together: none can be missing
+                frames.append(recv(zmq.NOBLOCK))
+            try:
+                handler(frames)
+            except Exception as exc:  # one message must not stop the node
+                self._internal_error(exc)
 
     def _close(self) -> None:
         try:
