@@ -15,6 +15,7 @@ flushes per line, which cost more than all the rest of handling a message.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -49,6 +50,17 @@ _COLOURS = {
 }  # fmt: skip
 
 _to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
+
+def _json_value(value: Any) -> str:
+    """``value`` as JSON, as json.dumps writes it; quicker for the usual text and numbers."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)
+    return _to_json(value)
 
 
 def _wants_colour(stream: TextIO) -> bool:
@@ -88,11 +100,12 @@ class EventLog:
         self._clock = clock
         self._listeners: list[Listener] = []
         self._who = f"{role} {node}".ljust(20)
+        self._json_head = f'"node":{_quote(node)},"role":{_quote(role)}'
         self._stamps = _Stamps()
         self._json: TextIO | None = None
         self._log: TextIO | None = None
         self._console: TextIO | None = None
-        # Opened block-buffered: flush() writes them out, once per turn of the node's loop.
+        # Opened block-buffered: flush() writes them out, when the node is about to wait.
         try:
             if json_path is not None:
                 self._json = open(json_path, "a", encoding="utf-8")  # noqa: SIM115
@@ -112,9 +125,11 @@ class EventLog:
     def emit(self, event: str, text: str | None = None, /, **fields: Any) -> None:
         """Record ``event``; ``text`` is the human line, by default the event and its fields."""
         ts = self._clock.time()
-        record: Event = {"ts": ts, "node": self.node, "role": self.role, "event": event, **fields}
-        if self._json is not None:
-            self._json.write(_to_json(record) + "\n")
+        if self._json is not None:  # a line built here, not from a dict: messages make many
+            line = f'{{"ts":{ts!r},{self._json_head},"event":{_quote(event)}'
+            for key, value in fields.items():
+                line += f',"{key}":{_json_value(value)}'
+            self._json.write(line + "}\n")
         if self._log is not None or self._console is not None:
             if text is None:
                 text = " ".join([event, *(f"{key}={value}" for key, value in fields.items())])
@@ -123,8 +138,11 @@ class EventLog:
                 self._log.write(f"{when} {self._who} {event:<16} {text}\n")
             if self._console is not None and (self._chatter or event not in _CHATTER):
                 self._show(when[11:], event, text)
-        for listener in self._listeners:
-            listener(record)
+        if self._listeners:
+            record: Event = {"ts": ts, "node": self.node, "role": self.role, "event": event}
+            record.update(fields)
+            for listener in self._listeners:
+                listener(record)
 
     def _show(self, when: str, event: str, text: str) -> None:
         assert self._console is not None

@@ -1,0 +1,69 @@
+"""The event log: one JSON object a line, the same as listeners get (fake clock)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zgossip.clock import FakeClock
+from zgossip.events import Event, EventLog
+
+ODD_VALUES: list[Any] = [
+    "plain",
+    'quotes " and \\ backslash',
+    "new\nline\ttab\x00nul",
+    "non-ascii: é ∑ 🙂",
+    "",
+    0,
+    -7,
+    1 << 70,
+    1764167000.123456,
+    0.1,
+    float("nan"),
+    float("inf"),
+    True,
+    False,
+    None,
+    ["127.0.0.1:5001", 3],
+    {"nested": [1, 2.5, "x"]},
+]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_json_line_is_what_json_dumps_would_write_and_what_listeners_get(
+    tmp_path: Path, value: Any
+) -> None:
+    clock = FakeClock()
+    log = EventLog("127.0.0.1:6001", "peer", clock, json_path=tmp_path / "events.jsonl")
+    heard: list[Event] = []
+    log.listen(heard.append)
+    log.emit("gossip.received", value=value, **{"from": "127.0.0.1:6002"})
+    log.close()
+    (line,) = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    expected = {
+        "ts": clock.time(),
+        "node": "127.0.0.1:6001",
+        "role": "peer",
+        "event": "gossip.received",
+        "value": value,
+        "from": "127.0.0.1:6002",
+    }
+    assert line == json.dumps(expected, separators=(",", ":"))
+    assert heard == [expected] or value != value  # NaN is not equal to itself
+    assert list(heard[0]) == list(expected)  # the same fields, in the same order
+
+
+def test_an_event_without_fields_has_the_four_keys(tmp_path: Path) -> None:
+    log = EventLog("127.0.0.1:5001", "seed", FakeClock(), json_path=tmp_path / "e.jsonl")
+    log.emit("stopped")
+    log.close()
+    record = json.loads((tmp_path / "e.jsonl").read_text(encoding="utf-8"))
+    assert record == {
+        "ts": record["ts"],
+        "node": "127.0.0.1:5001",
+        "role": "seed",
+        "event": "stopped",
+    }
