@@ -1,19 +1,21 @@
-"""A stand-in neighbour for the peer under test, speaking zgossip's own link protocol.
+"""Stand-in neighbours for the peer under test, speaking zgossip's own link protocol.
 
-Run as ``python -m benchmarks.neighbour PEER_ID PEER_PUB``, one process per neighbour.
-It does exactly what a real neighbour does on the wire, and no more: binds a ROUTER
+Run as ``python -m benchmarks.neighbour PEER_ID PEER_PUB COUNT``: one process holds COUNT
+neighbours, served by one poller, so that the whole harness takes one process's share of
+the cores (four processes, each with its own I/O thread, took more CPU than the peer).
+Each neighbour does exactly what a real one does on the wire, and no more: binds a ROUTER
 (its identity) and an XPUB, subscribes a SUB to the peer's PUB (with the ``\\x00<id>``
 topic of the slow-joiner handshake), sends LINK over a DEALER, answers READY and PINGs.
-Then, on each ``go`` command from stdin, it floods gossip frames with at most ``window``
-of them unforwarded (the peer forwards to every neighbour, the sender too, so each frame
-coming back is a credit). Its own frames are distinct from every other neighbour's; with
-``copies`` every neighbour sends the same frames instead, byte for byte, as the
-neighbours of a real peer each pass on what they received: the peer then gets each
-message once per neighbour, one first copy and three duplicates with four. Either way
-the stand-in does as little per frame as it can (a send, a counted receive), so that the
-figure is the peer's, not its neighbours'.
 
-Speaks to the parent in JSON lines on stdout: ``{"linked": id}``, then one result a go.
+A flood is two commands from stdin. ``prepare MESSAGES COPIES`` encodes the frames
+beforehand, so that the flood costs a send each: with ``copies`` every neighbour sends
+every frame, byte for byte, as the neighbours of a real peer each pass on what they
+received (the peer gets each message once per neighbour: one first copy, the rest
+duplicates); without, each neighbour sends its own share, as their origin. ``go WINDOW``
+then floods with at most ``window`` messages that the peer has not yet forwarded to
+every neighbour, and counts the forwards.
+
+Speaks to the parent in JSON lines on stdout: ``{"linked": [ids]}``, then one line a command.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import zmq
 
@@ -33,47 +35,60 @@ _SHARED = "127.0.0.1:1"
 
 
 @dataclass(slots=True)
+class _Link:
+    """One neighbour's sockets."""
+
+    id: str
+    router: zmq.Socket[bytes]
+    pub: zmq.Socket[bytes]
+    sub: zmq.Socket[bytes]
+    dealer: zmq.Socket[bytes]
+    ready_heard: bool = False  # the peer told us its PUB reaches our SUB
+    subscribed: bool = False  # the peer's SUB is live on our XPUB
+    seq: int = 0  # the last sequence number of its own frames
+    forwards: int = 0  # frames the peer forwarded to it in this flood
+
+
+@dataclass(slots=True)
 class Flood:
-    """One ``go``: what to send, and what came back."""
+    """What one ``prepare`` made ready and one ``go`` reports."""
 
-    own: int  # frames this neighbour sends
-    total: int  # distinct frames the peer will forward in all (every neighbour's)
-    copies: bool  # every neighbour sends the same frames
-    window: int
-    sent: int = 0
-    forwards: int = 0  # distinct frames received from the peer
-    first: float = 0.0
-    last: float = 0.0
+    frames: list[tuple[zmq.Socket[bytes], bytes]] = field(default_factory=list)  # in order
+    distinct: int = 0  # distinct messages in it: what the peer forwards
+    first: float = 0.0  # when the first forward came
+    last: float = 0.0  # when the last forward came
 
 
-class Neighbour:
-    def __init__(self, peer: str, peer_pub: str) -> None:
+class Neighbours:
+    def __init__(self, peer: str, peer_pub: str, count: int) -> None:
         self.peer = peer
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self.router = self._socket(zmq.ROUTER)
-        port = self.router.bind_to_random_port("tcp://127.0.0.1")
-        self.id = f"127.0.0.1:{port}"
-        self.id_bytes = self.id.encode()
-        self.pub = self._socket(zmq.XPUB)
-        self.pub.setsockopt(zmq.XPUB_VERBOSE, 1)
-        self.pub_endpoint = f"tcp://127.0.0.1:{self.pub.bind_to_random_port('tcp://127.0.0.1')}"
-        self.sub = self._socket(zmq.SUB)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"\x00" + self.id_bytes)
-        self.sub.connect(peer_pub)
-        self.dealer = self._socket(zmq.DEALER)
-        self.dealer.connect(f"tcp://{peer}")
-        self.ready_heard = False
-        self.subscribed = False  # the peer's SUB is live on our XPUB
-        self.seq = 0
+        self.links = [self._link(peer, peer_pub) for _ in range(count)]
+        self.shared_seq = 0
+        self.poller = zmq.Poller()
+        for link in self.links:
+            self.poller.register(link.router, zmq.POLLIN)
+            self.poller.register(link.sub, zmq.POLLIN)
 
     def _socket(self, kind: int) -> zmq.Socket[bytes]:
         sock = self.ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
-        if kind in (zmq.XPUB, zmq.SUB):
-            sock.setsockopt(zmq.SNDHWM, 0)  # never drop: the flood is paced by its window
-            sock.setsockopt(zmq.RCVHWM, 0)
+        sock.setsockopt(zmq.SNDHWM, 0)  # never drop: the flood is paced by its window
+        sock.setsockopt(zmq.RCVHWM, 0)
         return sock
+
+    def _link(self, peer: str, peer_pub: str) -> _Link:
+        router = self._socket(zmq.ROUTER)
+        own = f"127.0.0.1:{router.bind_to_random_port('tcp://127.0.0.1')}"
+        pub = self._socket(zmq.XPUB)
+        pub.setsockopt(zmq.XPUB_VERBOSE, 1)
+        sub = self._socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.setsockopt(zmq.SUBSCRIBE, b"\x00" + own.encode())
+        sub.connect(peer_pub)
+        dealer = self._socket(zmq.DEALER)
+        dealer.connect(f"tcp://{peer}")
+        return _Link(own, router, pub, sub, dealer)
 
     def close(self) -> None:
         self.ctx.destroy(linger=0)
@@ -81,94 +96,107 @@ class Neighbour:
     # -- the link ---------------------------------------------------------------
 
     def link(self) -> None:
-        """The handshake of zgossip.peer, from the other side; returns once both ways are up."""
-        self.dealer.send(wire.encode(wire.Link(self.id, self.pub_endpoint)))
+        """The handshake of zgossip.peer, from the other side; returns once every link is up."""
         poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
-        poller.register(self.pub, zmq.POLLIN)
-        while not (self.ready_heard and self.subscribed):
+        for link in self.links:
+            pub_port = link.pub.bind_to_random_port("tcp://127.0.0.1")
+            link.dealer.send(wire.encode(wire.Link(link.id, f"tcp://127.0.0.1:{pub_port}")))
+            poller.register(link.router, zmq.POLLIN)
+            poller.register(link.pub, zmq.POLLIN)
+        while not all(link.ready_heard and link.subscribed for link in self.links):
             for sock, _ in poller.poll():
-                if sock is self.router:
-                    self.on_router()
-                else:
-                    self.on_subscription(self.pub.recv())
+                link = next(n for n in self.links if sock in (n.router, n.pub))
+                if sock is link.router:
+                    self._on_router(link)
+                elif link.pub.recv() == _SUBSCRIBED + self.peer.encode() and not link.subscribed:
+                    link.subscribed = True
+                    link.dealer.send(wire.encode(wire.Ready(link.id)))
 
-    def on_subscription(self, notice: bytes) -> None:
-        if notice == _SUBSCRIBED + self.peer.encode() and not self.subscribed:
-            self.subscribed = True
-            self.dealer.send(wire.encode(wire.Ready(self.id)))
-
-    def on_router(self) -> None:
+    def _on_router(self, link: _Link) -> None:
         """READY, HISTORY and PINGs from the peer; a PING is answered at once."""
-        identity, frame = self.router.recv_multipart()
+        identity, frame = link.router.recv_multipart()
         message = wire.decode(frame)
         if isinstance(message, wire.Ready):
-            self.ready_heard = True
+            link.ready_heard = True
         elif isinstance(message, wire.Ping):
             pong = wire.Pong(message.peer, message.ts, linked=True)
-            self.router.send_multipart([identity, wire.encode(pong)])
+            link.router.send_multipart([identity, wire.encode(pong)])
 
     # -- the flood --------------------------------------------------------------
 
-    def frame(self, copies: bool) -> bytes:
-        """The next frame: this neighbour's own, or the next of the stream all of them send."""
-        self.seq += 1
-        if copies:  # the same bytes at every neighbour
-            return wire.encode(wire.Gossip(_SHARED, self.seq, float(self.seq), str(self.seq)))
-        now = time.time()
-        body = f"{now:.6f}:127.0.0.1:{self.seq}"
-        return wire.encode(wire.Gossip(self.id, self.seq, now, body))
+    def prepare(self, messages: int, copies: bool) -> Flood:
+        """Encode the frames of a flood of ``messages`` distinct messages."""
+        flood = Flood(distinct=messages)
+        for i in range(messages):
+            if copies:  # the same bytes from every neighbour
+                self.shared_seq += 1
+                seq = self.shared_seq
+                frame = wire.encode(wire.Gossip(_SHARED, seq, float(seq), str(seq)))
+                flood.frames.extend(
+                    (n.pub, wire.gossip_frame(n.id.encode(), frame)) for n in self.links
+                )
+            else:  # each neighbour its own, in turn
+                link = self.links[i % len(self.links)]
+                link.seq += 1
+                now = time.time()
+                body = f"{now:.6f}:127.0.0.1:{link.seq}"
+                frame = wire.encode(wire.Gossip(link.id, link.seq, now, body))
+                flood.frames.append((link.pub, wire.gossip_frame(link.id.encode(), frame)))
+        return flood
 
-    def flood(self, run: Flood) -> None:
-        """Send ``run.own`` frames with at most ``run.window`` unforwarded; count forwards."""
-        poller = zmq.Poller()
-        poller.register(self.sub, zmq.POLLIN)
-        poller.register(self.router, zmq.POLLIN)
-        self._top_up(run)
-        while run.forwards < run.total:
-            if not poller.poll(10_000):
-                break  # the peer stopped forwarding: report what came
-            while self.router.poll(0):
-                self.on_router()
-            self._drain(run)
-            self._top_up(run)
+    def go(self, flood: Flood, window: int) -> None:
+        """Send the frames with at most ``window`` messages in flight; count forwards."""
+        per_message = len(flood.frames) // flood.distinct if flood.distinct else 1
+        for link in self.links:
+            link.forwards = 0
+        sent = 0  # frames
+        while True:
+            done = min(link.forwards for link in self.links)
+            if done >= flood.distinct:
+                return
+            while sent < len(flood.frames) and sent // per_message - done < window:
+                sock, frame = flood.frames[sent]
+                sock.send(frame)
+                sent += 1
+            ready = self.poller.poll(10_000)
+            if not ready:
+                return  # the peer stopped forwarding: report what came
+            for sock, _ in ready:
+                link = next(n for n in self.links if sock in (n.router, n.sub))
+                if sock is link.router:
+                    self._on_router(link)
+                else:
+                    self._drain(link, flood)
 
-    def _top_up(self, run: Flood) -> None:
-        share = run.own / run.total  # of the frames the peer forwards, ours (about)
-        while run.sent < run.own and run.sent - run.forwards * share < run.window:
-            self.pub.send(wire.gossip_frame(self.id_bytes, self.frame(run.copies)))
-            run.sent += 1
-
-    def _drain(self, run: Flood) -> None:
+    @staticmethod
+    def _drain(link: _Link, flood: Flood) -> None:
+        recv = link.sub.recv
         for _ in range(1000):
             try:
-                self.sub.recv(zmq.NOBLOCK, copy=False)
+                recv(zmq.NOBLOCK)
             except zmq.Again:
-                return
-            run.last = time.time()
-            run.first = run.first or run.last
-            run.forwards += 1
+                break
+            link.forwards += 1
+        flood.last = time.time()
+        flood.first = flood.first or flood.last
 
 
-def _serve(neighbour: Neighbour) -> None:
-    """Link, then run each ``go OWN TOTAL COPIES WINDOW`` from stdin until ``quit`` or EOF."""
-    neighbour.link()
-    _say({"linked": neighbour.id})
+def _serve(neighbours: Neighbours) -> None:
+    """Link, then run ``prepare MESSAGES COPIES`` and ``go WINDOW`` commands until EOF."""
+    neighbours.link()
+    _say({"linked": [link.id for link in neighbours.links]})
+    flood = Flood()
     for line in sys.stdin:
         words = line.split()
-        if not words or words[0] != "go":
+        if words[:1] == ["prepare"]:
+            flood = neighbours.prepare(int(words[1]), words[2] == "1")
+            _say({"prepared": flood.distinct})
+        elif words[:1] == ["go"]:
+            neighbours.go(flood, int(words[1]))
+            forwards = min(link.forwards for link in neighbours.links)
+            _say({"forwards": forwards, "first": flood.first, "last": flood.last})
+        else:
             break
-        run = Flood(int(words[1]), int(words[2]), words[3] == "1", int(words[4]))
-        neighbour.flood(run)
-        _say(
-            {
-                "id": neighbour.id,
-                "sent": run.sent,
-                "forwards": run.forwards,
-                "first": run.first,
-                "last": run.last,
-            }
-        )
 
 
 def _say(document: dict[str, object]) -> None:
@@ -176,11 +204,11 @@ def _say(document: dict[str, object]) -> None:
 
 
 def main() -> None:
-    neighbour = Neighbour(sys.argv[1], sys.argv[2])
+    neighbours = Neighbours(sys.argv[1], sys.argv[2], int(sys.argv[3]))
     try:
-        _serve(neighbour)
+        _serve(neighbours)
     finally:
-        neighbour.close()
+        neighbours.close()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Items 2 and 4: one peer process with 4 neighbours, flooded; its rate and its memory.
 
 The peer under test is the installed ``zgossip peer``, with a JSON event log and its
-human log, as a user runs it. Its four neighbours are ``benchmarks.neighbour`` processes
+human log, as a user runs it. Its four neighbours live in one ``benchmarks.neighbour`` process,
 speaking the link protocol (LINK / READY, PING answered). Throughput: every neighbour
 sends the same stream of messages, as the neighbours of a real peer each pass on what they
 got, so the peer receives each message four times, forwards it once and drops three
@@ -24,8 +24,9 @@ from benchmarks.procs import CountingTap, start_node, stop
 from tests.support import free_ports, rss_mb, write_config
 
 NEIGHBOURS = 4
-#: Own frames a neighbour may have in flight: keeps the peer busy, its queues short.
-WINDOW = 200
+#: Messages in flight (sent, not yet forwarded to every neighbour): keeps the peer busy,
+#: its queues short.
+WINDOW = 500
 #: Timers of the peer under test: slow enough that liveness is no load.
 _TIMERS = ["--liveness-interval", "5", "--liveness-misses", "3", "--gossip-count", "0"]
 
@@ -49,57 +50,46 @@ class PeerFigures:
 
 
 class _Neighbours:
-    """The neighbour processes, driven in lock step through their stdin and stdout."""
+    """The neighbours' process, driven in lock step through its stdin and stdout."""
 
     def __init__(self, peer: str, pub: str) -> None:
-        self.procs: list[subprocess.Popen[str]] = []
-        for _ in range(NEIGHBOURS):
-            self.procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "benchmarks.neighbour", peer, pub],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        for proc in self.procs:
-            self._read(proc)  # {"linked": id}: both directions of the link are up
+        command = [sys.executable, "-m", "benchmarks.neighbour", peer, pub, str(NEIGHBOURS)]
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self._ask(None)  # {"linked": ids}: both directions of every link are up
 
-    @staticmethod
-    def _read(proc: subprocess.Popen[str]) -> dict[str, Any]:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+    def _ask(self, command: str | None) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if command is not None:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"neighbour process exited with {proc.wait()}")
+            raise RuntimeError(f"the neighbours' process exited with {self.proc.wait()}")
         document: dict[str, Any] = json.loads(line)
         return document
 
     def flood(self, messages: int, copies: bool) -> FloodFigures:
-        """All neighbours flood together; the rate is distinct forwards over the whole span."""
-        own = messages if copies else messages // NEIGHBOURS
-        total = messages if copies else own * NEIGHBOURS
-        for proc in self.procs:
-            assert proc.stdin is not None
-            proc.stdin.write(f"go {own} {total} {int(copies)} {WINDOW}\n")
-            proc.stdin.flush()
-        results = [self._read(proc) for proc in self.procs]
-        forwards = min(r["forwards"] for r in results)
-        span = max(r["last"] for r in results) - min(r["first"] for r in results)
-        rate = (forwards - 1) / span if span > 0 else 0.0
-        return FloodFigures(forwards, NEIGHBOURS if copies else 1, rate)
+        """Encode ``messages`` distinct messages, then flood them; the rate is forwards over
+        the span from the first forward to the last."""
+        self._ask(f"prepare {messages} {int(copies)}")
+        result = self._ask(f"go {WINDOW}")
+        span = result["last"] - result["first"]
+        rate = (result["forwards"] - 1) / span if span > 0 else 0.0
+        return FloodFigures(result["forwards"], NEIGHBOURS if copies else 1, rate)
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()  # EOF: the neighbour closes its sockets and exits
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+        if self.proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()  # EOF: the neighbours close their sockets and exit
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def measure(flood: int, total: int, chunks: int, profile: Path | None = None) -> PeerFigures:
