@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import zmq
 
-from zgossip import security, wire
+from zgossip import memory, security, wire
 from zgossip.clock import Clock, SystemClock
 from zgossip.config import Config
 from zgossip.events import EventLog
@@ -37,6 +37,8 @@ _BATCH = 256
 #: message: they are due at their own deadlines, and what input makes due sooner (a
 #: gap to repair, a new link's deadline) waits at most this long.
 _TIMER_GRAIN = 0.001
+#: The heap is trimmed when the loop goes idle after input, at most this often (seconds).
+_TRIM_INTERVAL = 1.0
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
 #: Probes out at once beyond which a node probes no more on others' behalf: each holds
@@ -335,6 +337,7 @@ class Node:
         deadline: float | None = None  # when the timers are next due, as they last said
         last_run = -math.inf  # when they last ran
         handled = True  # input came since: it may have made something due sooner
+        busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
             if deadline is not None and now - deadline > self.config.request_timeout / 2:
@@ -354,9 +357,12 @@ class Node:
             ready = self._poller.poll(0)
             if not ready:  # about to wait: everything done so far is in the logs first
                 self.events.flush()
+                if busy and now >= next_trim:  # and what a burst freed is given back
+                    memory.trim()
+                    busy, next_trim = False, now + _TRIM_INTERVAL
                 ready = self._poller.poll(timeout)
             for sock, _ in ready:
-                handled = True
+                handled = busy = True
                 if sock == wake_fd:
                     with contextlib.suppress(BlockingIOError):
                         self._wake_r.recv(4096)
