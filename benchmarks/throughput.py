@@ -6,7 +6,8 @@ speaking the link protocol (LINK / READY, PING answered). Throughput: every neig
 sends the same stream of messages, as the neighbours of a real peer each pass on what they
 got, so the peer receives each message four times, forwards it once and drops three
 duplicates. Memory: each neighbour sends a quarter of the messages (one receipt, one
-forward a message), a million in all, the peer's RSS read from /proc between chunks.
+forward a message), a million in all, the peer's RSS read from /proc between chunks: as
+a chunk ends (the peak) and once the peer has idled (what it keeps).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ NEIGHBOURS = 4
 #: Messages in flight (sent, not yet forwarded to every neighbour): keeps the peer busy,
 #: its queues short.
 WINDOW = 500
+#: Seconds a peer idles before its memory is read: it hands freed heap memory back to
+#: the system when it goes idle, at most once a second (zgossip.node._TRIM_INTERVAL).
+_SETTLE = 1.5
 #: Timers of the peer under test: slow enough that liveness is no load.
 _TIMERS = ["--liveness-interval", "5", "--liveness-misses", "3", "--gossip-count", "0"]
 
@@ -43,7 +48,9 @@ class PeerFigures:
     throughput: FloodFigures
     memory: FloodFigures
     rss_start: float  # MB, linked and idle
-    rss_samples: list[tuple[int, float]] = field(default_factory=list)  # (messages, MB)
+    #: (messages so far, MB) once the peer went idle after each flood (see _SETTLE)
+    rss_samples: list[tuple[int, float]] = field(default_factory=list)
+    rss_busy: list[float] = field(default_factory=list)  # MB the moment each flood ended
     delivered: int = 0  # gossip.received events the peer logged
     errors: int = 0  # bad.message / internal.error events
     profile: Path | None = None
@@ -119,8 +126,8 @@ def _run(directory: Path, flood: int, total: int, chunks: int, profile: Path | N
         tap.wait_for(lambda: len(tap.of("neighbour.added")) == NEIGHBOURS, 30, "4 links")
         rss_start = rss_mb(peer.pid)
         throughput = neighbours.flood(flood, copies=True)
-        figures = PeerFigures(throughput, throughput, rss_start, [(throughput.messages, 0.0)])
-        figures.rss_samples = [(throughput.messages, rss_mb(peer.pid))]
+        figures = PeerFigures(throughput, throughput, rss_start)
+        _sample(figures, peer.pid, throughput.messages)
         figures.memory = _memory(neighbours, figures, peer.pid, total - flood, chunks)
     finally:
         if neighbours is not None:
@@ -145,5 +152,12 @@ def _memory(
         forwarded += run.messages
         seconds += (run.messages - 1) / run.rate if run.rate else 0.0
         done += run.messages
-        figures.rss_samples.append((done, rss_mb(pid)))
+        _sample(figures, pid, done)
     return FloodFigures(forwarded, 1, forwarded / seconds if seconds else 0.0)
+
+
+def _sample(figures: PeerFigures, pid: int, messages: int) -> None:
+    """The peer's RSS as a flood ends, and again once the peer has been idle a while."""
+    figures.rss_busy.append(rss_mb(pid))
+    time.sleep(_SETTLE)  # what is measured is the state after idling: nothing to await
+    figures.rss_samples.append((messages, rss_mb(pid)))
