@@ -3,9 +3,9 @@
 One call writes the JSON event line (``ts``, ``node``, ``role``, ``event`` and
 the fields), the human log line (every line names its node and event) and the
 console line, and hands the event to in-process listeners (tests and library
-users). The node calls :meth:`EventLog.flush` before it waits for more input, so
-a ``tail -f`` sees every event as soon as the node is idle, and a burst of
-messages costs one write per log rather than one per line.
+users). The node calls :meth:`EventLog.flush` within a millisecond of an event
+(``zgossip.node._GRAIN``), so a ``tail -f`` sees every event at once, and a burst
+of messages costs a write per log and millisecond rather than one per line.
 
 The log is on the hot path of every message, so this module formats its lines
 itself: Python's ``logging`` builds a record, looks up the calling frame and
@@ -105,7 +105,7 @@ class EventLog:
         self._json: TextIO | None = None
         self._log: TextIO | None = None
         self._console: TextIO | None = None
-        # Opened block-buffered: flush() writes them out, when the node is about to wait.
+        # Opened block-buffered: flush() writes them out, within a millisecond.
         try:
             if json_path is not None:
                 self._json = open(json_path, "a", encoding="utf-8")  # noqa: SIM115
@@ -157,7 +157,7 @@ class EventLog:
             self._console = None
 
     def flush(self) -> None:
-        """Write out what the logs hold: the node calls this before it waits for more."""
+        """Write out what the logs hold: the node calls this soon after each event."""
         for stream in (self._json, self._log):
             if stream is not None:
                 stream.flush()

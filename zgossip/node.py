@@ -33,10 +33,10 @@ ProbeCallback = Callable[[bool], None]
 
 #: Messages read from one socket before the loop looks at the others again.
 _BATCH = 256
-#: Under a stream of input the timers run at most this often (seconds), not after each
-#: message: they are due at their own deadlines, and what input makes due sooner (a
-#: gap to repair, a new link's deadline) waits at most this long.
-_TIMER_GRAIN = 0.001
+#: After input, the loop catches up within this many seconds: it runs the timers (for
+#: what the input made due sooner: a gap to repair, a new link's deadline) and writes the
+#: logs out. Under a stream of input, so once a millisecond rather than after each message.
+_GRAIN = 0.001
 #: The heap is trimmed when the loop goes idle after input, at most this often (seconds).
 _TRIM_INTERVAL = 1.0
 #: How long stopping waits for goodbyes (leave, bye) to go out.
@@ -335,32 +335,32 @@ class Node:
     def _serve(self) -> None:
         wake_fd = self._wake_r.fileno()
         deadline: float | None = None  # when the timers are next due, as they last said
-        last_run = -math.inf  # when they last ran
-        handled = True  # input came since: it may have made something due sooner
+        caught_up = -math.inf  # when the timers last ran and the logs were last written out
+        handled = True  # input came since: the timers have not seen it, nor the logs had it
+        quiet = False  # the last wait ended with nothing to read
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
             if deadline is not None and now - deadline > self.config.request_timeout / 2:
                 self._guarded(self._pump)  # we stalled: read what came before judging silence
-            if (handled and now - last_run >= _TIMER_GRAIN) or (
+            if (handled and now - caught_up >= _GRAIN) or (
                 deadline is not None and now >= deadline
             ):
                 deadline = self._guarded(self._timers)
-                last_run, handled = now, False
+                self.events.flush()
+                caught_up, handled = now, False
+            if quiet and busy and now >= next_trim:  # a pause after a burst: give back
+                memory.trim()  # the heap memory it freed
+                busy, next_trim = False, now + _TRIM_INTERVAL
             wake_at = deadline
-            if handled:  # the timers have not seen the latest input yet: they will soon
-                grain = last_run + _TIMER_GRAIN
+            if handled:  # not caught up with the latest input yet: soon
+                grain = caught_up + _GRAIN
                 wake_at = grain if wake_at is None else min(wake_at, grain)
             timeout: int | None = None
             if wake_at is not None:
                 timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
-            ready = self._poller.poll(0)
-            if not ready:  # about to wait: everything done so far is in the logs first
-                self.events.flush()
-                if busy and now >= next_trim:  # and what a burst freed is given back
-                    memory.trim()
-                    busy, next_trim = False, now + _TRIM_INTERVAL
-                ready = self._poller.poll(timeout)
+            ready = self._poller.poll(timeout)
+            quiet = not ready
             for sock, _ in ready:
                 handled = busy = True
                 if sock == wake_fd:
