@@ -29,7 +29,7 @@ class Plan:
 
     sizes: tuple[int, ...]
     per_peer: int  # messages each peer sends at each N
-    interval: float  # liveness interval of the network (s)
+    interval: float  # liveness interval of the network a peer is killed in (s)
     misses: int
     raw_hops: int
     raw_flood: int
