@@ -50,7 +50,7 @@ FULL = Plan(
 )  # fmt: skip
 QUICK = Plan(
     sizes=(5,), per_peer=2, interval=0.2, misses=3, raw_hops=300, raw_flood=5_000,
-    flood=2_000, total=6_000, chunks=2, sim_nodes=1_000, sim_messages=5,
+    flood=2_000, total=12_000, chunks=2, sim_nodes=1_000, sim_messages=5,
     others_n=3, others_events=2, serf_failure=False,
 )  # fmt: skip
 
