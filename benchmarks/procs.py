@@ -55,6 +55,13 @@ class CountingTap(Events):
         os.close(self._fd)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process used so far, all its threads (user and system), from /proc."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_node(
     role: str, port: int, directory: Path, *flags: str, python_flags: tuple[str, ...] = ()
 ) -> subprocess.Popen[bytes]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.overlay_state import NetState, diameter, hops
+from benchmarks.procs import cpu_seconds
 from tests.support import Cluster, free_ports
 
 #: How long the last message of a round may take before the rest count as never arrived.
@@ -38,7 +39,7 @@ _GRACE = 10.0
 #: Liveness interval of the network gossip is timed in: the default pace of a real network
 #: (13 s) rounded down. A fast one (0.5 s, as failure detection is measured with) keeps 50
 #: peers' pings and registrations busy enough to take a quarter of 2 cores by themselves.
-_PROPAGATION_INTERVAL = 5.0
+PROPAGATION_INTERVAL = 5.0
 #: Seconds between two messages, per peer in the network: each message spreads through
 #: an idle network (this measures latency, not load), well above its time-to-all.
 _SPACING = 0.002
@@ -56,6 +57,7 @@ class Stage:
     hops: list[int]  # one per receipt
     diameter: int
     edges: int
+    cpu_per_message: float  # seconds of CPU all the nodes spent, per message of the round
 
     @property
     def duplicates_per_delivery(self) -> float:
@@ -81,7 +83,7 @@ class Figures:
     failure: Failure | None
 
 
-class _Network:
+class Network:
     """The cluster, the peers alive in it, and what their logs say."""
 
     def __init__(self, directory: Path, interval: float, misses: int) -> None:
@@ -128,7 +130,7 @@ class _Network:
         self.cluster.close()
 
 
-def _gossip_round(net: _Network, n: int, per_peer: int, spacing: float) -> list[str]:
+def _gossip_round(net: Network, n: int, per_peer: int, spacing: float) -> list[str]:
     """Every peer sends ``per_peer`` messages, ``spacing`` apart; their ids once all are sent."""
     tag = f"bench-{n}-"
     for k in range(per_peer):
@@ -143,14 +145,18 @@ def _gossip_round(net: _Network, n: int, per_peer: int, spacing: float) -> list[
     return [i for i, (_, _, body) in net.state.sent.items() if body.startswith(tag)]
 
 
-def _stage(net: _Network, n: int, per_peer: int, spacing: float) -> Stage:
+def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
     net.grow(n)
     peers = set(net.alive)
+    pids = [proc.pid for proc in net.cluster.procs.values() if proc.poll() is None]
+    cpu = sum(map(cpu_seconds, pids))
     ids = _gossip_round(net, n, per_peer, spacing)
     with contextlib.suppress(AssertionError):  # what has not arrived counts as incomplete
         net.wait(lambda s: not any(s.missing(i, peers) for i in ids), _GRACE, "every receipt")
+    cpu = (sum(map(cpu_seconds, pids)) - cpu) / len(ids)
     graph = net.state.graph(peers)
-    stage = Stage(n, len(ids), 0, [], [], [], diameter(graph), sum(map(len, graph.values())) // 2)
+    edges = sum(map(len, graph.values())) // 2
+    stage = Stage(n, len(ids), 0, [], [], [], diameter(graph), edges, cpu)
     for msg_id in ids:
         origin, sent_ts, _ = net.state.sent[msg_id]
         receipts = net.state.receipts.get(msg_id, {})
@@ -163,7 +169,7 @@ def _stage(net: _Network, n: int, per_peer: int, spacing: float) -> Stage:
     return stage
 
 
-def _kill_one(net: _Network, interval: float, misses: int) -> Failure:
+def _kill_one(net: Network, interval: float, misses: int) -> Failure:
     """SIGKILL the best-linked peer; time its neighbours' and seeds' verdicts."""
     peers = set(net.alive)
     graph = net.state.graph(peers)
@@ -208,7 +214,7 @@ def measure(
     network of ``kill_at`` peers with liveness every ``interval``, kill one."""
     stages = []
     with tempfile.TemporaryDirectory(prefix="zgossip-bench-") as tmp:
-        net = _Network(Path(tmp), _PROPAGATION_INTERVAL, misses)
+        net = Network(Path(tmp), PROPAGATION_INTERVAL, misses)
         try:
             for n in sizes:
                 stages.append(_stage(net, n, per_peer, _SPACING * n))
@@ -217,7 +223,7 @@ def measure(
     if kill_at is None:
         return Figures(stages, None)
     with tempfile.TemporaryDirectory(prefix="zgossip-bench-") as tmp:
-        net = _Network(Path(tmp), interval, misses)
+        net = Network(Path(tmp), interval, misses)
         try:
             net.grow(kill_at)
             return Figures(stages, _kill_one(net, interval, misses))

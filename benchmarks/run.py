@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zgossip
-from benchmarks import plot, propagation, pyre_bench, raw, serf, simulation, throughput
+from benchmarks import plot, propagation, pyre_bench, raw, serf, simulation, throughput, wakeup
 from benchmarks.stats import Row, ms, percentile, table
 
 
@@ -38,6 +38,8 @@ class Plan:
     chunks: int
     sim_nodes: int
     sim_messages: int
+    wake_burst: int  # messages one peer receives back to back, for its hot CPU cost
+    wake_spaced: int  # messages it receives 10 ms apart, for its cost when woken
     others_n: int  # serf and pyre agents
     others_events: int
     serf_failure: bool
@@ -46,11 +48,13 @@ class Plan:
 FULL = Plan(
     sizes=(10, 25, 50), per_peer=4, interval=0.5, misses=3, raw_hops=2000, raw_flood=100_000,
     flood=20_000, total=1_000_000, chunks=8, sim_nodes=10_000, sim_messages=20,
+    wake_burst=2000, wake_spaced=300,
     others_n=10, others_events=10, serf_failure=True,
 )  # fmt: skip
 QUICK = Plan(
     sizes=(5,), per_peer=2, interval=0.2, misses=3, raw_hops=300, raw_flood=5_000,
     flood=2_000, total=12_000, chunks=2, sim_nodes=1_000, sim_messages=5,
+    wake_burst=100, wake_spaced=20,
     others_n=3, others_events=2, serf_failure=False,
 )  # fmt: skip
 
@@ -110,6 +114,8 @@ def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], li
     net = propagation.measure(
         list(plan.sizes), plan.per_peer, plan.interval, plan.misses, kill_at=plan.sizes[0]
     )
+    _step("CPU a message costs one peer, hot and woken")
+    wake = wakeup.measure(plan.wake_burst, plan.wake_spaced, 0.01)
     _step("throughput and memory of one peer")
     peer = throughput.measure(plan.flood, plan.total, plan.chunks, profile)
     _step(f"simulation, {plan.sim_nodes} nodes")
@@ -120,6 +126,7 @@ def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], li
     pyre_figures = pyre_bench.measure(plan.others_n, plan.others_events)
     rows = _raw_rows(raw_figures)
     rows += _propagation_rows(net, raw_figures)
+    rows += _cpu_rows(wake, net.stages)
     rows += _throughput_rows(peer, raw_figures)
     rows += _failure_rows(net.failure)
     rows += _memory_rows(peer)
@@ -163,6 +170,19 @@ def _propagation_rows(net: propagation.Figures, r: raw.RawFigures) -> list[Row]:
                 f"of {s.messages}", "0", s.incomplete == 0),
         ]  # fmt: skip
     return rows
+
+
+def _cpu_rows(w: wakeup.WakeFigures, stages: list[propagation.Stage]) -> list[Row]:
+    cores = os.cpu_count() or 1
+    spent = " / ".join(ms(s.cpu_per_message) for s in stages)
+    return [
+        Row("1", f"N={' / '.join(str(s.n) for s in stages)}: CPU all nodes spent a message",
+            spent, f"/ {cores} cores: {ms(stages[-1].cpu_per_message / cores)} at N={stages[-1].n}"
+            " if all in parallel"),
+        Row("1", f"one peer's CPU a message: in a burst / one every {w.pause * 1000:.0f} ms",
+            f"{w.hot * 1e6:.0f} us / {w.woken * 1e6:.0f} us",
+            f"x{w.woken / w.hot:.1f} when woken from idle" if w.hot else ""),
+    ]  # fmt: skip
 
 
 def _throughput_rows(p: throughput.PeerFigures, r: raw.RawFigures) -> list[Row]:
