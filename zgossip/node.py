@@ -356,6 +356,8 @@ class Node:
             if handled:  # not caught up with the latest input yet: soon
                 grain = caught_up + _GRAIN
                 wake_at = grain if wake_at is None else min(wake_at, grain)
+            if busy:  # a trim to come once it is allowed: a quiet node wakes up for it
+                wake_at = next_trim if wake_at is None else min(wake_at, next_trim)
             timeout: int | None = None
             if wake_at is not None:
                 timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
