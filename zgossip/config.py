@@ -103,9 +103,9 @@ class Config:
     #: many from fresh seed lists whenever it has fewer.
     links: int = 2
     #: Message List bounds: entries are forgotten past this many or this age. 10,000
-    #: entries (about 2.5 MB) hold a second of a 10,000 message/s flood: late copies come
-    #: within a tenth of that (p99 time-to-all at 50 peers: 62 ms), and a neighbour's
-    #: history (the newest ``history`` frames) is always younger.
+    #: entries (about 2 MB with the frames kept whole) hold a second of a 10,000 message/s
+    #: flood: late copies come within a tenth of that (p99 time-to-all at 50 peers: under
+    #: 70 ms), and a neighbour's history (the newest ``history`` frames) is always younger.
     ml_max_entries: int = 10_000
     ml_max_age: float = 600.0
     #: Recent messages a peer keeps whole and hands to each new neighbour, so a late

@@ -44,7 +44,7 @@ class MessageList:
 
     An id maps to its receipt number ``n``; slot ``n % max_entries`` of three flat arrays
     holds its id, sender and time. Forgetting the oldest is O(1) and an entry costs about
-    140 bytes (a dict kept in insertion order and trimmed from the front would cost more,
+    150 bytes (a dict kept in insertion order and trimmed from the front would cost more,
     and slow down as the deleted entries pile up in front of the oldest live one).
     """
 
