@@ -18,6 +18,11 @@ class Clock(Protocol):
         ...
 
 
+def earliest(*deadlines: float | None) -> float | None:
+    """The soonest of ``deadlines``, those that are None left out; None when all are."""
+    return min((d for d in deadlines if d is not None), default=None)
+
+
 class SystemClock:
     """The real clock."""
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import zmq
 
 from zgossip import memory, security, wire
-from zgossip.clock import Clock, SystemClock
+from zgossip.clock import Clock, SystemClock, earliest
 from zgossip.config import Config
 from zgossip.events import EventLog
 from zgossip.liveness import Probes
@@ -352,12 +352,11 @@ class Node:
             if quiet and busy and now >= next_trim:  # a pause after a burst: give back
                 memory.trim()  # the heap memory it freed
                 busy, next_trim = False, now + _TRIM_INTERVAL
-            wake_at = deadline
-            if handled:  # not caught up with the latest input yet: soon
-                grain = caught_up + _GRAIN
-                wake_at = grain if wake_at is None else min(wake_at, grain)
-            if busy:  # a trim to come once it is allowed: a quiet node wakes up for it
-                wake_at = next_trim if wake_at is None else min(wake_at, next_trim)
+            wake_at = earliest(
+                deadline,
+                caught_up + _GRAIN if handled else None,  # not caught up with the input: soon
+                next_trim if busy else None,  # a trim to come: a quiet node wakes up for it
+            )
             timeout: int | None = None
             if wake_at is not None:
                 timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
@@ -377,10 +376,8 @@ class Node:
         """Do what is due: probes timed out, then the role's timers; when next to."""
         self._expire_probes()
         deadline = self._on_timers(self.clock.monotonic())
-        probes = self._probes.next_deadline()  # after: the timers may have opened probes
-        if probes is not None:
-            deadline = probes if deadline is None else min(deadline, probes)
-        return deadline
+        # the probes' after the role's timers: those may have opened probes
+        return earliest(deadline, self._probes.next_deadline())
 
     def _guarded(self, work: Callable[[], T]) -> T | None:
         """Run ``work``; a bug in it is an internal.error event, not the end of the node."""

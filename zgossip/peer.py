@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import zmq
 
 from zgossip import wire
-from zgossip.clock import Clock
+from zgossip.clock import Clock, earliest
 from zgossip.config import Config
 from zgossip.gossip import Gaps, MessageList, message_id
 from zgossip.liveness import Liveness, Suspicions
@@ -195,13 +195,14 @@ class Peer(Node):
         self._ask_for_gaps()
         if self._next_gossip is not None and now >= self._next_gossip:
             self._gossip()
-        deadlines = [self.registration.next_deadline(), self._next_round]
-        deadlines.extend(n.deadline for n in self.neighbours.values() if not n.up)
-        waits = (self._next_gossip, self.suspicions.next_deadline(), self.gaps.next_deadline())
-        for deadline in waits:
-            if deadline is not None:
-                deadlines.append(deadline)
-        return min(deadlines)
+        return earliest(
+            self.registration.next_deadline(),
+            self._next_round,
+            self._next_gossip,
+            self.suspicions.next_deadline(),
+            self.gaps.next_deadline(),
+            *(n.deadline for n in self.neighbours.values() if not n.up),
+        )
 
     def _ask_for_gaps(self) -> None:
         """Ask neighbours for the messages that went missing here (see gossip.Gaps)."""

@@ -17,7 +17,7 @@ import zmq
 
 from zgossip import wire
 from zgossip.agreement import Agreement, Decision
-from zgossip.clock import Clock
+from zgossip.clock import Clock, earliest
 from zgossip.config import Config
 from zgossip.node import Node
 from zgossip.registry import Registry
@@ -63,8 +63,7 @@ class Seed(Node):
                 "report.undecided", f"no majority of seeds decided on {peer}: it stays listed",
                 peer=peer,
             )  # fmt: skip
-        deadlines = (self.registry.next_deadline(), self.agreement.next_deadline())
-        return min((d for d in deadlines if d is not None), default=None)
+        return earliest(self.registry.next_deadline(), self.agreement.next_deadline())
 
     def _reply(self, identity: bytes, message: wire.Message) -> None:
         self._router.send_multipart([identity, wire.encode(message)])
