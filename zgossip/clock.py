@@ -33,6 +33,22 @@ class SystemClock:
         return time.time()
 
 
+class Pinned:
+    """The time of the input a protocol core is handling: each call of the core sets
+    ``now`` (monotonic seconds), and the core's parts read it as their clock. Unix time
+    is ``now`` plus a fixed ``offset``."""
+
+    def __init__(self, now: float, offset: float) -> None:
+        self.now = now
+        self.offset = offset
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now + self.offset
+
+
 class FakeClock:
     """A clock that moves only when told to, for tests of timing logic."""
 

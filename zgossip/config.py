@@ -111,6 +111,15 @@ class Config:
     #: Recent messages a peer keeps whole and hands to each new neighbour, so a late
     #: joiner still receives what was sent just before it linked.
     history: int = 1024
+    #: Neighbours a peer asks to probe a neighbour that stopped answering it, before it
+    #: reports it (SWIM's k: 3 is memberlist's IndirectChecks).
+    helpers: int = 3
+    #: Probes a node keeps out at once on others' behalf (each holds two sockets for up to a
+    #: request timeout, and a client could ask for thousands); the rest are refused.
+    max_probes: int = 64
+    #: Subscriptions a peer's PUB remembers for links still to come: whoever subscribes picks
+    #: the names, so the table is bounded; a link needs its entry only for a moment.
+    max_subscribers: int = 4096
     #: Human log file (every line names its node) and optional JSON event log.
     log_file: Path | None = None
     json_log: Path | None = None
@@ -145,3 +154,27 @@ class Config:
     def request_timeout(self) -> float:
         """How long to wait for a seed's or a node's answer before trying elsewhere."""
         return min(2.0, self.liveness_interval)
+
+    @property
+    def death_window(self) -> float:
+        """How long a neighbour may stay silent before it is a suspect: misses x interval.
+        Also how long a new link may take to come up."""
+        return self.liveness_interval * self.liveness_misses
+
+    @property
+    def registration_ttl(self) -> float:
+        """How long a seed keeps a registration that is not refreshed before it suspects
+        the peer: two death windows (refreshes go out every interval)."""
+        return 2 * self.death_window
+
+    @property
+    def suspicion_timeout(self) -> float:
+        """How long a peer waits for its helpers' word on a suspect: they probe for a
+        request timeout, and their answers need a moment more to come back."""
+        return 2 * self.request_timeout
+
+    @property
+    def gap_delay(self) -> float:
+        """How long a gap in an origin's sequence numbers must last before it is asked
+        for: gossip comes by several paths, out of order."""
+        return self.request_timeout / 2

@@ -24,30 +24,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from zgossip.clock import Clock
+from zgossip.records import Event
 
-Event = dict[str, Any]
-Listener = Callable[[Event], None]
-
-#: Events a person does not want on the console unless asked (-v).
-_CHATTER = frozenset({"liveness.missed", "report.ignored"})
+Record = dict[str, Any]
+Listener = Callable[[Record], None]
 
 _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
 _BOLD = "\x1b[1m"
-#: Console colours by event: good news green, gossip cyan, doubts yellow, deaths red.
-_COLOURS = {
-    "started": "\x1b[32m", "stopped": "\x1b[32m", "peer.registered": "\x1b[32m",
-    "seed.registered": "\x1b[32m", "neighbour.added": "\x1b[32m",
-    "gossip.sent": "\x1b[36m", "gossip.received": "\x1b[36m", "gossip.gap": "\x1b[33m",
-    "liveness.missed": "\x1b[33m", "liveness.late": "\x1b[33m", "seed.lost": "\x1b[33m",
-    "neighbour.left": "\x1b[33m", "neighbour.lost": "\x1b[33m", "link.failed": "\x1b[33m",
-    "neighbour.suspect": "\x1b[33m", "suspect.refuted": "\x1b[33m",
-    "report.refuted": "\x1b[33m", "report.ignored": "\x1b[33m", "report.undecided": "\x1b[33m",
-    "dead.received": "\x1b[31m", "neighbour.dead": "\x1b[31m", "dead.reported": "\x1b[31m",
-    "peer.removed": "\x1b[31m",
-    "bad.message": "\x1b[35m", "auth.denied": "\x1b[35m", "auth.nokey": "\x1b[33m",
-    "internal.error": "\x1b[1;31m", "handler.error": "\x1b[1;31m",
-}  # fmt: skip
 
 _to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -122,35 +106,37 @@ class EventLog:
         """Call ``listener`` with every event from now on, in the node's own thread."""
         self._listeners.append(listener)
 
-    def emit(self, event: str, text: str | None = None, /, **fields: Any) -> None:
-        """Record ``event``; ``text`` is the human line, by default the event and its fields."""
+    def emit(self, event: Event) -> None:
+        """Record ``event``: its JSON line, its human lines, and a dict for each listener."""
         ts = self._clock.time()
+        kind = type(event)
+        name = kind.NAME
         if self._json is not None:  # a line built here, not from a dict: messages make many
-            line = f'{{"ts":{ts!r},{self._json_head},"event":{_quote(event)}'
-            for key, value in fields.items():
-                line += f',"{key}":{_json_value(value)}'
+            line = f'{{"ts":{ts!r},{self._json_head},"event":"{name}"'
+            for key, attr in kind.FIELDS:
+                value = getattr(event, attr)
+                if value is not None:
+                    line += f',"{key}":{_json_value(value)}'
             self._json.write(line + "}\n")
         if self._log is not None or self._console is not None:
-            if text is None:
-                text = " ".join([event, *(f"{key}={value}" for key, value in fields.items())])
+            text = event.text()
             when = self._stamps(ts)
             if self._log is not None:
-                self._log.write(f"{when} {self._who} {event:<16} {text}\n")
-            if self._console is not None and (self._chatter or event not in _CHATTER):
-                self._show(when[11:], event, text)
+                self._log.write(f"{when} {self._who} {name:<16} {text}\n")
+            if self._console is not None and (self._chatter or not kind.CHATTER):
+                self._show(when[11:], name, kind.COLOUR, text)
         if self._listeners:
-            record: Event = {"ts": ts, "node": self.node, "role": self.role, "event": event}
-            record.update(fields)
+            record: Record = {"ts": ts, "node": self.node, "role": self.role, "event": name}
+            record.update(event.fields())
             for listener in self._listeners:
                 listener(record)
 
-    def _show(self, when: str, event: str, text: str) -> None:
+    def _show(self, when: str, name: str, colour: str, text: str) -> None:
         assert self._console is not None
         if self._colour:
-            colour = _COLOURS.get(event, "")
-            line = f"{_DIM}{when}{_RESET} {_BOLD}{self._who}{_RESET} {colour}{event:<16}{_RESET}"
+            line = f"{_DIM}{when}{_RESET} {_BOLD}{self._who}{_RESET} {colour}{name:<16}{_RESET}"
         else:
-            line = f"{when} {self._who} {event:<16}"
+            line = f"{when} {self._who} {name:<16}"
         try:
             self._console.write(f"{line} {text}\n")
         except OSError:  # stdout went away (a closed pipe): the logs go on without it

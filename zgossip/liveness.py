@@ -89,6 +89,9 @@ class Probes(Generic[W]):
     def __contains__(self, target: str) -> bool:
         return target in self._open
 
+    def __len__(self) -> int:
+        return len(self._open)
+
     def open(self, target: str, waiter: W) -> bool:
         """Wait for ``target``'s answer; True when no probe is out yet: send one."""
         entry = self._open.get(target)

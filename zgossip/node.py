@@ -1,4 +1,10 @@
-"""What a seed and a peer share: one thread, one poller, one lifecycle.
+"""The executor: a protocol core's effects onto ZeroMQ sockets, and socket input onto the core.
+
+A seed or a peer is a :class:`Node` around its core (:class:`zgossip.seed_state.SeedState`,
+:class:`zgossip.peer_state.PeerState`): one thread, one poller, one lifecycle. The node
+decodes what its sockets receive, hands it to the core with the time, and carries out
+the effects the core returns (:mod:`zgossip.effects`): sends, replies, connections,
+probes, and events for the sink. It decides nothing about the protocol.
 
 A node runs :meth:`Node.run` in the thread that calls it (the CLI's main
 thread) or :meth:`Node.start` runs it in a thread of its own (tests, library
@@ -20,16 +26,15 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import zmq
 
-from zgossip import memory, security, wire
+from zgossip import memory, records, security, wire
 from zgossip.clock import Clock, SystemClock, earliest
 from zgossip.config import Config
+from zgossip.core import Core
+from zgossip.effects import CloseProbe, Disconnect, Effect, OpenProbe, Reply, Send
 from zgossip.events import EventLog
-from zgossip.liveness import Probes
 
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
-#: Told whether a probed node answered.
-ProbeCallback = Callable[[bool], None]
 
 #: Messages read from one socket before the loop looks at the others again.
 _BATCH = 256
@@ -41,9 +46,20 @@ _GRAIN = 0.001
 _TRIM_INTERVAL = 1.0
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
-#: Probes out at once beyond which a node probes no more on others' behalf: each holds
-#: two sockets for up to a request timeout, and a client could ask for thousands.
-_MAX_PROBES = 64
+
+
+class Tap:
+    """A seam for tests and tools: it sees each input before the core does and each
+    effect before the sockets do, and drops what it returns False for. This one passes
+    everything; a test subclasses it to make a node deaf, lossy or mute."""
+
+    def inbound(self, message: wire.Message | bytes, sender: str | None) -> bool:
+        """A decoded message (a gossip frame: its bytes), and who sent it when known
+        (a DEALER's or a probe's target; None on the ROUTER and the SUB)."""
+        return True
+
+    def outbound(self, effect: Effect) -> bool:
+        return True
 
 
 class BindError(Exception):
@@ -62,8 +78,10 @@ class Node:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         console: bool = False,
+        tap: Tap | None = None,
     ) -> None:
         self.config = config
+        self._tap = tap
         self.id = str(config.address)
         self.curve = security.from_config(config)  # first: a bad key file opens no log file
         self._gate: security.Gate | None = None
@@ -95,8 +113,17 @@ class Node:
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self.endpoints: list[str] = []
-        self._probes: Probes[ProbeCallback] = Probes(self.clock, config.request_timeout)
+        self._dealers: dict[str, zmq.Socket[bytes]] = {}  # node -> our DEALER to its ROUTER
         self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
+        self._router: zmq.Socket[bytes] | None = None
+        self._effectors: dict[type, Callable[[Any], None]] = {
+            Send: self._do_send,
+            Reply: self._do_reply,
+            Disconnect: self._do_disconnect,
+            OpenProbe: self._do_open_probe,
+            CloseProbe: self._do_close_probe,
+        }
+        self.state: Core = self._core()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -157,16 +184,17 @@ class Node:
 
     # -- what subclasses provide ----------------------------------------------
 
+    def _core(self) -> Core:
+        """The protocol core this node executes."""
+        raise NotImplementedError
+
     def _bind(self) -> list[str]:
-        """Open and bind the node's sockets; return the endpoints bound."""
+        """Open and bind the node's sockets (the ROUTER first); return the endpoints bound."""
         raise NotImplementedError
 
-    def _on_timers(self, now: float) -> float | None:
-        """Do what is due at ``now`` (monotonic); return when next to be called."""
+    def _begin(self) -> list[Effect]:
+        """The core's first effects, once bound."""
         raise NotImplementedError
-
-    def _goodbye(self) -> None:
-        """Say goodbye (leave, bye) before the sockets close."""
 
     # -- helpers for subclasses -------------------------------------------------
 
@@ -204,10 +232,7 @@ class Node:
         that does not answer, and the usual timeouts deal with it.
         """
         if self.curve is not None and not self.curve.client(sock, target):
-            self.events.emit(
-                "auth.nokey", f"no certificate for {target} in {self.curve.allow}: not connecting",
-                target=target,
-            )  # fmt: skip
+            self.events.emit(records.AuthNoKey(target, str(self.curve.allow)))
             return False
         sock.connect(endpoint or f"tcp://{target}")
         return True
@@ -222,61 +247,69 @@ class Node:
             self._poller.unregister(sock)
         sock.close(linger=0)
 
-    def _probe(self, target: str, callback: ProbeCallback) -> None:
-        """Ping ``target``'s ROUTER once; ``callback(answered)`` within the request timeout,
-        or at once when its port refuses the connection (no process listens: it is dead; a
-        stopped process or a cut-off host does not refuse, and gets the whole timeout)."""
-        if target in self._probes:
-            self._probes.open(target, callback)  # the probe out already serves this caller too
-            return
+    def _bad(self, reason: str, sender: str | None = None) -> None:
+        self.events.emit(records.BadMessage(reason, sender))
+
+    # -- effects -----------------------------------------------------------------
+
+    def _apply(self, effects: list[Effect]) -> None:
+        """Carry out a core's effects, in order; events go to the sink."""
+        effectors, tap = self._effectors, self._tap
+        for effect in effects:
+            if tap is not None and not tap.outbound(effect):
+                continue
+            effector = effectors.get(type(effect))
+            if effector is not None:
+                effector(effect)
+            else:
+                self._event(effect)  # type: ignore[arg-type]
+
+    def _event(self, event: records.Event) -> None:
+        self.events.emit(event)
+
+    def _do_send(self, effect: Send) -> None:
+        dealer = self._dealers.get(effect.to)
+        if dealer is None:
+            dealer = self._open_dealer(effect.to)
+        with contextlib.suppress(zmq.Again):  # a full queue: it is not reading; liveness tells
+            dealer.send(wire.encode(effect.message), zmq.NOBLOCK)
+
+    def _open_dealer(self, target: str) -> zmq.Socket[bytes]:
+        """A DEALER to ``target``'s ROUTER, watched: what comes back is ``answer(target)``."""
+        dealer = self._dealers[target] = self._socket(zmq.DEALER)
+        self._connect(dealer, target)
+        self._watch(dealer, lambda frames: self._on_answer(target, frames))
+        return dealer
+
+    def _do_reply(self, effect: Reply) -> None:
+        assert self._router is not None
+        self._router.send_multipart([effect.to, wire.encode(effect.message)])
+
+    def _do_disconnect(self, effect: Disconnect) -> None:
+        dealer = self._dealers.pop(effect.peer, None)
+        if dealer is not None:
+            self._discard(dealer)
+
+    def _do_open_probe(self, effect: OpenProbe) -> None:
+        """Ping the target's ROUTER once from a fresh DEALER; a monitor tells when its port
+        refuses the connection (no process listens: it is dead; a stopped process or a
+        cut-off host does not refuse, and the core's timeout decides)."""
+        target = effect.target
         try:
             dealer = self._socket(zmq.DEALER)
         except zmq.ZMQError as exc:  # out of sockets or file descriptors: no probe, no answer
             self._bad(f"cannot probe {target}: {exc.strerror}")
-            callback(False)
+            self._apply(self.state.probed(self.clock.monotonic(), target, False))
             return
         monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(zmq.EVENT_CONNECT_RETRIED)
-        self._probes.open(target, callback)
         self._probe_sockets[target] = (dealer, monitor)
         self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
-        self._watch(monitor, lambda frames: self._end_probe(target, answered=False))
+        self._watch(monitor, lambda frames: self._probed(target, answered=False))
         if self._connect(dealer, target):  # else it goes unanswered, and times out
             dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
 
-    def _probe_for(self, router: zmq.Socket[bytes], identity: bytes, request: wire.Probe) -> None:
-        """Probe a suspect on an asker's behalf, and answer it over ``router``; not when
-        too many such probes are out already (a client could ask for thousands)."""
-        if request.suspect not in self._probes and len(self._probe_sockets) >= _MAX_PROBES:
-            self._bad(f"too many probes at once: {request.suspect} not probed", request.peer)
-            return
-
-        def answer(alive: bool) -> None:
-            probed = wire.Probed(self.id, request.suspect, request.ts, alive)
-            router.send_multipart([identity, wire.encode(probed)])
-
-        self._probe(request.suspect, answer)
-
-    def _on_probe_answer(self, target: str, frames: list[bytes]) -> None:
-        message = self._decode(frames, 1, target)
-        if isinstance(message, wire.Pong):
-            self._end_probe(target, answered=True)
-        elif message is not None:
-            self._bad(f"unexpected {message.KIND} answer to a probe", target)
-
-    def _end_probe(self, target: str, answered: bool) -> None:
-        self._close_probe(target)
-        for callback in self._probes.answered(target):
-            callback(answered)
-
-    def _expire_probes(self) -> None:
-        """Fail the probes whose time is up."""
-        for target, callbacks in self._probes.expire():
-            self._close_probe(target)
-            for callback in callbacks:
-                callback(False)
-
-    def _close_probe(self, target: str) -> None:
-        sockets = self._probe_sockets.pop(target, None)
+    def _do_close_probe(self, effect: CloseProbe) -> None:
+        sockets = self._probe_sockets.pop(effect.target, None)
         if sockets is None:
             return
         dealer, monitor = sockets
@@ -284,11 +317,31 @@ class Node:
         self._discard(monitor)
         self._discard(dealer)
 
-    def _bad(self, reason: str, sender: str | None = None) -> None:
-        fields: dict[str, Any] = {"reason": reason}
-        if sender is not None:
-            fields["from"] = sender
-        self.events.emit("bad.message", f"bad message from {sender or '?'}: {reason}", **fields)
+    # -- input -------------------------------------------------------------------
+
+    def _on_router(self, frames: list[bytes]) -> None:
+        message = self._decode(frames, 2)
+        if message is None or (self._tap is not None and not self._tap.inbound(message, None)):
+            return
+        self._apply(self.state.request(self.clock.monotonic(), frames[0], message))
+
+    def _on_answer(self, sender: str, frames: list[bytes]) -> None:
+        message = self._decode(frames, 1, sender)
+        if message is None or (self._tap is not None and not self._tap.inbound(message, sender)):
+            return
+        self._apply(self.state.answer(self.clock.monotonic(), sender, message))
+
+    def _on_probe_answer(self, target: str, frames: list[bytes]) -> None:
+        message = self._decode(frames, 1, target)
+        if self._tap is not None and message is not None and not self._tap.inbound(message, target):
+            return
+        if isinstance(message, wire.Pong):
+            self._probed(target, answered=True)
+        elif message is not None:
+            self._bad(f"unexpected {message.KIND} answer to a probe", target)
+
+    def _probed(self, target: str, answered: bool) -> None:
+        self._apply(self.state.probed(self.clock.monotonic(), target, answered))
 
     def _decode(
         self, frames: list[bytes], parts: int, sender: str | None = None
@@ -312,9 +365,8 @@ class Node:
             self._gate = security.Gate(self._ctx, self.curve.allow)
             self._watch(self._gate.open(), self._on_zap)
         self.endpoints = self._bind()
-        self.events.emit(
-            "started", f"started on {', '.join(self.endpoints)}", endpoints=self.endpoints
-        )
+        self.events.emit(records.Started(self.endpoints))
+        self._apply(self._begin())
 
     def _on_zap(self, frames: list[bytes]) -> None:
         """A server of ours asks whether a CURVE client may in; refusals are logged, a
@@ -326,11 +378,8 @@ class Node:
         count = self._denials.report(denied.key, self.clock.monotonic())
         if count is not None:
             self.events.emit(
-                "auth.denied",
-                f"refused key {denied.key} from {denied.address}: not in {self.curve.allow}"
-                + (f" ({count} times since last said)" if count > 1 else ""),
-                key=denied.key, address=denied.address, count=count,
-            )  # fmt: skip
+                records.AuthDenied(denied.key, denied.address, count, str(self.curve.allow))
+            )
 
     def _serve(self) -> None:
         wake_fd = self._wake_r.fileno()
@@ -341,11 +390,10 @@ class Node:
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
-            if deadline is not None and now - deadline > self.config.request_timeout / 2:
-                self._guarded(self._pump)  # we stalled: read what came before judging silence
-            if (handled and now - caught_up >= _GRAIN) or (
-                deadline is not None and now >= deadline
-            ):
+            due = deadline is not None and now >= deadline
+            if due:  # read what came meanwhile first: an answer may be sitting unread
+                self._guarded(self._pump)
+            if due or (handled and now - caught_up >= _GRAIN):
                 deadline = self._guarded(self._timers)
                 self.events.flush()
                 caught_up, handled = now, False
@@ -373,11 +421,10 @@ class Node:
                 self._drain(sock)
 
     def _timers(self) -> float | None:
-        """Do what is due: probes timed out, then the role's timers; when next to."""
-        self._expire_probes()
-        deadline = self._on_timers(self.clock.monotonic())
-        # the probes' after the role's timers: those may have opened probes
-        return earliest(deadline, self._probes.next_deadline())
+        """Do what is due; when next to."""
+        self._apply(self.state.timers(self.clock.monotonic()))
+        deadline: float | None = self.state.deadline()
+        return deadline
 
     def _guarded(self, work: Callable[[], T]) -> T | None:
         """Run ``work``; a bug in it is an internal.error event, not the end of the node."""
@@ -389,9 +436,7 @@ class Node:
 
     def _internal_error(self, exc: Exception) -> None:
         """Call from the ``except`` that caught ``exc``: its traceback goes in the log."""
-        self.events.emit(
-            "internal.error", f"internal error:\n{traceback.format_exc()}", error=repr(exc)
-        )
+        self.events.emit(records.InternalError(repr(exc), traceback.format_exc()))
 
     def _pump(self) -> None:
         """Handle what the sockets hold right now, without waiting: before judging silence."""
@@ -419,8 +464,8 @@ class Node:
 
     def _close(self) -> None:
         try:
-            self._goodbye()
-            self.events.emit("stopped")
+            self._apply(self.state.stop(self.clock.monotonic()))
+            self.events.emit(records.Stopped())
         finally:
             self._release()
 

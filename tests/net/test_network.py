@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +18,46 @@ from tests.support import Events, free_ports, write_config
 from zgossip import BindError, Config, Peer, Seed, query_peers, wire
 from zgossip.cli import app
 from zgossip.config import Address
-from zgossip.node import Node
+from zgossip.effects import Effect, Send
+from zgossip.node import Node, Tap
 from zgossip.peer import Delivery
 
 FAST = {"gossip_interval": 0.05, "liveness_interval": 0.1, "liveness_misses": 3}
 
 
+class Faults(Tap):
+    """What a test breaks in a node, through the node's seam: input it drops, and whether
+    it sends anything at all."""
+
+    def __init__(self) -> None:
+        self.deaf_to: Callable[[wire.Message | bytes, str | None], bool] = lambda m, s: False
+        self.mute = False  # sends nothing: what a crash looks like to the others
+
+    def inbound(self, message: wire.Message | bytes, sender: str | None) -> bool:
+        return not self.deaf_to(message, sender)
+
+    def outbound(self, effect: Effect) -> bool:
+        return not (self.mute and isinstance(effect, Send))
+
+
 class Net:
-    """A network under test: every node reports to one Events, and is stopped at the end."""
+    """A network under test: every node reports to one Events, and is stopped at the end;
+    ``faults[node.id]`` is each node's seam."""
 
     def __init__(self, seeds: int, spare_seeds: int = 0) -> None:
         self.events = Events()
         self.nodes: list[Node] = []
+        self.faults: dict[str, Faults] = {}
         ports = free_ports(seeds + spare_seeds)
         self.seed_addresses = [Address("127.0.0.1", port) for port in ports]
-        self.seeds = [self._start(Seed(self.config(a))) for a in self.seed_addresses[:seeds]]
+        self.seeds = [
+            self._start(Seed(self.config(a), tap=self._faults(a)))
+            for a in self.seed_addresses[:seeds]
+        ]
+
+    def _faults(self, address: Address) -> Faults:
+        faults = self.faults[str(address)] = Faults()
+        return faults
 
     def config(self, address: Address, **overrides: Any) -> Config:
         options = {**FAST, "gossip_count": 5, **overrides}
@@ -45,7 +70,7 @@ class Net:
 
     def peer(self, **overrides: Any) -> Peer:
         address = Address("127.0.0.1", free_ports(1)[0])
-        peer: Peer = self._start(Peer(self.config(address, **overrides)))
+        peer: Peer = self._start(Peer(self.config(address, **overrides), tap=self._faults(address)))
         return peer
 
     def linked(self, peer: Peer) -> None:
@@ -82,9 +107,9 @@ def net() -> Iterator[Net]:
     network.close()
 
 
-def _die_silently(peer: Peer) -> None:
+def _die_silently(net: Net, peer: Peer) -> None:
     """Stop ``peer`` without its goodbyes: what a crash looks like to the others."""
-    peer._goodbye = lambda: None  # type: ignore[method-assign]
+    net.faults[peer.id].mute = True
     peer.stop()
 
 
@@ -151,7 +176,7 @@ def test_dead_peer_is_reported_by_its_neighbour_and_removed_by_seeds(net: Net) -
     watcher, doomed = net.peer(gossip_count=0), net.peer(gossip_count=0)
     net.linked(doomed)
     registered_at = [seed for seed in net.seeds if doomed.id in seed.registry]
-    _die_silently(doomed)
+    _die_silently(net, doomed)
     net.events.wait_event("neighbour.dead", node=watcher.id, neighbour=doomed.id)
     misses = [e["misses"] for e in net.events.of("liveness.missed", watcher.id)]
     assert misses[-3:] == [1, 2, 3]
@@ -175,7 +200,7 @@ def test_dead_peer_is_removed_by_every_live_seed_with_one_seed_down(net: Net) ->
     doomed = peers[0]
     holders = [seed for seed in live if doomed.id in seed.registry]
     assert holders, "every peer registers with 2 of the 3 seeds"
-    _die_silently(doomed)
+    _die_silently(net, doomed)
     for seed in holders:
         removed = net.events.wait_event("peer.removed", node=seed.id, peer=doomed.id)
         assert set(removed["votes"]) == {s.id for s in live}  # two of three: a majority
@@ -189,7 +214,9 @@ def test_live_peer_falsely_reported_dead_stays_listed_and_keeps_receiving_gossip
     for peer in (victim, framed, talker):
         net.linked(peer)
     cut_off = net.seeds[0]  # this seed cannot reach the victim: its own probe fails
-    cut_off._probe = lambda target, callback: callback(False)  # type: ignore[method-assign]
+    net.faults[cut_off.id].deaf_to = (  # its probe's answers are lost: it times out
+        lambda message, sender: isinstance(message, wire.Pong) and sender == victim.id
+    )
     with zmq.Context() as ctx:
         forgers = [_dealer(ctx, seed.id) for seed in net.seeds]  # a bogus client's sockets
         for forger in forgers:  # it forges a report in a registered peer's name
@@ -214,14 +241,9 @@ def test_neighbour_unreachable_from_one_peer_only_is_not_reported(net: Net) -> N
     asker = peers[0]
     net.events.wait_for(lambda: any(n.up for n in asker.neighbours.values()), what="a link")
     deaf = next(p for p in peers if p.id in asker.neighbours and asker.neighbours[p.id].up)
-    serve = deaf._handlers[deaf._router]
-
-    def deaf_to_asker(frames: list[bytes]) -> None:  # its pings from the asker go unanswered
-        message = wire.decode(frames[-1])
-        if not (isinstance(message, wire.Ping) and message.peer == asker.id):
-            serve(frames)
-
-    deaf._handlers[deaf._router] = deaf_to_asker
+    net.faults[deaf.id].deaf_to = (  # its pings from the asker go unanswered
+        lambda message, sender: isinstance(message, wire.Ping) and message.peer == asker.id
+    )
     refuted = net.events.wait_event("suspect.refuted", node=asker.id, neighbour=deaf.id)
     assert refuted["by"] != asker.id
     accused = {e["neighbour"] for e in net.events.of("neighbour.dead", asker.id)}
@@ -366,7 +388,7 @@ def test_survivors_relink_and_keep_gossiping_when_half_the_peers_die_at_once(net
         net.linked(peer)
     doomed, survivors = peers[::2], peers[1::2]
     for peer in doomed:
-        _die_silently(peer)
+        _die_silently(net, peer)
     dead = {p.id for p in doomed}
     net.events.wait_for(
         lambda: all(
@@ -406,15 +428,15 @@ def test_messages_dropped_on_a_link_are_repaired_from_a_neighbour(net: Net) -> N
     for peer in (origin, lossy, third):
         net.linked(peer)
     lost = {2, 4, 5}  # the last message is never lost: no later one would show the gap
-    serve = lossy._handlers[lossy._sub]
 
-    def drop_some(frames: list[bytes]) -> None:  # every copy, whichever neighbour sends it
-        message = wire.decode(bytes(wire.split_gossip(frames[0])[1]))
+    def drop_some(frame: wire.Message | bytes, sender: str | None) -> bool:
+        if not isinstance(frame, bytes):  # every copy, whichever neighbour sends it
+            return False
+        message = wire.decode(bytes(wire.split_gossip(frame)[1]))
         assert isinstance(message, wire.Gossip)
-        if not (message.origin == origin.id and message.seq in lost):
-            serve(frames)
+        return message.origin == origin.id and message.seq in lost
 
-    lossy._handlers[lossy._sub] = drop_some
+    net.faults[lossy.id].deaf_to = drop_some
     for n in range(1, 7):
         origin.broadcast(f"message {n}")
     net.events.wait_for(

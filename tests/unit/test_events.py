@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
+from zgossip import records
 from zgossip.clock import FakeClock
-from zgossip.events import Event, EventLog
+from zgossip.events import EventLog, Record
+
+
+@records.event("test.odd")
+class _Odd(records.Event):
+    value: Any
+    sender: str
+
 
 ODD_VALUES: list[Any] = [
     "plain",
@@ -38,17 +46,17 @@ def test_json_line_is_what_json_dumps_would_write_and_what_listeners_get(
 ) -> None:
     clock = FakeClock()
     log = EventLog("127.0.0.1:6001", "peer", clock, json_path=tmp_path / "events.jsonl")
-    heard: list[Event] = []
+    heard: list[Record] = []
     log.listen(heard.append)
-    log.emit("gossip.received", value=value, **{"from": "127.0.0.1:6002"})
+    log.emit(_Odd(value, "127.0.0.1:6002"))
     log.close()
     (line,) = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
     expected = {
         "ts": clock.time(),
         "node": "127.0.0.1:6001",
         "role": "peer",
-        "event": "gossip.received",
-        "value": value,
+        "event": "test.odd",
+        **({} if value is None else {"value": value}),  # None: the field is left out
         "from": "127.0.0.1:6002",
     }
     assert line == json.dumps(expected, separators=(",", ":"))
@@ -58,7 +66,7 @@ def test_json_line_is_what_json_dumps_would_write_and_what_listeners_get(
 
 def test_an_event_without_fields_has_the_four_keys(tmp_path: Path) -> None:
     log = EventLog("127.0.0.1:5001", "seed", FakeClock(), json_path=tmp_path / "e.jsonl")
-    log.emit("stopped")
+    log.emit(records.Stopped())
     log.close()
     record = json.loads((tmp_path / "e.jsonl").read_text(encoding="utf-8"))
     assert record == {

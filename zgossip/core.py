@@ -1,0 +1,131 @@
+"""What the protocol cores of a seed and a peer share: the time, the effects, probes.
+
+A core is a plain object. Each of its entry points takes what arrived and the time
+(``now``, monotonic seconds), and returns the effects (:mod:`zgossip.effects`) to
+carry out, in order; :meth:`Core.deadline` says when it next needs :meth:`timers`.
+It opens no socket or file, starts no thread and reads no clock: the executor
+(:mod:`zgossip.node`) and the simulator (:mod:`zgossip.simulate`) do that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zgossip import wire
+from zgossip.clock import Pinned, earliest
+from zgossip.config import Config
+from zgossip.effects import CloseProbe, Effect, OpenProbe, Reply
+from zgossip.liveness import Probes
+from zgossip.records import BadMessage, Event
+
+
+@dataclass(frozen=True, slots=True)
+class _ProbeFor:
+    """Someone asked us to probe a suspect: answer it over our ROUTER."""
+
+    to: bytes
+    request: wire.Probe
+
+
+#: Who waits for a probe's answer: an asker, or (None) this node itself.
+_Waiter = _ProbeFor | None
+
+
+class Core:
+    """The shared part; :class:`zgossip.peer_state.PeerState` and
+    :class:`zgossip.seed_state.SeedState` are the two cores."""
+
+    def __init__(self, config: Config, *, now: float, wall_offset: float) -> None:
+        """``wall_offset``: Unix time minus monotonic time, for the timestamps others read."""
+        self.config = config
+        self.id = str(config.address)
+        self.clock = Pinned(now, wall_offset)
+        self._out: list[Effect] = []
+        self.probes: Probes[_Waiter] = Probes(self.clock, config.request_timeout)
+
+    # -- entry points shared by both roles ---------------------------------------------
+
+    def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
+        """A message on our ROUTER; ``to`` routes a reply back to its sender."""
+        raise NotImplementedError
+
+    def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
+        """A message on the DEALER this node keeps for ``sender``."""
+        raise NotImplementedError
+
+    def stop(self, now: float) -> list[Effect]:
+        """Say goodbye before the node goes."""
+        return self._begin(now)
+
+    def probed(self, now: float, target: str, answered: bool) -> list[Effect]:
+        """The probe of ``target`` ended: it answered, or its port refused us."""
+        out = self._begin(now)
+        self._end_probe(target, answered)
+        return out
+
+    def timers(self, now: float) -> list[Effect]:
+        """Do what is due at ``now``."""
+        out = self._begin(now)
+        for target, waiters in self.probes.expire():
+            out.append(CloseProbe(target))
+            for waiter in waiters:
+                self._resolve(waiter, target, alive=False)
+        self._on_timers(now)
+        return out
+
+    def deadline(self) -> float | None:
+        """When :meth:`timers` has something to do next (monotonic), if ever."""
+        return earliest(self.probes.next_deadline(), self._next_deadline())
+
+    # -- what the roles provide ----------------------------------------------------------
+
+    def _on_timers(self, now: float) -> None:
+        raise NotImplementedError
+
+    def _next_deadline(self) -> float | None:
+        raise NotImplementedError
+
+    def _probe_result(self, target: str, alive: bool) -> None:
+        """This node's own probe of ``target`` ended (the seed votes on it)."""
+        raise NotImplementedError
+
+    # -- for the roles -------------------------------------------------------------------
+
+    def _begin(self, now: float) -> list[Effect]:
+        self.clock.now = now
+        self._out = []
+        return self._out
+
+    def _emit(self, event: Event) -> None:
+        self._out.append(event)
+
+    def _bad(self, reason: str, sender: str | None = None) -> None:
+        self._out.append(BadMessage(reason, sender))
+
+    def _probe(self, target: str, waiter: _Waiter = None) -> None:
+        """Ping ``target`` once; the answer goes to ``waiter`` (see :meth:`_resolve`). One
+        probe out per target serves everyone who waits for it."""
+        if self.probes.open(target, waiter):
+            self._out.append(OpenProbe(target))
+
+    def _probe_for(self, to: bytes, request: wire.Probe) -> None:
+        """Probe a suspect on an asker's behalf; not when too many such probes are out
+        already (a client could ask for thousands)."""
+        if request.suspect not in self.probes and len(self.probes) >= self.config.max_probes:
+            self._bad(f"too many probes at once: {request.suspect} not probed", request.peer)
+            return
+        self._probe(request.suspect, _ProbeFor(to, request))
+
+    def _end_probe(self, target: str, answered: bool) -> None:
+        waiters = self.probes.answered(target)
+        if waiters:
+            self._out.append(CloseProbe(target))
+        for waiter in waiters:
+            self._resolve(waiter, target, answered)
+
+    def _resolve(self, waiter: _Waiter, target: str, alive: bool) -> None:
+        if waiter is None:
+            self._probe_result(target, alive)
+            return
+        probed = wire.Probed(self.id, target, waiter.request.ts, alive)
+        self._out.append(Reply(waiter.to, probed))

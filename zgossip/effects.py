@@ -1,0 +1,75 @@
+"""What a protocol core asks its executor to do: plain records, no sockets.
+
+A core (:class:`zgossip.peer_state.PeerState`, :class:`zgossip.seed_state.SeedState`)
+takes an input and the time and returns a list of these, in order. The executor
+(:mod:`zgossip.node`) maps them onto ZeroMQ; the simulator (:mod:`zgossip.simulate`)
+onto its simulated network. Events (:mod:`zgossip.records`) come in the same list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zgossip import wire
+from zgossip.records import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``message`` to the ROUTER of node ``to`` (a seed or a peer), over the DEALER
+    this node keeps for it (opened on first use). Answers come back as ``answer(to, ...)``.
+    A full queue drops it: the node is not reading, and liveness will tell."""
+
+    to: str
+    message: wire.Message
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Answer the request that came on this node's ROUTER with routing id ``to``."""
+
+    to: bytes
+    message: wire.Message
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Send a gossip frame (:func:`wire.gossip_frame`) to every subscriber of our PUB."""
+
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Open the link's sockets towards ``peer``: a DEALER to its ROUTER and our SUB to
+    its PUB at ``pub`` (the SUB only once the DEALER could connect)."""
+
+    peer: str
+    pub: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Close the DEALER towards ``peer`` (what it still queues is dropped) and, given
+    ``pub``, take our SUB off that PUB."""
+
+    peer: str
+    pub: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenProbe:
+    """Ping ``target``'s ROUTER once from a fresh DEALER; say ``probed(target, answered)``
+    when it answers, or at once when its port refuses the connection."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseProbe:
+    """The probe of ``target`` is over (answered or timed out): close its sockets."""
+
+    target: str
+
+
+Effect = Send | Reply | Publish | Connect | Disconnect | OpenProbe | CloseProbe | Event

@@ -1,0 +1,439 @@
+"""The peer's protocol, with no I/O: registration, links, gossip, liveness, repair.
+
+:class:`PeerState` takes what arrived at a peer, and the time, and returns the
+effects to carry out (see :mod:`zgossip.core`). The executor gives it:
+
+- ``request(now, to, message)``: a message on the peer's ROUTER (``to`` routes the reply);
+- ``answer(now, sender, message)``: a message on the DEALER it keeps for ``sender``, a
+  seed or a neighbour;
+- ``gossip(now, frame)``: a frame its SUB received from a neighbour's PUB;
+- ``subscription(now, peer, subscribed)``: a neighbour's SUB came onto (or left) its PUB;
+- ``probed``, ``timers``, ``broadcast``, ``stop``.
+
+Linking A to B, without losing gossip to ZeroMQ's slow-joiner effect:
+
+1. A connects its SUB to B's PUB and a DEALER to B's ROUTER, and sends ``link``.
+2. B does the same towards A (links are symmetric).
+3. Each SUB subscribes, besides "" (all gossip), to a topic naming its own peer,
+   ``\\x00<id>``, which never matches a message. When B's PUB reports A's topic,
+   B knows A's SUB is live on B's PUB, and tells A so with ``ready``.
+4. A side counts the link as up, logs ``neighbour.added``, starts pinging and
+   hands over its recent gossip once it has both seen the other's subscription
+   and received the other's ``ready``.
+
+A peer's own messages start one gossip interval after its first link is up.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from zgossip import records, wire
+from zgossip.clock import earliest
+from zgossip.config import Config
+from zgossip.core import Core
+from zgossip.effects import Connect, Disconnect, Effect, Publish, Reply, Send
+from zgossip.gossip import Gaps, MessageList, message_id
+from zgossip.liveness import Liveness, Suspicions
+from zgossip.overlay import pick_neighbours
+from zgossip.registration import Registration
+
+
+@dataclass(slots=True)
+class Neighbour:
+    id: str
+    pub: str
+    deadline: float  # the link must be up by then, or it is dropped
+    ready_sent: bool = False  # we told it our PUB reaches its SUB
+    ready_heard: bool = False  # it told us its PUB reaches our SUB
+    up: bool = False
+
+
+class PeerState(Core):
+    """The protocol state of one peer."""
+
+    def __init__(
+        self, config: Config, *, rng: random.Random, now: float, wall_offset: float
+    ) -> None:
+        super().__init__(config, now=now, wall_offset=wall_offset)
+        self.rng = rng
+        self._id_bytes = self.id.encode()
+        self.pub = ""  # our PUB's endpoint, as bound: known at start
+        self.ml = MessageList(
+            self.clock,
+            max_entries=config.ml_max_entries,
+            max_age=config.ml_max_age,
+            history=config.history,
+        )
+        self.liveness = Liveness(config.liveness_misses)
+        self.suspicions = Suspicions(self.clock, config.suspicion_timeout)
+        self.gaps = Gaps(self.clock, delay=config.gap_delay, tries=3, max_missing=wire.MAX_REPAIR)
+        self.registration = Registration(
+            [str(seed) for seed in config.seeds],
+            self.clock,
+            interval=config.liveness_interval,
+            timeout=config.request_timeout,
+            misses=config.liveness_misses,
+            rng=rng,
+        )
+        self._seeds = frozenset(str(seed) for seed in config.seeds)
+        self.neighbours: dict[str, Neighbour] = {}
+        self._subscribers: dict[str, None] = {}  # peers whose SUB our PUB saw, oldest first
+        self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
+        self._seq = 0  # every message this peer created
+        self._sent = 0  # of which automatic ones (gossip-count)
+        self._next_gossip: float | None = None  # None until the first link is up
+        self._next_round = now + config.liveness_interval
+        self._joined = False  # a majority of the seeds registered us once
+        self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def start(self, now: float, pub: str) -> list[Effect]:
+        """Begin, with our PUB bound at ``pub``: register with the seeds."""
+        self.pub = pub
+        return self.timers(now)
+
+    def broadcast(self, now: float, body: str | bytes) -> list[Effect]:
+        """Gossip ``body`` as a message of our own."""
+        out = self._begin(now)
+        self._publish(body)
+        return out
+
+    def stop(self, now: float) -> list[Effect]:
+        """Say goodbye: leave the seeds, bye to the neighbours."""
+        out = self._begin(now)
+        for seed in self.registration.registered():
+            out.append(Send(seed, wire.Leave(self.id)))
+        for neighbour in self.neighbours.values():
+            out.append(Send(neighbour.id, wire.Bye(self.id)))
+        return out
+
+    def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
+        """A message on our ROUTER, from anyone."""
+        out = self._begin(now)
+        match message:
+            case wire.Ping(peer=peer, ts=ts):
+                out.append(Reply(to, wire.Pong(peer, ts, linked=peer in self.neighbours)))
+            case wire.Probe():
+                self._probe_for(to, message)
+            case wire.Neighbours():
+                up = tuple(n.id for n in self.neighbours.values() if n.up)
+                out.append(Reply(to, wire.Links(self.id, up)))
+            case wire.Link(peer=peer, pub=pub) if peer != self.id:
+                known = self.neighbours.get(peer)
+                if known is not None and known.pub != pub:  # it restarted: start afresh
+                    self._drop(peer)
+                if peer not in self.neighbours:
+                    self._add(peer, pub)
+            case wire.Ready(peer=peer) if peer in self.neighbours:
+                self.neighbours[peer].ready_heard = True
+                self._advance(self.neighbours[peer])
+            case wire.History(peer=peer, items=items) if peer in self.neighbours:
+                for item in items:
+                    self._receive(item, peer)
+            case wire.Repair(origin=origin, seqs=seqs):  # from anyone: it is all gossip anyway
+                kept = self.ml.kept(origin, seqs, max_bytes=wire.MAX_FRAME // 2)
+                if kept:
+                    out.append(Reply(to, wire.History(self.id, tuple(kept))))
+            case wire.Bye(peer=peer) if peer in self.neighbours:
+                self._forget(peer)
+                self._emit(records.NeighbourLeft(peer))
+                self._replace()
+            case wire.Ready() | wire.History() | wire.Bye():
+                pass  # from a link we already dropped
+            case _:
+                self._bad(f"unexpected {message.KIND} message on a peer's ROUTER")
+        return out
+
+    def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
+        """A message on the DEALER we keep for ``sender``: a seed or a neighbour."""
+        out = self._begin(now)
+        if sender in self._seeds:
+            self._on_seed(sender, message)
+        elif sender in self.neighbours:
+            self._on_neighbour(sender, message)
+        # else: a late answer on a link we dropped since
+        return out
+
+    def gossip(self, now: float, frame: bytes) -> list[Effect]:
+        """A frame from a neighbour's PUB: the forwarder's id, then a gossip envelope."""
+        out = self._begin(now)
+        try:
+            raw_sender, envelope = wire.split_gossip(frame)
+            msg_id = message_id(envelope)
+            if msg_id in self.ml:
+                return out  # a duplicate: dropped before it is even decoded
+            sender = wire.sender_id(raw_sender)
+        except wire.WireError as exc:
+            self._bad(str(exc))
+            return out
+        self._receive_new(msg_id, bytes(envelope), sender)
+        return out
+
+    def subscription(self, now: float, peer: str, subscribed: bool) -> list[Effect]:
+        """``peer``'s SUB came onto our PUB (or went): the slow-joiner handshake's step 3."""
+        out = self._begin(now)
+        if not subscribed:
+            self._subscribers.pop(peer, None)
+            return out
+        self._subscribers[peer] = None
+        if len(self._subscribers) > self.config.max_subscribers:
+            del self._subscribers[next(iter(self._subscribers))]
+        if peer in self.neighbours:
+            self._advance(self.neighbours[peer])
+        return out
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _on_timers(self, now: float) -> None:
+        due = self.registration.poll()
+        for seed in due.lost:
+            self._lists.pop(seed, None)
+            self._out.append(Disconnect(seed))  # drop the requests queued for it
+            self._emit(records.SeedLost(seed))
+        for seed in due.send:
+            self._send_register(seed)
+        if now >= self._next_round:
+            late = now - self._next_round
+            stalled = late > self.config.liveness_interval / 2
+            if stalled:  # answers may sit unread in buffers of ours: judge no one this round
+                self._emit(records.LivenessLate(round(late, 6)))
+            self._liveness_round(judge=not stalled)
+            self._next_round = now + self.config.liveness_interval
+        for neighbour in [n for n in self.neighbours.values() if not n.up and now >= n.deadline]:
+            self._forget(neighbour.id)
+            self._emit(records.LinkFailed(neighbour.id))
+            self._replace()
+        for suspect in self.suspicions.expire():  # no helper vouched for it in time
+            self._on_dead(suspect, self.clock.time())
+        self._ask_for_gaps()
+        if self._next_gossip is not None and now >= self._next_gossip:
+            self._gossip()
+
+    def _next_deadline(self) -> float | None:
+        return earliest(
+            self.registration.next_deadline(),
+            self._next_round,
+            self._next_gossip,
+            self.suspicions.next_deadline(),
+            self.gaps.next_deadline(),
+            *(n.deadline for n in self.neighbours.values() if not n.up),
+        )
+
+    def _ask_for_gaps(self) -> None:
+        """Ask neighbours for the messages that went missing here (see gossip.Gaps)."""
+        up = [n.id for n in self.neighbours.values() if n.up]
+        for neighbour, wanted in self.gaps.due(up).items():
+            for origin, seqs in wanted.items():  # at most MAX_REPAIR of them: Gaps' bound
+                self._out.append(Send(neighbour, wire.Repair(self.id, origin, tuple(seqs))))
+                self._emit(records.GossipGap(origin, seqs, neighbour))
+
+    def _send_register(self, seed: str) -> None:
+        degree = sum(n.up for n in self.neighbours.values())
+        self._out.append(Send(seed, wire.Register(self.id, self.pub, degree)))
+
+    def _liveness_round(self, judge: bool) -> None:
+        ts = self.clock.time()
+        result = self.liveness.round(ts, judge)
+        for neighbour, misses in result.missed:
+            self._emit(records.LivenessMissed(neighbour, misses))
+        for neighbour in result.ping:
+            self._out.append(Send(neighbour, wire.Ping(self.id, ts)))
+        for neighbour in result.dead:
+            self._suspect(neighbour, ts)
+
+    def _suspect(self, neighbour: str, ts: float) -> None:
+        """Ask others to reach a neighbour that stopped answering us; report it only if none can.
+
+        The helpers are up to ``helpers`` of our other neighbours, or the seeds when we have
+        none: they probe it from where they stand, so a broken link of ours alone is no death.
+        """
+        others = [n.id for n in self.neighbours.values() if n.up and n.id != neighbour]
+        helpers = self.rng.sample(others, min(self.config.helpers, len(others)))
+        if not helpers:
+            helpers = self.registration.registered()
+        if not helpers:  # alone in the world: no one to ask
+            self._on_dead(neighbour, ts)
+            return
+        self.suspicions.open(neighbour, helpers)
+        self._emit(records.NeighbourSuspect(neighbour, helpers))
+        for helper in helpers:
+            self._out.append(Send(helper, wire.Probe(self.id, neighbour, ts)))
+
+    def _probed(self, helper: str, message: wire.Probed) -> None:
+        """A helper's answer about a suspect."""
+        verdict = self.suspicions.result(message.suspect, helper, message.alive)
+        if verdict is True:
+            self._refuted(message.suspect, helper)
+        elif verdict is False:
+            self._on_dead(message.suspect, message.ts)
+
+    def _refuted(self, suspect: str, by: str) -> None:
+        """``suspect`` lives, but does not answer us: drop the link, accuse no one, and link
+        elsewhere; not to it again for a while, since the way between us is broken."""
+        self._drop(suspect)
+        self._unreachable[suspect] = self.clock.monotonic() + 2 * self.config.death_window
+        self._emit(records.SuspectRefuted(suspect, by))
+        self._replace()
+
+    def _on_dead(self, neighbour: str, ts: float) -> None:
+        self._forget(neighbour)
+        self._emit(records.NeighbourDead(neighbour))
+        report = wire.Dead(neighbour, ts, self.id)
+        for seed in self.registration.registered():
+            self._out.append(Send(seed, report))
+            self._emit(records.DeadReported(neighbour, seed, report.line()))
+        self._replace()
+
+    def _gossip(self) -> None:
+        """The automatic message: ``<timestamp>:<IP>:<Msg#>``."""
+        self._sent += 1
+        self._publish(f"{self.clock.time():.6f}:{self.config.address.host}:{self._sent}")
+        more = self._sent < self.config.gossip_count
+        self._next_gossip = self.clock.monotonic() + self.config.gossip_interval if more else None
+
+    def _publish(self, body: str | bytes) -> None:
+        self._seq += 1
+        frame = wire.encode(wire.Gossip(self.id, self._seq, self.clock.time(), body))
+        msg_id = message_id(frame)
+        self.ml.record(msg_id, self.id, frame, self.id, self._seq)
+        # logged first: its time comes before any receipt's
+        self._emit(records.GossipSent(msg_id.hex(), _text(body)))
+        self._out.append(Publish(wire.gossip_frame(self._id_bytes, frame)))
+
+    # -- seeds -----------------------------------------------------------------------------
+
+    def _on_seed(self, seed: str, message: wire.Message) -> None:
+        if isinstance(message, wire.Probed):
+            self._probed(seed, message)
+            return
+        if not isinstance(message, wire.Peers):
+            self._bad(f"unexpected {message.KIND} message from a seed", seed)
+            return
+        self._lists[seed] = {info.id: info for info in message.peers if info.id != self.id}
+        if self.registration.answered(seed):
+            self._emit(records.SeedRegistered(seed, len(message.peers)))
+        if len(self.registration.registered()) >= self.registration.quorum:
+            self._joined = True  # a majority of the seeds hold our registration: we are in
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Link to more peers, by preferential attachment, while below ``links`` (once joined:
+        a peer links to others only once a majority of the seeds hold its registration)."""
+        need = self.config.links - len(self.neighbours)
+        if need <= 0 or not self._joined:
+            return
+        candidates: dict[str, wire.PeerInfo] = {}
+        for peers in self._lists.values():
+            candidates.update(peers)
+        degrees = {peer: info.degree for peer, info in candidates.items()}
+        now = self.clock.monotonic()
+        self._unreachable = {p: until for p, until in self._unreachable.items() if until > now}
+        exclude = self.neighbours.keys() | self._unreachable.keys()
+        for peer in pick_neighbours(degrees, need, self.rng, exclude=exclude):
+            self._add(peer, candidates[peer].pub)
+            self._out.append(Send(peer, wire.Link(self.id, self.pub)))
+
+    def _replace(self) -> None:
+        """A neighbour is gone: link to another now, and ask the seeds for fresh lists, whose
+        answers top up again (the lists we hold may be an interval old)."""
+        self._top_up()
+        for seed in self.registration.registered():
+            self._send_register(seed)
+
+    # -- links -----------------------------------------------------------------------------
+
+    def _add(self, peer: str, pub: str) -> None:
+        self._out.append(Connect(peer, pub))
+        neighbour = Neighbour(peer, pub, self.clock.monotonic() + self.config.death_window)
+        self.neighbours[peer] = neighbour
+        self._advance(neighbour)
+
+    def _advance(self, neighbour: Neighbour) -> None:
+        """Take the handshake as far as what we know allows."""
+        if not neighbour.ready_sent and neighbour.id in self._subscribers:
+            neighbour.ready_sent = True
+            self._out.append(Send(neighbour.id, wire.Ready(self.id)))
+        if neighbour.ready_sent and neighbour.ready_heard and not neighbour.up:
+            neighbour.up = True
+            self._link_up(neighbour)
+
+    def _link_up(self, neighbour: Neighbour) -> None:
+        self.liveness.watch(neighbour.id)
+        self._emit(records.NeighbourAdded(neighbour.id))
+        items = self.ml.recent(max_bytes=wire.MAX_FRAME // 2)
+        if items:
+            self._out.append(Send(neighbour.id, wire.History(self.id, tuple(items))))
+        if self._next_gossip is None and self._sent < self.config.gossip_count:
+            self._next_gossip = self.clock.monotonic() + self.config.gossip_interval
+        for seed in self.registration.registered():  # tell the seeds our new degree
+            self._send_register(seed)
+
+    def _drop(self, peer: str) -> None:
+        neighbour = self.neighbours.pop(peer, None)
+        if neighbour is None:
+            return
+        self.liveness.forget(peer)
+        self.suspicions.refute(peer)  # no longer ours to judge
+        self._out.append(Disconnect(peer, neighbour.pub))
+
+    def _forget(self, peer: str) -> None:
+        """Drop the link and strike ``peer`` off the seeds' lists until they list it again."""
+        self._drop(peer)
+        for peers in self._lists.values():
+            peers.pop(peer, None)
+
+    def _on_neighbour(self, peer: str, message: wire.Message) -> None:
+        if isinstance(message, wire.Pong):
+            if self.suspicions.refute(peer):  # a late answer, but an answer: watch it again
+                self.liveness.watch(peer)
+                self._emit(records.SuspectRefuted(peer, peer))
+            self.liveness.answered(peer, message.ts)
+            if not message.linked and self.neighbours[peer].up:  # it dropped us (we stalled?)
+                self._drop(peer)
+                self._emit(records.NeighbourLost(peer))
+                self._replace()
+        elif isinstance(message, wire.Probed):
+            self._probed(peer, message)
+        elif isinstance(message, wire.History):  # the messages we asked it to repair
+            for item in message.items:
+                self._receive(item, peer)
+        else:
+            self._bad(f"unexpected {message.KIND} message from a neighbour", peer)
+
+    # -- gossip ----------------------------------------------------------------------------
+
+    def _receive(self, frame: bytes, sender: str) -> None:
+        """A gossip envelope from ``sender`` (in a neighbour's history): taken if new."""
+        msg_id = message_id(frame)
+        if msg_id not in self.ml:
+            self._receive_new(msg_id, frame, sender)
+
+    def _receive_new(self, msg_id: bytes, frame: bytes, sender: str) -> None:
+        """A gossip envelope seen for the first time: record it and forward it."""
+        try:
+            message = wire.decode(frame)
+        except wire.WireError as exc:
+            self._bad(str(exc), sender)
+            return
+        if not isinstance(message, wire.Gossip):
+            self._bad(f"unexpected {message.KIND} message as gossip", sender)
+            return
+        self.ml.record(msg_id, sender, frame, message.origin, message.seq)
+        self.gaps.seen(message.origin, message.seq, sender)
+        self._out.append(Publish(wire.gossip_frame(self._id_bytes, frame)))
+        self._emit(
+            records.GossipReceived(
+                msg_id.hex(), _text(message.body), message.origin, sender, message
+            )
+        )
+
+    def _probe_result(self, target: str, alive: bool) -> None:
+        raise AssertionError("a peer probes only on others' behalf")
+
+
+def _text(body: str | bytes) -> str:
+    """A body as the logs show it: bytes as UTF-8, undecodable bytes replaced."""
+    return body if isinstance(body, str) else body.decode("utf-8", errors="replace")

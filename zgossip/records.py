@@ -1,0 +1,339 @@
+"""What happens on a node, as typed records: each event's name, fields, console text, colour.
+
+The protocol cores (:mod:`zgossip.peer_state`, :mod:`zgossip.seed_state`) and the
+executor return these; the sink (:class:`zgossip.events.EventLog`) writes them. A
+record's fields, in their order, are the JSON event log's fields; a field that is
+None is left out (``bad.message`` has a ``from`` only when the sender is known), and a
+field declared with ``hidden()`` serves the text or the library API but is not logged.
+These names and fields are what SPEC.md promises: rename none of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar, dataclass_transform
+
+from zgossip import wire
+
+GREEN, CYAN, YELLOW, RED, MAGENTA, ALARM = (
+    "\x1b[32m", "\x1b[36m", "\x1b[33m", "\x1b[31m", "\x1b[35m", "\x1b[1;31m"
+)  # fmt: skip
+
+#: JSON names that are not Python names.
+_RENAMED = {"sender": "from"}
+
+
+class Event:
+    """The base of every record; :func:`event` fills in the class variables."""
+
+    __slots__ = ()
+    NAME: ClassVar[str]
+    COLOUR: ClassVar[str]
+    #: Shown on the console only when asked for (-v): liveness chatter.
+    CHATTER: ClassVar[bool]
+    #: (JSON name, attribute) of each logged field, in order.
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]]
+
+    def text(self) -> str:
+        """The human log and console line, after the time, node and event name."""
+        parts = [self.NAME, *(f"{key}={value}" for key, value in self.fields().items())]
+        return " ".join(parts)
+
+    def fields(self) -> dict[str, Any]:
+        """The logged fields by JSON name, None ones left out."""
+        values = ((key, getattr(self, attr)) for key, attr in self.FIELDS)
+        return {key: value for key, value in values if value is not None}
+
+
+E = TypeVar("E", bound=type[Event])
+
+
+def hidden(default: Any = dataclasses.MISSING) -> Any:
+    """A field that the text or the library API needs, but the event log does not."""
+    return field(default=default, metadata={"hidden": True})
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field, hidden))
+def event(name: str, colour: str = "", *, chatter: bool = False) -> Callable[[E], E]:
+    """Make a record class: a frozen slotted dataclass with its name and logged fields."""
+
+    def make(cls: E) -> E:
+        made: Any = dataclass(frozen=True, slots=True)(cls)
+        made.NAME, made.COLOUR, made.CHATTER = name, colour, chatter
+        made.FIELDS = tuple(
+            (_RENAMED.get(f.name, f.name), f.name)
+            for f in dataclasses.fields(made)
+            if not f.metadata.get("hidden")
+        )
+        return made  # type: ignore[no-any-return]
+
+    return make
+
+
+# -- both roles -------------------------------------------------------------------------
+
+
+@event("started", GREEN)
+class Started(Event):
+    endpoints: list[str]
+
+    def text(self) -> str:
+        return f"started on {', '.join(self.endpoints)}"
+
+
+@event("stopped", GREEN)
+class Stopped(Event):
+    def text(self) -> str:
+        return "stopped"
+
+
+@event("bad.message", MAGENTA)
+class BadMessage(Event):
+    reason: str
+    sender: str | None = None
+
+    def text(self) -> str:
+        return f"bad message from {self.sender or '?'}: {self.reason}"
+
+
+@event("auth.denied", MAGENTA)
+class AuthDenied(Event):
+    key: str
+    address: str
+    count: int
+    allow: str = hidden()
+
+    def text(self) -> str:
+        again = f" ({self.count} times since last said)" if self.count > 1 else ""
+        return f"refused key {self.key} from {self.address}: not in {self.allow}{again}"
+
+
+@event("auth.nokey", YELLOW)
+class AuthNoKey(Event):
+    target: str
+    allow: str = hidden()
+
+    def text(self) -> str:
+        return f"no certificate for {self.target} in {self.allow}: not connecting"
+
+
+@event("internal.error", ALARM)
+class InternalError(Event):
+    error: str
+    trace: str = hidden()
+
+    def text(self) -> str:
+        return f"internal error:\n{self.trace}"
+
+
+# -- the seed ---------------------------------------------------------------------------
+
+
+@event("peer.registered", GREEN)
+class PeerRegistered(Event):
+    peer: str
+
+    def text(self) -> str:
+        return f"Connection request from {self.peer}"
+
+
+@event("peer.removed", RED)
+class PeerRemoved(Event):
+    peer: str
+    reason: str  # "dead" or "left"
+    reporter: str | None = None  # for "dead": who first suspected it
+    votes: list[str] | None = None  # for "dead": the seeds that agreed
+
+    def text(self) -> str:
+        if self.reason == "left":
+            return f"{self.peer} left"
+        return (
+            f"removed {self.peer}: dead (reported by {self.reporter}; seeds agreeing: "
+            f"{', '.join(self.votes or ())})"
+        )
+
+
+@event("dead.received", RED)
+class DeadReceived(Event):
+    dead: str
+    reporter: str
+    reported_ts: float
+
+    def text(self) -> str:
+        return wire.Dead(self.dead, self.reported_ts, self.reporter).line()
+
+
+@event("report.ignored", YELLOW, chatter=True)
+class ReportIgnored(Event):
+    dead: str
+    reporter: str
+    reason: str
+
+    def text(self) -> str:
+        return f"ignored report of {self.dead}: {self.reason}"
+
+
+@event("report.refuted", YELLOW)
+class ReportRefuted(Event):
+    peer: str
+    reporter: str
+    votes: list[str]
+
+    def text(self) -> str:
+        return f"{self.peer} is alive: report by {self.reporter} refuted ({', '.join(self.votes)})"
+
+
+@event("report.undecided", YELLOW)
+class ReportUndecided(Event):
+    peer: str
+
+    def text(self) -> str:
+        return f"no majority of seeds decided on {self.peer}: it stays listed"
+
+
+# -- the peer ---------------------------------------------------------------------------
+
+
+@event("seed.registered", GREEN)
+class SeedRegistered(Event):
+    seed: str
+    peers: int  # how many the seed listed
+
+    def text(self) -> str:
+        return f"registered with seed {self.seed} ({self.peers} peers)"
+
+
+@event("seed.lost", YELLOW)
+class SeedLost(Event):
+    seed: str
+
+    def text(self) -> str:
+        return f"seed {self.seed} stopped answering"
+
+
+@event("neighbour.added", GREEN)
+class NeighbourAdded(Event):
+    neighbour: str
+
+    def text(self) -> str:
+        return f"linked with {self.neighbour}"
+
+
+@event("link.failed", YELLOW)
+class LinkFailed(Event):
+    neighbour: str
+
+    def text(self) -> str:
+        return f"link to {self.neighbour} never came up"
+
+
+@event("neighbour.left", YELLOW)
+class NeighbourLeft(Event):
+    neighbour: str
+
+    def text(self) -> str:
+        return f"neighbour {self.neighbour} left"
+
+
+@event("neighbour.lost", YELLOW)
+class NeighbourLost(Event):
+    neighbour: str
+
+    def text(self) -> str:
+        return f"{self.neighbour} no longer links to us: relinking"
+
+
+@event("liveness.missed", YELLOW, chatter=True)
+class LivenessMissed(Event):
+    neighbour: str
+    misses: int
+
+    def text(self) -> str:
+        return f"{self.neighbour} missed {self.misses} ping(s) in a row"
+
+
+@event("liveness.late", YELLOW)
+class LivenessLate(Event):
+    late: float
+
+    def text(self) -> str:
+        return f"liveness round {self.late:.3f}s late: not counting misses"
+
+
+@event("neighbour.suspect", YELLOW)
+class NeighbourSuspect(Event):
+    neighbour: str
+    helpers: list[str]
+
+    def text(self) -> str:
+        return f"{self.neighbour} does not answer: asking {', '.join(self.helpers)}"
+
+
+@event("suspect.refuted", YELLOW)
+class SuspectRefuted(Event):
+    neighbour: str
+    by: str  # the helper that reached it, or the neighbour itself when it answered late
+
+    def text(self) -> str:
+        if self.by == self.neighbour:
+            return f"{self.neighbour} answered after all"
+        return f"{self.by} reaches {self.neighbour}: dropping our link to it, no report"
+
+
+@event("neighbour.dead", RED)
+class NeighbourDead(Event):
+    neighbour: str
+
+    def text(self) -> str:
+        return f"neighbour {self.neighbour} is dead"
+
+
+@event("dead.reported", RED)
+class DeadReported(Event):
+    dead: str
+    seed: str
+    line: str = hidden()  # the report as the assignment writes it
+
+    def text(self) -> str:
+        return f"{self.line} -> {self.seed}"
+
+
+@event("gossip.sent", CYAN)
+class GossipSent(Event):
+    id: str
+    body: str
+
+    def text(self) -> str:
+        return f"sent {self.body}"
+
+
+@event("gossip.received", CYAN)
+class GossipReceived(Event):
+    id: str
+    body: str  # as text: bytes decoded as UTF-8, undecodable bytes replaced
+    origin: str
+    sender: str  # "from": the neighbour it came from
+    message: wire.Gossip = hidden()  # the body as sent, and when: for on_message handlers
+
+    def text(self) -> str:
+        return f"received {self.body} from {self.sender}"
+
+
+@event("gossip.gap", YELLOW)
+class GossipGap(Event):
+    origin: str
+    seqs: list[int]
+    asked: str
+
+    def text(self) -> str:
+        return f"missing {len(self.seqs)} message(s) of {self.origin}: asked {self.asked}"
+
+
+@event("handler.error", ALARM)
+class HandlerError(Event):
+    error: str
+
+    def text(self) -> str:
+        return f"on_message handler raised {self.error}"

@@ -1,0 +1,150 @@
+"""The seed's protocol, with no I/O: the peer list, and agreeing on deaths.
+
+:class:`SeedState` takes what arrived at a seed's ROUTER (``request``), on its
+DEALERs to the other seeds (``answer``), a probe's outcome (``probed``) and the
+time (``timers``), and returns the effects to carry out (see :mod:`zgossip.core`).
+
+A dead-node report is not believed on its own. The seed opens a case (see
+:mod:`zgossip.agreement`), tells the other seeds of config.txt (``suspect``),
+probes the suspect itself and sends its verdict to them all (``vote``); a seed
+removes the peer once a majority has voted it dead, its own probe among them. A
+registration that goes silent opens a case the same way. Seeds also probe on a
+peer's behalf (``probe``) when the peer has no other neighbour to ask.
+"""
+
+from __future__ import annotations
+
+from zgossip import records, wire
+from zgossip.agreement import Agreement, Decision
+from zgossip.clock import earliest
+from zgossip.config import Config
+from zgossip.core import Core
+from zgossip.effects import Effect, Reply, Send
+from zgossip.registry import Registry
+
+
+class SeedState(Core):
+    """The protocol state of one seed."""
+
+    def __init__(self, config: Config, *, now: float, wall_offset: float) -> None:
+        super().__init__(config, now=now, wall_offset=wall_offset)
+        self.registry = Registry(self.clock, ttl=config.registration_ttl)
+        self.agreement = Agreement(
+            (str(seed) for seed in config.seeds),
+            self.id,
+            self.clock,
+            patience=config.death_window,
+        )
+        self._others = sorted(self.agreement.seeds - {self.id})
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
+        """A message on our ROUTER, from a peer, another seed, or a client."""
+        out = self._begin(now)
+        match message:
+            case wire.Register(peer=peer, pub=pub, degree=degree):
+                if self.registry.register(peer, pub, degree):
+                    self._emit(records.PeerRegistered(peer))
+                if peer in self.agreement:  # it speaks: alive, as far as this seed can tell
+                    self._voted(peer, dead=False)
+                out.append(Reply(to, wire.Peers(self.id, self.registry.snapshot())))
+            case wire.ListPeers():
+                out.append(Reply(to, wire.Peers(self.id, self.registry.snapshot())))
+            case wire.Dead(dead=dead, ts=ts, reporter=reporter):
+                self._on_dead(dead, ts, reporter)
+            case wire.Leave(peer=peer):
+                if self.registry.remove(peer):
+                    self._emit(records.PeerRemoved(peer, "left"))
+            case wire.Probe():
+                self._probe_for(to, message)
+            case wire.Suspect(seed=seed, peer=peer, reporter=reporter) if self._known(seed):
+                self._suspect(peer, reporter, tell=False)
+                verdict = self.agreement.verdict(peer)
+                if verdict is not None:  # it asks about a case decided here: our vote again
+                    out.append(Send(seed, wire.Vote(self.id, peer, verdict, reporter)))
+            case wire.Vote(seed=seed, peer=peer, dead=dead, reporter=reporter) if self._known(seed):
+                self._suspect(peer, reporter, tell=False)
+                self._count(peer, seed, dead)
+            case wire.Suspect() | wire.Vote():
+                self._bad(f"{message.KIND} from {message.seed}, not a seed of the config")
+            case _:
+                self._bad(f"unexpected {message.KIND} message on a seed")
+        return out
+
+    def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
+        """The other seeds answer nothing on our DEALERs; anything there is bad."""
+        out = self._begin(now)
+        self._bad(f"unexpected {message.KIND} message from a seed", sender)
+        return out
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _on_timers(self, now: float) -> None:
+        for peer in self.registry.silent():
+            self._suspect(peer, self.id, tell=True)
+        for peer in self.agreement.expire():
+            if peer in self.registry:
+                self.registry.touch(peer)  # suspected again if it stays silent
+            self._emit(records.ReportUndecided(peer))
+
+    def _next_deadline(self) -> float | None:
+        return earliest(self.registry.next_deadline(), self.agreement.next_deadline())
+
+    # -- cases -----------------------------------------------------------------------------
+
+    def _known(self, seed: str) -> bool:
+        return seed in self.agreement.seeds and seed != self.id
+
+    def _tell_seeds(self, message: wire.Message) -> None:
+        for seed in self._others:
+            self._out.append(Send(seed, message))
+
+    def _on_dead(self, dead: str, ts: float, reporter: str) -> None:
+        self._emit(records.DeadReceived(dead, reporter, ts))
+        why_not: str | None
+        if dead == reporter:
+            why_not = "a peer cannot report itself"
+        elif reporter not in self.registry:
+            why_not = f"reporter {reporter} is not registered here"
+        else:
+            why_not = self.agreement.refusal(dead)
+        if why_not is not None:
+            self._emit(records.ReportIgnored(dead, reporter, why_not))
+            return
+        self._suspect(dead, reporter, tell=True)
+
+    def _suspect(self, peer: str, reporter: str, *, tell: bool) -> None:
+        """Open a case on ``peer`` unless one is open: probe it, and vote on the answer."""
+        if not self.agreement.open(peer, reporter):
+            return
+        if tell:
+            self._tell_seeds(wire.Suspect(self.id, peer, reporter))
+        self._probe(peer)
+
+    def _probe_result(self, target: str, alive: bool) -> None:
+        self._voted(target, dead=not alive)
+
+    def _voted(self, peer: str, dead: bool) -> None:
+        """This seed's own vote: counted here and sent to every other seed."""
+        case_reporter = self.agreement.reporter(peer)
+        if case_reporter is None:
+            return  # decided already
+        self._tell_seeds(wire.Vote(self.id, peer, dead, case_reporter))
+        self._count(peer, self.id, dead)
+
+    def _count(self, peer: str, seed: str, dead: bool) -> None:
+        decision = self.agreement.vote(peer, seed, dead)
+        if decision is not None:
+            self._decided(decision)
+
+    def _decided(self, decision: Decision) -> None:
+        peer, reporter = decision.peer, decision.reporter
+        votes = sorted(seed for seed, dead in decision.votes.items() if dead == decision.dead)
+        if decision.dead:
+            if self.registry.remove(peer):
+                self._emit(records.PeerRemoved(peer, "dead", reporter, votes))
+            return
+        if peer in self.registry:
+            self.registry.touch(peer)
+        self._emit(records.ReportRefuted(peer, reporter, votes))
