@@ -2,16 +2,47 @@
 
 Seeds bootstrap the network; peers register with a majority of them, link up
 in a power-law overlay, spread messages by gossip and watch their neighbours.
+
+What needs pyzmq (the nodes, the survey, CURVE) is imported when first used, so
+the protocol cores and the simulator work where pyzmq cannot be imported.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from zgossip.config import Address, Config, ConfigError, parse_seeds
-from zgossip.node import BindError
-from zgossip.peer import Peer
-from zgossip.security import Curve, keygen
-from zgossip.seed import Seed
-from zgossip.survey import query_links, query_peers
+
+if TYPE_CHECKING:
+    from zgossip.node import BindError
+    from zgossip.peer import Peer
+    from zgossip.security import Curve, keygen
+    from zgossip.seed import Seed
+    from zgossip.simulate import Scenario, Simulation
+    from zgossip.survey import query_links, query_peers
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "BindError": "zgossip.node",
+    "Curve": "zgossip.security",
+    "Peer": "zgossip.peer",
+    "Scenario": "zgossip.simulate",
+    "Seed": "zgossip.seed",
+    "Simulation": "zgossip.simulate",
+    "keygen": "zgossip.security",
+    "query_links": "zgossip.survey",
+    "query_peers": "zgossip.survey",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zgossip' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "Address",
@@ -20,7 +51,9 @@ __all__ = [
     "ConfigError",
     "Curve",
     "Peer",
+    "Scenario",
     "Seed",
+    "Simulation",
     "__version__",
     "keygen",
     "parse_seeds",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import signal
 import sys
 import threading
@@ -10,18 +12,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn, overload
+from typing import TYPE_CHECKING, Annotated, NoReturn, overload
 
 import typer
 
-from zgossip import __version__, security
+from zgossip import __version__
 from zgossip.config import Address, Config, ConfigError, parse_seeds
-from zgossip.node import BindError, Node
-from zgossip.peer import Peer
-from zgossip.plot import PlotUnavailable, plot_overlay
-from zgossip.seed import Seed
-from zgossip.survey import query_links, query_peers, to_dot
 from zgossip.wire import PeerInfo
+
+if TYPE_CHECKING:  # the commands import what needs pyzmq themselves: simulate needs none
+    from zgossip.node import Node
+    from zgossip.peer import Peer
+    from zgossip.security import Curve
+    from zgossip.seed import Seed
+    from zgossip.simulate import Partition
 
 app = typer.Typer(
     add_completion=False,
@@ -92,6 +96,8 @@ def _run(node: Node) -> None:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         node.stop()
 
+    from zgossip.node import BindError
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
@@ -148,6 +154,8 @@ def seed(
     curve_allow: CurveAllow = None,
 ) -> None:
     """Run a seed: it keeps the list of live peers and hands it to peers that register."""
+    from zgossip.seed import Seed
+
     seeds = _seeds(config)
     if host is None:
         hosts = {s.host for s in seeds if s.port == port}
@@ -199,6 +207,8 @@ def peer(
     ] = False,
 ) -> None:
     """Run a peer: register with the seeds, link up, gossip, watch the neighbours."""
+    from zgossip.peer import Peer
+
     seeds = _seeds(config)
     if port is None:
         if not sys.stdin.isatty():
@@ -269,6 +279,8 @@ def peers(
     curve_allow: CurveAllow = None,
 ) -> None:
     """Ask every seed of the config for its peer list and print it; exit 1 if none answers."""
+    from zgossip.survey import query_links, query_peers
+
     seeds = [str(s) for s in _seeds(config)]
     curve = _curve(curve_secret, curve_allow)
     for unknown in [s for s in seeds if curve is not None and s not in curve.servers]:
@@ -292,7 +304,9 @@ def peers(
         _draw(overlay, dot, plot)
 
 
-def _curve(secret: Path | None, allow: Path | None) -> security.Curve | None:
+def _curve(secret: Path | None, allow: Path | None) -> Curve | None:
+    from zgossip import security
+
     try:
         return security.load(secret, allow)
     except ConfigError as exc:
@@ -322,6 +336,8 @@ def keygen(
 ) -> None:
     """Write a CURVE key pair. Put every .key into the allow directory of every node; keep
     each .key_secret for its own node alone."""
+    from zgossip import security
+
     where = None
     if address is not None:
         try:
@@ -386,6 +402,9 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
 
 
 def _draw(overlay: dict[str, tuple[str, ...] | None], dot: Path | None, plot: Path | None) -> None:
+    from zgossip.plot import PlotUnavailable, plot_overlay
+    from zgossip.survey import to_dot
+
     try:
         if dot is not None:
             dot.write_text(to_dot(overlay), encoding="utf-8")
@@ -395,6 +414,118 @@ def _draw(overlay: dict[str, tuple[str, ...] | None], dot: Path | None, plot: Pa
         _fail(str(exc), 1)
     except OSError as exc:
         _fail(f"{exc.filename}: {exc.strerror}", 1)
+
+
+@app.command()
+def simulate(
+    nodes: Annotated[int, typer.Option(help="Peers that join, one after the other.", min=1)] = 1000,
+    seeds: Annotated[int, typer.Option(help="Seeds they register with.", min=1)] = 3,
+    messages: Annotated[
+        int, typer.Option(help="Messages broadcast once the network stands.", min=0)
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same run.")] = 1,
+    fail: Annotated[
+        float,
+        typer.Option(help="Fraction of the peers killed at once (kill -9).", min=0.0, max=1.0),
+    ] = 0.0,
+    fail_at: Annotated[
+        float | None,
+        typer.Option(help="When (simulated seconds). [default: once the network settled]"),
+    ] = None,
+    loss: Annotated[
+        float, typer.Option(help="Chance that any one delivery is lost.", min=0.0, max=1.0)
+    ] = 0.0,
+    latency: Annotated[
+        float, typer.Option(help="One-way latency of a delivery, in milliseconds.", min=0.0)
+    ] = 5.0,
+    jitter: Annotated[
+        float,
+        typer.Option(
+            help="Each delivery's latency varies by up to this fraction.", min=0.0, max=1.0
+        ),
+    ] = 0.2,
+    partition: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="START:END[:FRACTION]: from START to END (simulated seconds) nothing crosses "
+            "between FRACTION (0.5) of the nodes and the rest. May be given more than once."
+        ),
+    ] = None,
+    stall: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of the peers stopped (SIGSTOP) at --fail-at.", min=0.0, max=1.0
+        ),
+    ] = 0.0,
+    stall_for: Annotated[
+        float, typer.Option(help="Seconds the stalled peers stay stopped.", min=0.0)
+    ] = 0.0,
+    join_interval: Annotated[
+        float, typer.Option(help="Seconds between two peers' joins.", min=0.0)
+    ] = 0.005,
+    message_interval: Annotated[
+        float, typer.Option(help="Seconds between two messages.", min=0.0)
+    ] = 0.1,
+    drain: Annotated[
+        float, typer.Option(help="Seconds the run goes on after the last message.", min=0.0)
+    ] = 5.0,
+    liveness_interval: LivenessInterval = 13.0,
+    liveness_misses: LivenessMisses = 3,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="Write the simulated nodes' JSON event log (as --json-log) here."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+) -> None:
+    """Run the real protocol on many simulated nodes in one process, on a simulated clock
+    and network: reliability, hops, delay, redundancy, false and true deaths."""
+    import resource
+    import time
+
+    from zgossip.simulate import Scenario, Simulation, summary_json, summary_lines
+
+    scenario = Scenario(
+        nodes=nodes, seeds=seeds, messages=messages, seed=seed, latency=latency / 1000.0,
+        jitter=jitter, loss=loss, fail=fail, fail_at=fail_at, stall=stall, stall_for=stall_for,
+        partitions=[_partition(text) for text in partition or ()],
+        join_interval=join_interval, message_interval=message_interval, drain=drain,
+        liveness_interval=liveness_interval, liveness_misses=liveness_misses,
+    )  # fmt: skip
+    started = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            log = (
+                None if events is None else stack.enter_context(events.open("w", encoding="utf-8"))
+            )
+            summary = Simulation(scenario, log).run()
+    except OSError as exc:
+        _fail(f"{exc.filename}: {exc.strerror}", 2)
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    if as_json:
+        typer.echo(summary_json(summary))
+    else:
+        typer.echo("\n".join(summary_lines(summary)))
+    typer.echo(f"wall time {wall:.1f} s, peak memory {peak:.0f} MB", err=True)
+
+
+def _partition(text: str) -> Partition:
+    from zgossip.simulate import Partition
+
+    parts = text.split(":")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or not all(math.isfinite(n) for n in numbers):
+        _fail(f"--partition: expected START:END[:FRACTION] in seconds, got {text!r}", 2)
+    start, end, *rest = numbers
+    fraction = rest[0] if rest else 0.5
+    if not 0 <= start < end or not 0 < fraction < 1:
+        _fail(f"--partition: expected 0 <= START < END and 0 < FRACTION < 1, got {text!r}", 2)
+    return Partition(start, end, fraction)
 
 
 def _version(value: bool) -> None:

@@ -111,6 +111,12 @@ class Config:
     #: Recent messages a peer keeps whole and hands to each new neighbour, so a late
     #: joiner still receives what was sent just before it linked.
     history: int = 1024
+    #: Peers a seed lists in its answer to a registration or refresh, drawn at random when
+    #: it holds more: about 2 KB, however large the network (the whole list of 10,000 peers
+    #: was 600 KB, sent to every peer every liveness interval, and past about 17,000 it
+    #: outgrew the 1 MiB frame). With a majority of 3 seeds a peer picks its neighbours from
+    #: 64 candidates, enough for preferential attachment to keep the power law.
+    sample_size: int = 32
     #: Neighbours a peer asks to probe a neighbour that stopped answering it, before it
     #: reports it (SWIM's k: 3 is memberlist's IndirectChecks).
     helpers: int = 3

@@ -14,7 +14,7 @@ from zgossip import wire
 from zgossip.records import Event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Send ``message`` to the ROUTER of node ``to`` (a seed or a peer), over the DEALER
     this node keeps for it (opened on first use). Answers come back as ``answer(to, ...)``.
@@ -24,7 +24,7 @@ class Send:
     message: wire.Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     """Answer the request that came on this node's ROUTER with routing id ``to``."""
 
@@ -32,14 +32,14 @@ class Reply:
     message: wire.Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Publish:
     """Send a gossip frame (:func:`wire.gossip_frame`) to every subscriber of our PUB."""
 
     frame: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Connect:
     """Open the link's sockets towards ``peer``: a DEALER to its ROUTER and our SUB to
     its PUB at ``pub`` (the SUB only once the DEALER could connect)."""
@@ -48,7 +48,7 @@ class Connect:
     pub: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Disconnect:
     """Close the DEALER towards ``peer`` (what it still queues is dropped) and, given
     ``pub``, take our SUB off that PUB."""
@@ -57,7 +57,7 @@ class Disconnect:
     pub: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OpenProbe:
     """Ping ``target``'s ROUTER once from a fresh DEALER; say ``probed(target, answered)``
     when it answers, or at once when its port refuses the connection."""
@@ -65,7 +65,7 @@ class OpenProbe:
     target: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CloseProbe:
     """The probe of ``target`` is over (answered or timed out): close its sockets."""
 

@@ -47,6 +47,22 @@ def _json_value(value: Any) -> str:
     return _to_json(value)
 
 
+def json_head(node: str, role: str) -> str:
+    """The node's part of each of its JSON lines."""
+    return f'"node":{_quote(node)},"role":{_quote(role)}'
+
+
+def json_line(ts: float, head: str, event: Event) -> str:
+    """One line of the JSON event log (with its newline), as json.dumps would write it."""
+    kind = type(event)
+    line = f'{{"ts":{ts!r},{head},"event":"{kind.NAME}"'
+    for key, attr in kind.FIELDS:
+        value = getattr(event, attr)
+        if value is not None:
+            line += f',"{key}":{_json_value(value)}'
+    return line + "}\n"
+
+
 def _wants_colour(stream: TextIO) -> bool:
     """Colour for a terminal, unless NO_COLOR says otherwise (https://no-color.org)."""
     return stream.isatty() and not os.environ.get("NO_COLOR")
@@ -84,7 +100,7 @@ class EventLog:
         self._clock = clock
         self._listeners: list[Listener] = []
         self._who = f"{role} {node}".ljust(20)
-        self._json_head = f'"node":{_quote(node)},"role":{_quote(role)}'
+        self._json_head = json_head(node, role)
         self._stamps = _Stamps()
         self._json: TextIO | None = None
         self._log: TextIO | None = None
@@ -112,12 +128,7 @@ class EventLog:
         kind = type(event)
         name = kind.NAME
         if self._json is not None:  # a line built here, not from a dict: messages make many
-            line = f'{{"ts":{ts!r},{self._json_head},"event":"{name}"'
-            for key, attr in kind.FIELDS:
-                value = getattr(event, attr)
-                if value is not None:
-                    line += f',"{key}":{_json_value(value)}'
-            self._json.write(line + "}\n")
+            self._json.write(json_line(ts, self._json_head, event))
         if self._log is not None or self._console is not None:
             text = event.text()
             when = self._stamps(ts)

@@ -21,7 +21,7 @@ import socket
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self, TypeVar
 
 import zmq
@@ -252,7 +252,7 @@ class Node:
 
     # -- effects -----------------------------------------------------------------
 
-    def _apply(self, effects: list[Effect]) -> None:
+    def _apply(self, effects: Sequence[Effect]) -> None:
         """Carry out a core's effects, in order; events go to the sink."""
         effectors, tap = self._effectors, self._tap
         for effect in effects:

@@ -181,4 +181,6 @@ class Peer(Node):
         frame = frames[0]
         if self._tap is not None and not self._tap.inbound(frame, None):
             return
-        self._apply(self.state.gossip(self.clock.monotonic(), frame))
+        effects = self.state.gossip(self.clock.monotonic(), frame)
+        if effects:  # a duplicate has none
+            self._apply(effects)

@@ -27,6 +27,7 @@ A peer's own messages start one gossip interval after its first link is up.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zgossip import records, wire
@@ -157,18 +158,21 @@ class PeerState(Core):
         # else: a late answer on a link we dropped since
         return out
 
-    def gossip(self, now: float, frame: bytes) -> list[Effect]:
-        """A frame from a neighbour's PUB: the forwarder's id, then a gossip envelope."""
-        out = self._begin(now)
+    def gossip(self, now: float, frame: bytes) -> Sequence[Effect]:
+        """A frame from a neighbour's PUB: the forwarder's id, then a gossip envelope.
+
+        Most frames are duplicates: those cost a hash and a lookup, and return nothing."""
         try:
             raw_sender, envelope = wire.split_gossip(frame)
             msg_id = message_id(envelope)
             if msg_id in self.ml:
-                return out  # a duplicate: dropped before it is even decoded
+                return ()  # a duplicate: dropped before it is even decoded
             sender = wire.sender_id(raw_sender)
         except wire.WireError as exc:
+            out = self._begin(now)
             self._bad(str(exc))
             return out
+        out = self._begin(now)
         self._receive_new(msg_id, bytes(envelope), sender)
         return out
 

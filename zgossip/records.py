@@ -55,12 +55,13 @@ def hidden(default: Any = dataclasses.MISSING) -> Any:
     return field(default=default, metadata={"hidden": True})
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(field, hidden))
+@dataclass_transform(field_specifiers=(field, hidden))
 def event(name: str, colour: str = "", *, chatter: bool = False) -> Callable[[E], E]:
-    """Make a record class: a frozen slotted dataclass with its name and logged fields."""
+    """Make a record class: a slotted dataclass with its name and logged fields (built on
+    the hot path, so not frozen: a frozen dataclass sets each field through a call)."""
 
     def make(cls: E) -> E:
-        made: Any = dataclass(frozen=True, slots=True)(cls)
+        made: Any = dataclass(slots=True)(cls)  # not frozen: a frozen __init__ is slow
         made.NAME, made.COLOUR, made.CHATTER = name, colour, chatter
         made.FIELDS = tuple(
             (_RENAMED.get(f.name, f.name), f.name)

@@ -112,12 +112,15 @@ class Registration:
 
     def next_deadline(self) -> float:
         """When :meth:`poll` has something to do: a timeout, a refresh, or a retry."""
-        active = [s for s in self._seeds.values() if s.active]
-        deadlines = [
-            s.next_at if s.asked_at is None else s.asked_at + self._timeout for s in active
-        ]
-        short = len(active) < self._quorum
-        deadlines.extend(
-            s.next_at for s in self._seeds.values() if not s.active and (short or s.lost)
-        )
-        return min(deadlines, default=math.inf)
+        soonest = math.inf
+        active = 0
+        for s in self._seeds.values():  # a loop, not lists: asked after every input
+            if s.active:
+                active += 1
+                when = s.next_at if s.asked_at is None else s.asked_at + self._timeout
+                soonest = min(soonest, when)
+        short = active < self._quorum
+        for s in self._seeds.values():
+            if not s.active and (short or s.lost):
+                soonest = min(soonest, s.next_at)
+        return soonest

@@ -9,17 +9,10 @@ registry itself never decides a death; it removes a peer only when told to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
 
 from zgossip.clock import Clock
 from zgossip.wire import PeerInfo
-
-
-@dataclass(slots=True)
-class _Record:
-    pub: str
-    degree: int
-    since: float
 
 
 class Registry:
@@ -28,8 +21,10 @@ class Registry:
     def __init__(self, clock: Clock, ttl: float) -> None:
         self._clock = clock
         self._ttl = ttl
-        self._peers: dict[str, _Record] = {}
+        self._peers: dict[str, PeerInfo] = {}  # as listed: built once, sent many times
         self._seen: dict[str, float] = {}  # peer -> last heard (monotonic), oldest first
+        self._order: list[str] = []  # the peers, in no order: to sample from in O(k)
+        self._index: dict[str, int] = {}  # peer -> its place in _order
 
     def __contains__(self, peer: str) -> bool:
         return peer in self._peers
@@ -40,11 +35,14 @@ class Registry:
     def register(self, peer: str, pub: str, degree: int) -> bool:
         """Add or refresh ``peer``; True when it is new to the list."""
         self.touch(peer)
-        record = self._peers.get(peer)
-        if record is None:
-            self._peers[peer] = _Record(pub, degree, self._clock.time())
+        info = self._peers.get(peer)
+        if info is None:
+            self._peers[peer] = PeerInfo(peer, pub, degree, self._clock.time())
+            self._index[peer] = len(self._order)
+            self._order.append(peer)
             return True
-        record.pub, record.degree = pub, degree
+        if info.pub != pub or info.degree != degree:
+            self._peers[peer] = PeerInfo(peer, pub, degree, info.since)
         return False
 
     def touch(self, peer: str) -> None:
@@ -55,10 +53,30 @@ class Registry:
     def remove(self, peer: str) -> bool:
         """Drop ``peer``; True when it was listed."""
         self._seen.pop(peer, None)
-        return self._peers.pop(peer, None) is not None
+        if self._peers.pop(peer, None) is None:
+            return False
+        place, last = self._index.pop(peer), self._order.pop()
+        if last != peer:  # the last one fills the hole
+            self._order[place] = last
+            self._index[last] = place
+        return True
 
     def snapshot(self) -> tuple[PeerInfo, ...]:
-        return tuple(PeerInfo(p, r.pub, r.degree, r.since) for p, r in self._peers.items())
+        return tuple(self._peers.values())
+
+    def sample(self, size: int, rng: random.Random, *, without: str) -> tuple[PeerInfo, ...]:
+        """Up to ``size`` peers other than ``without``, drawn uniformly (all when there are
+        no more): a seed's answer to a registration, bounded however large the network.
+
+        Uniform on purpose: the peer weighs what it gets by degree+1 when it picks its
+        neighbours, and a sample weighted here too would square that preference.
+        """
+        if len(self._order) <= size + 1:
+            chosen = [p for p in self._order if p != without]
+        else:
+            chosen = [p for p in rng.sample(self._order, size + 1) if p != without][:size]
+        peers = self._peers
+        return tuple(PeerInfo(p, peers[p].pub, peers[p].degree, peers[p].since) for p in chosen)
 
     def silent(self) -> list[str]:
         """The listed peers not heard from for ``ttl``, each reported once until touched."""

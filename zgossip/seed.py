@@ -4,6 +4,8 @@ and leaves, and a DEALER to each other seed. The protocol is
 
 from __future__ import annotations
 
+import random
+
 import zmq
 
 from zgossip.agreement import Agreement
@@ -26,14 +28,15 @@ class Seed(Node):
         config: Config,
         *,
         clock: Clock | None = None,
+        rng: random.Random | None = None,
         console: bool = False,
         tap: Tap | None = None,
     ) -> None:
-        super().__init__(config, clock=clock, console=console, tap=tap)
+        super().__init__(config, clock=clock, rng=rng, console=console, tap=tap)
 
     def _core(self) -> SeedState:
         now = self.clock.monotonic()
-        return SeedState(self.config, now=now, wall_offset=self.clock.time() - now)
+        return SeedState(self.config, rng=self.rng, now=now, wall_offset=self.clock.time() - now)
 
     @property
     def registry(self) -> Registry:

@@ -14,6 +14,8 @@ peer's behalf (``probe``) when the peer has no other neighbour to ask.
 
 from __future__ import annotations
 
+import random
+
 from zgossip import records, wire
 from zgossip.agreement import Agreement, Decision
 from zgossip.clock import earliest
@@ -26,8 +28,11 @@ from zgossip.registry import Registry
 class SeedState(Core):
     """The protocol state of one seed."""
 
-    def __init__(self, config: Config, *, now: float, wall_offset: float) -> None:
+    def __init__(
+        self, config: Config, *, rng: random.Random, now: float, wall_offset: float
+    ) -> None:
         super().__init__(config, now=now, wall_offset=wall_offset)
+        self.rng = rng
         self.registry = Registry(self.clock, ttl=config.registration_ttl)
         self.agreement = Agreement(
             (str(seed) for seed in config.seeds),
@@ -48,7 +53,8 @@ class SeedState(Core):
                     self._emit(records.PeerRegistered(peer))
                 if peer in self.agreement:  # it speaks: alive, as far as this seed can tell
                     self._voted(peer, dead=False)
-                out.append(Reply(to, wire.Peers(self.id, self.registry.snapshot())))
+                sample = self.registry.sample(self.config.sample_size, self.rng, without=peer)
+                out.append(Reply(to, wire.Peers(self.id, sample)))
             case wire.ListPeers():
                 out.append(Reply(to, wire.Peers(self.id, self.registry.snapshot())))
             case wire.Dead(dead=dead, ts=ts, reporter=reporter):

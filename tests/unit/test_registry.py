@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from zgossip.clock import FakeClock
@@ -169,3 +171,35 @@ def test_a_peer_that_left_is_never_silent(registry: Registry, clock: FakeClock) 
     registry.remove(A)
     clock.advance(TTL)
     assert registry.silent() == [B, C]
+
+
+def test_a_sample_of_a_small_list_is_everyone_but_the_asker(registry: Registry) -> None:
+    sample = registry.sample(32, random.Random(1), without=A)
+    assert {info.id for info in sample} == {B, C}
+
+
+def test_a_sample_of_a_large_list_is_bounded_distinct_and_never_the_asker(
+    empty: Registry,
+) -> None:
+    peers = [f"10.0.{n // 250}.{n % 250 + 1}:5000" for n in range(1000)]
+    for peer in peers:
+        empty.register(peer, _pub(peer), 2)
+    rng = random.Random(2)
+    seen: set[str] = set()
+    for _ in range(200):
+        ids = [info.id for info in empty.sample(32, rng, without=peers[0])]
+        assert len(ids) == 32 == len(set(ids))
+        assert peers[0] not in ids
+        seen.update(ids)
+    assert len(seen) > 900  # uniform: over many answers, almost everyone comes up
+
+
+def test_sampling_goes_on_right_after_removals(empty: Registry) -> None:
+    peers = [f"10.0.1.{n}:5000" for n in range(1, 101)]
+    for peer in peers:
+        empty.register(peer, _pub(peer), 0)
+    for peer in peers[::2]:
+        assert empty.remove(peer)
+    rng = random.Random(3)
+    ids = {info.id for _ in range(50) for info in empty.sample(10, rng, without=STRANGER)}
+    assert ids <= set(peers[1::2]) and len(ids) > 40

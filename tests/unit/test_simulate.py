@@ -1,0 +1,109 @@
+"""The simulator: the real cores on a simulated network, deterministic, with no pyzmq."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from zgossip import records
+from zgossip.cli import app
+from zgossip.simulate import Partition, Scenario, Simulation
+
+SMALL = {"nodes": 60, "messages": 6, "settle": 1.0, "drain": 2.0}
+
+
+def _run(**options: object) -> tuple[str, str]:
+    """The events a run writes, and its summary."""
+    log = io.StringIO()
+    summary = Simulation(Scenario(**{**SMALL, **options}), log).run()  # type: ignore[arg-type]
+    return log.getvalue(), repr(summary)
+
+
+def test_the_same_seed_gives_the_same_run_byte_for_byte_and_another_seed_another() -> None:
+    first, again, other = _run(seed=7, loss=0.01), _run(seed=7, loss=0.01), _run(seed=8, loss=0.01)
+    assert first == again
+    assert first[0] != other[0]
+
+
+def test_every_live_peer_gets_every_message_exactly_once_in_a_stable_network() -> None:
+    summary = Simulation(Scenario(**SMALL)).run()  # type: ignore[arg-type]
+    assert summary.messages == 6 and summary.complete == 6
+    assert summary.reliability_min == 1.0
+    assert summary.false_deaths == 0 and summary.bad_messages == 0
+
+
+def test_the_event_log_has_the_names_and_fields_of_real_nodes() -> None:
+    log, _ = _run()
+    lines = [json.loads(line) for line in log.splitlines()]
+    known = {cls.NAME: cls for cls in vars(records).values() if _is_record(cls)}
+    for line in lines:
+        assert {"ts", "node", "role", "event"} <= line.keys()
+        fields = {key for key, _ in known[line["event"]].FIELDS}
+        assert set(line) - {"ts", "node", "role", "event"} <= fields
+    received = [line for line in lines if line["event"] == "gossip.received"]
+    assert len(received) == 6 * 59  # once per message per peer but its origin
+    assert {"id", "body", "origin", "from"} <= received[0].keys()
+    assert {line["role"] for line in lines} == {"seed", "peer"}
+
+
+def _is_record(value: object) -> bool:
+    return (
+        isinstance(value, type) and issubclass(value, records.Event) and value is not records.Event
+    )
+
+
+def test_killed_peers_are_found_and_removed_and_no_live_one_is() -> None:
+    summary = Simulation(
+        Scenario(nodes=40, messages=3, fail=0.25, liveness_interval=0.5, drain=6.0)
+    ).run()
+    assert summary.failed == 10 and summary.live == 30
+    assert summary.dead_removed == 10  # by every seed that held them
+    assert summary.false_deaths == 0
+    assert summary.reliability_min > 0
+
+
+def test_gossip_does_not_cross_a_partition_while_it_lasts() -> None:
+    cut = Partition(start=1.2, end=3.0)  # the messages go from 1.3 s to 1.8 s
+    summary = Simulation(Scenario(**{**SMALL, "partitions": [cut]})).run()  # type: ignore[arg-type]
+    assert summary.complete == 0
+    assert 0.2 < summary.reliability_mean < 0.8
+
+
+def test_the_command_prints_the_summary_and_its_json_on_the_last_line(tmp_path: Path) -> None:
+    events = tmp_path / "sim.jsonl"
+    args = ["simulate", "--nodes", "30", "--messages", "3", "--json", "--events", str(events)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["nodes"] == 30 and summary["reliability_min"] == 1.0
+    assert events.read_text(encoding="utf-8").count('"event":"gossip.received"') == 3 * 29
+
+
+def test_a_bad_partition_is_a_one_line_error() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--partition", "5:2"])
+    assert result.exit_code == 2
+    assert "--partition" in result.output
+
+
+def test_simulate_runs_where_pyzmq_cannot_be_imported() -> None:
+    blocker = (
+        "import sys\n"
+        "class NoZmq:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'zmq' or name.startswith('zmq.'):\n"
+        "            raise ImportError('no pyzmq here')\n"
+        "sys.meta_path.insert(0, NoZmq())\n"
+        "sys.argv = ['zgossip', 'simulate', '--nodes', '20', '--messages', '2', '--json']\n"
+        "from zgossip.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", blocker], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["complete"] == 2

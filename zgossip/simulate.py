@@ -1,0 +1,586 @@
+"""``zgossip simulate``: the real protocol cores, thousands of them, on a simulated network.
+
+Every node is the very :class:`~zgossip.seed_state.SeedState` or
+:class:`~zgossip.peer_state.PeerState` a real node runs; only the executor differs:
+instead of ZeroMQ sockets, effects become deliveries on a simulated network with
+per-link latency (and jitter, first in first out on each link), message loss,
+partitions, kill -9 and stalls, all on one fake clock. Nothing here imports zmq.
+
+A run is deterministic: one ``random.Random(seed)`` drives the network and gives each
+node its own generator, and events at the same instant keep the order they were made
+in. The same seed gives byte-identical output (the wall time goes to stderr).
+
+The run: the seeds start at time 0, the peers join one every ``join_interval``, the
+network settles, then ``fail`` of the peers are killed at once (at ``fail_at``), and
+``messages`` are broadcast from live peers in turn, ``message_interval`` apart, the
+first right after the failure. The summary says what fraction of the live peers got
+each message, how far (hops) and how late the last got it, how many copies each
+delivery cost, which live peers the seeds removed (false deaths), and how long the
+seeds took to remove the dead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+from zgossip import records, wire
+from zgossip.config import Address, Config
+from zgossip.core import Core
+from zgossip.effects import (
+    CloseProbe,
+    Connect,
+    Disconnect,
+    Effect,
+    OpenProbe,
+    Publish,
+    Reply,
+    Send,
+)
+from zgossip.events import json_head, json_line
+from zgossip.gossip import message_id
+from zgossip.peer_state import PeerState
+from zgossip.seed_state import SeedState
+
+#: Unix time of the simulated clock's zero: event timestamps read as real dates.
+EPOCH = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+#: Reply handles name the asking node's index after a kind byte: a DEALER's or a probe's.
+_DEALER, _PROBE = ord("d"), ord("p")
+#: A node whose timers leave something due at once comes back this much later (as the
+#: real loop does, which catches up once a millisecond).
+_GRAIN = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """From ``start`` to ``end`` (simulated seconds), nothing crosses between ``fraction``
+    of the nodes (seeds and peers alike, scattered over the join order) and the rest."""
+
+    start: float
+    end: float
+    fraction: float = 0.5
+
+
+@dataclass(slots=True)
+class Scenario:
+    """What to simulate. Times are simulated seconds."""
+
+    nodes: int = 1000  # peers
+    seeds: int = 3
+    messages: int = 20
+    seed: int = 1
+    latency: float = 0.005  # one way, per delivery
+    jitter: float = 0.2  # each delivery's latency varies by up to this fraction
+    loss: float = 0.0  # chance that any one delivery is lost
+    fail: float = 0.0  # fraction of the peers killed at once (kill -9)
+    fail_at: float | None = None  # when; by default once the network has settled
+    stall: float = 0.0  # fraction of the peers stalled (SIGSTOP) for stall_for at fail_at
+    stall_for: float = 0.0
+    partitions: list[Partition] = field(default_factory=list)
+    join_interval: float = 0.005
+    settle: float = 2.0  # after the last join, before the failure and the messages
+    message_interval: float = 0.1
+    drain: float = 5.0  # after the last message, before the run ends
+    gossip_interval: float = 5.0
+    liveness_interval: float = 13.0
+    liveness_misses: int = 3
+
+    def config(self, seeds: list[Address], address: Address) -> Config:
+        return Config(
+            seeds=seeds,
+            address=address,
+            gossip_interval=self.gossip_interval,
+            gossip_count=0,  # the messages are the scenario's broadcasts
+            liveness_interval=self.liveness_interval,
+            liveness_misses=self.liveness_misses,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    p50: float
+    p99: float
+    max: float
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    nodes: int
+    seeds: int
+    messages: int
+    seed: int
+    failed: int  # peers killed
+    live: int  # peers alive at the end
+    reliability_mean: float  # fraction of the live peers that got a message, averaged
+    reliability_min: float
+    complete: int  # messages that reached every live peer
+    last_hop: Spread | None  # hops to the last peer a message reached
+    last_delivery_ms: Spread | None  # time from sending to the last receipt
+    copies_per_delivery: float  # relative message redundancy: copies received / deliveries - 1
+    false_deaths: int  # live peers removed for dead by a seed
+    dead_removed: int  # killed peers that every seed holding them removed
+    dead_removed_s: Spread | None  # time from the kill to the last seed's removal
+    bad_messages: int
+    simulated_s: float
+    events: int
+
+
+def _spread(values: list[float]) -> Spread | None:
+    """Median, 99th percentile (nearest rank) and maximum; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    p50 = ordered[min(len(ordered) - 1, math.ceil(0.5 * len(ordered)) - 1)]
+    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+    return Spread(round(p50, 3), round(p99, 3), round(ordered[-1], 3))
+
+
+def _address(index: int, port: int) -> Address:
+    """A distinct IPv4 address per node: 10.x.y.z."""
+    return Address(f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}", port)
+
+
+class _Node:
+    __slots__ = (
+        "alive",
+        "core",
+        "head",
+        "id",
+        "index",
+        "peer",
+        "probes",
+        "rank",
+        "stalled_until",
+        "subscribers",
+        "wake",
+    )  # fmt: skip
+
+    def __init__(self, index: int, core: Core, role: str) -> None:
+        self.index = index
+        self.core = core
+        self.id = core.id
+        self.peer = core if isinstance(core, PeerState) else None
+        self.alive = True
+        self.stalled_until = 0.0
+        self.wake: float | None = None  # the timer entry that counts, if any
+        self.subscribers: dict[int, None] = {}  # nodes whose SUB our PUB reaches, in order
+        self.head = json_head(self.id, role)
+        self.probes: set[str] = set()  # targets of the probes we have open
+        # where it stands in a partition: scattered by the golden ratio, so that each side
+        # of any split gets its share of the seeds and of the early and late joiners
+        self.rank = index * 0.6180339887498949 % 1.0
+
+
+class Simulation:
+    """One run of a :class:`Scenario`."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        events: IO[str] | None = None,
+        *,
+        listener: Callable[[str, records.Event], None] | None = None,
+    ) -> None:
+        """``events``: where to write the JSON event log; ``listener(node, event)`` is
+        called with every event, as it happens."""
+        self.scenario = scenario
+        self._listener = listener
+        self.rng = random.Random(scenario.seed)
+        self.now = 0.0
+        self._queue: list[tuple[float, int, Callable[..., object], tuple[Any, ...]]] = []
+        self._order = 0
+        self._events = events
+        self._links: dict[tuple[int, int], float] = {}  # (from, to) -> last arrival: FIFO
+        self.nodes: list[_Node] = []
+        self._by_id: dict[str, _Node] = {}
+        seed_addresses = [_address(0xFF0000 + k, 5000) for k in range(1, scenario.seeds + 1)]
+        self._seed_addresses = seed_addresses
+        for address in seed_addresses:
+            core = SeedState(
+                scenario.config(seed_addresses, address),
+                rng=self._child_rng(),
+                now=0.0,
+                wall_offset=EPOCH,
+            )
+            self._add(_Node(len(self.nodes), core, "seed"))
+        # what the summary counts
+        self.sent: dict[bytes, tuple[float, int]] = {}  # message id -> (when, origin node)
+        self.reached: dict[bytes, dict[int, tuple[float, int]]] = {}  # id -> node -> (t, hop)
+        self.copies: dict[bytes, int] = {}
+        self.killed: dict[str, float] = {}
+        self.holders: dict[str, set[str]] = {}  # killed peer -> seeds that listed it
+        self.removed: dict[str, float] = {}  # killed peer -> when the last holder removed it
+        self.false_deaths: set[str] = set()
+        self.bad = 0
+        self.event_count = 0
+
+    # -- the run -----------------------------------------------------------------------
+
+    def run(self) -> Summary:
+        """The scenario's run, from the seeds' start to its end; what it showed."""
+        s = self.scenario
+        self.boot()
+        for n in range(s.nodes):
+            self.at(n * s.join_interval, self.join)
+        joined = s.nodes * s.join_interval + s.settle
+        fail_at = joined if s.fail_at is None else s.fail_at
+        self.at(fail_at, self._fail)
+        first = max(fail_at, joined)
+        for k in range(s.messages):
+            self.at(first + k * s.message_interval, self._broadcast, k)
+        end = first + s.messages * s.message_interval + s.drain
+        for partition in s.partitions:
+            end = max(end, partition.end + s.drain)
+        self.advance(end)
+        return self.summary()
+
+    # -- step by step: for tests and tools that drive a network themselves ------------
+
+    def boot(self) -> None:
+        """Start the seeds."""
+        for node in self.nodes[: self.scenario.seeds]:
+            self._wake(node)
+
+    def at(self, when: float, action: Callable[..., object], *args: Any) -> None:
+        """Call ``action(*args)`` at simulated time ``when``."""
+        self._order += 1
+        heapq.heappush(self._queue, (when, self._order, action, args))
+
+    def advance(self, until: float) -> None:
+        """Run everything due up to simulated time ``until``."""
+        queue = self._queue
+        while queue and queue[0][0] <= until:
+            when, _, action, args = heapq.heappop(queue)
+            self.now = when
+            action(*args)
+        self.now = max(self.now, until)
+
+    def join(self) -> str:
+        """A new peer starts now; its id."""
+        address = _address(len(self.nodes) - self.scenario.seeds + 1, 6000)
+        core = PeerState(
+            self.scenario.config(self._seed_addresses, address),
+            rng=self._child_rng(),
+            now=self.now,
+            wall_offset=EPOCH,
+        )
+        node = _Node(len(self.nodes), core, "peer")
+        self._add(node)
+        self._apply(node, core.start(self.now, f"tcp://{address.host}:{address.port + 1}"))
+        self._wake(node)
+        return node.id
+
+    def kill(self, peers: Iterable[str]) -> None:
+        """Kill these peers now, as kill -9 does: they say nothing, and their ports refuse."""
+        seeds = [node.core for node in self.nodes[: self.scenario.seeds]]
+        for peer in peers:
+            node = self._by_id[peer]
+            if not node.alive:
+                continue
+            node.alive = False
+            self.killed[peer] = self.now
+            self.holders[peer] = {
+                seed.id for seed in seeds if isinstance(seed, SeedState) and peer in seed.registry
+            }
+
+    def stall(self, peers: Iterable[str], seconds: float) -> None:
+        """Stop these peers for ``seconds`` (SIGSTOP): they read what came meanwhile after."""
+        for peer in peers:
+            self._by_id[peer].stalled_until = self.now + seconds
+
+    def broadcast(self, peer: str, body: str) -> None:
+        """``peer`` gossips ``body`` now."""
+        node = self._by_id[peer]
+        assert node.peer is not None
+        self._input(node, node.peer.broadcast, body)
+
+    def peers(self, *, live: bool = True) -> list[PeerState]:
+        """The peers' cores (the live ones only, unless told otherwise)."""
+        return [
+            node.peer for node in self.nodes if node.peer is not None and (node.alive or not live)
+        ]
+
+    def seed_states(self) -> list[SeedState]:
+        return [node.core for node in self.nodes if isinstance(node.core, SeedState)]
+
+    def _child_rng(self) -> random.Random:
+        return random.Random(self.rng.getrandbits(64))
+
+    def _add(self, node: _Node) -> None:
+        self.nodes.append(node)
+        self._by_id[node.id] = node
+
+    def _fail(self) -> None:
+        s = self.scenario
+        peers = [core.id for core in self.peers()]
+        count = round(s.fail * len(peers))
+        self.kill(self.rng.sample(peers, count))
+        live = [core.id for core in self.peers()]
+        self.stall(self.rng.sample(live, round(s.stall * len(peers))), s.stall_for)
+
+    def _broadcast(self, k: int) -> None:
+        live = self.peers()
+        if live:  # origins in turn, spread over the network
+            self.broadcast(live[k * 7919 % len(live)].id, f"simulated message {k + 1}")
+
+    # -- the network -------------------------------------------------------------------
+
+    def _cut(self, source: _Node, target: _Node) -> bool:
+        """Whether a partition stands between the two now."""
+        for partition in self.scenario.partitions:
+            if partition.start <= self.now < partition.end:
+                f = partition.fraction
+                return (source.rank < f) != (target.rank < f)
+        return False
+
+    def _deliver(
+        self, source: _Node, target: _Node, action: Callable[..., None], *args: Any
+    ) -> None:
+        """Carry something from ``source`` to ``target``: late by the link's latency, in
+        order on the link, unless lost or cut off by a partition."""
+        s = self.scenario
+        if s.loss and self.rng.random() < s.loss:
+            return
+        if s.partitions and self._cut(source, target):
+            return
+        delay = s.latency * (1.0 + s.jitter * (2.0 * self.rng.random() - 1.0))
+        link = (source.index, target.index)
+        when = max(self.now + delay, self._links.get(link, 0.0))
+        self._links[link] = when
+        self.at(when, action, target, *args)
+
+    def _input(self, node: _Node, entry: Callable[..., list[Effect]], *args: Any) -> None:
+        """Hand ``node``'s core an input now, and carry out what it returns."""
+        if not node.alive:
+            return
+        if node.stalled_until > self.now:  # stopped: it reads everything when it resumes
+            self.at(node.stalled_until, self._input, node, entry, *args)
+            return
+        self._apply(node, entry(self.now, *args))
+        self._wake(node)
+
+    def _wake(self, node: _Node, soonest: float = 0.0) -> None:
+        """Have ``node``'s timers run when its core next needs them (not before ``soonest``)."""
+        deadline = node.core.deadline()
+        if deadline is not None and deadline != node.wake:
+            node.wake = deadline
+            self.at(max(deadline, self.now, soonest), self._timers, node, deadline)
+
+    def _timers(self, node: _Node, deadline: float) -> None:
+        if node.wake != deadline or not node.alive:
+            return  # superseded by a later reckoning, or dead
+        node.wake = None
+        if node.stalled_until > self.now:
+            self.at(node.stalled_until, self._timers, node, deadline)
+            node.wake = deadline
+            return
+        self._apply(node, node.core.timers(self.now))
+        self._wake(node, soonest=self.now + _GRAIN)  # what is still due waits a moment
+
+    # -- effects -----------------------------------------------------------------------
+
+    def _apply(self, node: _Node, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            kind = type(effect)
+            if kind is Publish:
+                self._publish(node, effect)  # type: ignore[arg-type]
+            elif kind is Send:
+                self._send(node, effect)  # type: ignore[arg-type]
+            elif kind is Reply:
+                self._reply(node, effect)  # type: ignore[arg-type]
+            elif kind is Connect:
+                self._connect(node, effect)  # type: ignore[arg-type]
+            elif kind is Disconnect:
+                self._disconnect(node, effect)  # type: ignore[arg-type]
+            elif kind is OpenProbe:
+                self._open_probe(node, effect)  # type: ignore[arg-type]
+            elif kind is CloseProbe:
+                node.probes.discard(effect.target)  # type: ignore[union-attr]
+            else:
+                self._event(node, effect)  # type: ignore[arg-type]
+
+    def _publish(self, node: _Node, effect: Publish) -> None:
+        msg_id = message_id(wire.split_gossip(effect.frame)[1])
+        for index in node.subscribers:
+            self._deliver(node, self.nodes[index], self._gossip_in, effect.frame, msg_id)
+
+    def _gossip_in(self, target: _Node, frame: bytes, msg_id: bytes) -> None:
+        if not target.alive:
+            return
+        if target.stalled_until > self.now:
+            self.at(target.stalled_until, self._gossip_in, target, frame, msg_id)
+            return
+        if msg_id in self.copies:
+            self.copies[msg_id] += 1
+        assert target.peer is not None
+        effects = target.peer.gossip(self.now, frame)
+        if effects:  # a duplicate changes nothing: no effects, and no new deadline
+            self._apply(target, effects)
+            self._wake(target)
+
+    def _send(self, node: _Node, effect: Send) -> None:
+        target = self._by_id.get(effect.to)
+        if target is None:
+            return  # no such node: the DEALER connects to nothing
+        handle = bytes((_DEALER,)) + node.index.to_bytes(4, "big")
+        self._deliver(node, target, self._request_in, handle, effect.message)
+
+    def _request_in(self, target: _Node, handle: bytes, message: wire.Message) -> None:
+        self._input(target, target.core.request, handle, message)
+
+    def _reply(self, node: _Node, effect: Reply) -> None:
+        asker = self.nodes[int.from_bytes(effect.to[1:], "big")]
+        if effect.to[0] == _PROBE:
+            if isinstance(effect.message, wire.Pong):
+                self._deliver(node, asker, self._probe_answer, node.id, True)
+        else:
+            self._deliver(node, asker, self._answer_in, node.id, effect.message)
+
+    def _answer_in(self, target: _Node, sender: str, message: wire.Message) -> None:
+        self._input(target, target.core.answer, sender, message)
+
+    def _probe_answer(self, target: _Node, probed: str, answered: bool) -> None:
+        if probed in target.probes:
+            target.probes.discard(probed)
+            self._input(target, target.core.probed, probed, answered)
+
+    def _connect(self, node: _Node, effect: Connect) -> None:
+        target = self._by_id.get(effect.peer)
+        if target is not None:  # our SUB's subscription reaches its PUB a moment later
+            self._deliver(node, target, self._subscribed, node.index, True)
+
+    def _disconnect(self, node: _Node, effect: Disconnect) -> None:
+        target = self._by_id.get(effect.peer)
+        if target is not None and effect.pub is not None:
+            target.subscribers.pop(node.index, None)  # our SUB stops reading it at once
+            self._deliver(node, target, self._subscribed, node.index, False)
+
+    def _subscribed(self, target: _Node, subscriber: int, on: bool) -> None:
+        if not target.alive:
+            return
+        if on:
+            target.subscribers[subscriber] = None
+        assert target.peer is not None
+        self._input(target, target.peer.subscription, self.nodes[subscriber].id, on)
+
+    def _open_probe(self, node: _Node, effect: OpenProbe) -> None:
+        node.probes.add(effect.target)
+        target = self._by_id.get(effect.target)
+        if target is None or not target.alive:  # nothing listens: the port refuses, at once
+            self.at(self.now + 2 * self.scenario.latency, self._probe_answer, node,
+                     effect.target, False)  # fmt: skip
+            return
+        handle = bytes((_PROBE,)) + node.index.to_bytes(4, "big")
+        ping = wire.Ping(node.id, self.now + EPOCH)
+        self._deliver(node, target, self._request_in, handle, ping)
+
+    # -- what happened -----------------------------------------------------------------
+
+    def _event(self, node: _Node, event: records.Event) -> None:
+        self.event_count += 1
+        if self._listener is not None:
+            self._listener(node.id, event)
+        if self._events is not None:
+            self._events.write(json_line(round(self.now + EPOCH, 6), node.head, event))
+        kind = type(event)
+        if kind is records.GossipReceived:
+            self._received(node, event)  # type: ignore[arg-type]
+        elif kind is records.GossipSent:
+            msg_id = bytes.fromhex(event.id)  # type: ignore[attr-defined]
+            self.sent[msg_id] = (self.now, node.index)
+            self.reached[msg_id] = {node.index: (self.now, 0)}
+            self.copies[msg_id] = 0
+        elif kind is records.PeerRemoved:
+            self._removed(node, event)  # type: ignore[arg-type]
+        elif kind is records.BadMessage:
+            self.bad += 1
+
+    def _received(self, node: _Node, event: records.GossipReceived) -> None:
+        msg_id = bytes.fromhex(event.id)
+        reached = self.reached.get(msg_id)
+        if reached is None:
+            return
+        sender = self._by_id[event.sender].index
+        hop = reached[sender][1] + 1 if sender in reached else 1
+        reached[node.index] = (self.now, hop)
+
+    def _removed(self, seed: _Node, event: records.PeerRemoved) -> None:
+        if event.reason != "dead":
+            return
+        if event.peer not in self.killed:
+            self.false_deaths.add(event.peer)
+            return
+        holders = self.holders[event.peer]
+        holders.discard(seed.id)
+        if not holders:
+            self.removed[event.peer] = self.now - self.killed[event.peer]
+
+    def summary(self) -> Summary:
+        """What the run showed so far."""
+        s = self.scenario
+        live = {node.index for node in self.nodes if node.peer is not None and node.alive}
+        fractions, hops, lates = [], [], []
+        deliveries = copies = 0
+        for msg_id, (sent, origin) in self.sent.items():
+            reached = self.reached[msg_id]
+            others = live - {origin}
+            got = [reached[i] for i in others if i in reached]
+            fractions.append(len(got) / len(others) if others else 1.0)
+            if got:
+                hops.append(float(max(hop for _, hop in got)))
+                lates.append(1000.0 * (max(t for t, _ in got) - sent))
+            deliveries += len(got)
+            copies += self.copies[msg_id]
+        return Summary(
+            nodes=s.nodes,
+            seeds=s.seeds,
+            messages=len(self.sent),
+            seed=s.seed,
+            failed=len(self.killed),
+            live=len(live),
+            reliability_mean=round(sum(fractions) / len(fractions), 6) if fractions else 1.0,
+            reliability_min=round(min(fractions), 6) if fractions else 1.0,
+            complete=sum(f == 1.0 for f in fractions),
+            last_hop=_spread(hops),
+            last_delivery_ms=_spread(lates),
+            copies_per_delivery=round(copies / deliveries - 1.0, 3) if deliveries else 0.0,
+            false_deaths=len(self.false_deaths),
+            dead_removed=len(self.removed),
+            dead_removed_s=_spread(list(self.removed.values())),
+            bad_messages=self.bad,
+            simulated_s=round(self.now, 3),
+            events=self.event_count,
+        )
+
+
+def summary_json(summary: Summary) -> str:
+    """The summary as one JSON object on one line."""
+    return json.dumps(asdict(summary), separators=(",", ":"), allow_nan=False)
+
+
+def _show(spread: Spread | None, unit: str = "") -> str:
+    if spread is None:
+        return "-"
+    return f"p50 {spread.p50:g}{unit}, p99 {spread.p99:g}{unit}, max {spread.max:g}{unit}"
+
+
+def summary_lines(summary: Summary) -> list[str]:
+    """The summary as a person reads it."""
+    s = summary
+    return [
+        f"nodes           {s.nodes} peers, {s.seeds} seeds; {s.failed} killed, {s.live} live",
+        f"messages        {s.messages}, {s.complete} reached every live peer",
+        f"reliability     mean {s.reliability_mean:.4f}, min {s.reliability_min:.4f}",
+        f"last hop        {_show(s.last_hop)}",
+        f"last delivery   {_show(s.last_delivery_ms, ' ms')}",
+        f"copies          {s.copies_per_delivery:g} extra per delivery (relative redundancy)",
+        f"false deaths    {s.false_deaths} live peers removed by a seed",
+        f"dead removed    {s.dead_removed} of {s.failed} by every seed holding them: "
+        f"{_show(s.dead_removed_s, ' s')}",
+        f"simulated       {s.simulated_s:g} s, {s.events} events, {s.bad_messages} bad messages",
+    ]
