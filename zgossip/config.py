@@ -117,6 +117,9 @@ class Config:
     #: outgrew the 1 MiB frame). With a majority of 3 seeds a peer picks its neighbours from
     #: 64 candidates, enough for preferential attachment to keep the power law.
     sample_size: int = 32
+    #: Peers in one page of a seed's list (``zgossip peers`` reads them page by page):
+    #: about 300 KB, well inside the 1 MiB frame.
+    page_size: int = 5000
     #: Neighbours a peer asks to probe a neighbour that stopped answering it, before it
     #: reports it (SWIM's k: 3 is memberlist's IndirectChecks).
     helpers: int = 3

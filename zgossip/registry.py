@@ -9,6 +9,7 @@ registry itself never decides a death; it removes a peer only when told to.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from zgossip.clock import Clock
@@ -63,6 +64,10 @@ class Registry:
 
     def snapshot(self) -> tuple[PeerInfo, ...]:
         return tuple(self._peers.values())
+
+    def page(self, offset: int, size: int) -> tuple[PeerInfo, ...]:
+        """Up to ``size`` peers from place ``offset`` in the list (in registration order)."""
+        return tuple(itertools.islice(self._peers.values(), offset, offset + size))
 
     def sample(self, size: int, rng: random.Random, *, without: str) -> tuple[PeerInfo, ...]:
         """Up to ``size`` peers other than ``without``, drawn uniformly (all when there are

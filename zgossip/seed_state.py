@@ -55,8 +55,13 @@ class SeedState(Core):
                     self._voted(peer, dead=False)
                 sample = self.registry.sample(self.config.sample_size, self.rng, without=peer)
                 out.append(Reply(to, wire.Peers(self.id, sample)))
-            case wire.ListPeers():
-                out.append(Reply(to, wire.Peers(self.id, self.registry.snapshot())))
+            case wire.ListPeers():  # the first page: an answer must fit in a frame
+                first = self.registry.page(0, self.config.page_size)
+                out.append(Reply(to, wire.Peers(self.id, first)))
+            case wire.Page(offset=offset):
+                page = self.registry.page(offset, self.config.page_size)
+                listing = wire.Listing(self.id, offset, len(self.registry), page)
+                out.append(Reply(to, listing))
             case wire.Dead(dead=dead, ts=ts, reporter=reporter):
                 self._on_dead(dead, ts, reporter)
             case wire.Leave(peer=peer):

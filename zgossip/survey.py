@@ -23,20 +23,19 @@ M = TypeVar("M", bound=wire.Message)
 
 
 def _ask(
-    addresses: Iterable[str],
-    request: wire.Message,
+    requests: Mapping[str, wire.Message],
     answer: type[M],
     timeout: float,
     curve: Curve | None,
 ) -> dict[str, M | None]:
-    """Send ``request`` to each node's ROUTER; its ``answer``, or None when none came in time
+    """Send each node's request to its ROUTER; its ``answer``, or None when none came in time
     (or, with ``curve``, when the allow directory has no certificate for that node)."""
     answers: dict[str, M | None] = {}
     with zmq.Context() as ctx:
         poller = zmq.Poller()
         dealers: dict[zmq.Socket[bytes], str] = {}
-        frame = wire.encode(request)
-        for address in addresses:
+        for address, request in requests.items():
+            frame = wire.encode(request)
             answers[address] = None
             dealer = ctx.socket(zmq.DEALER)
             dealer.setsockopt(zmq.LINGER, 0)
@@ -66,16 +65,32 @@ def _ask(
 def query_peers(
     seeds: list[str], timeout: float, curve: Curve | None = None
 ) -> dict[str, tuple[wire.PeerInfo, ...] | None]:
-    """Ask every seed for its peer list; None for a seed that did not answer in ``timeout``."""
-    answers = _ask(seeds, wire.ListPeers(), wire.Peers, timeout, curve)
-    return {seed: None if a is None else a.peers for seed, a in answers.items()}
+    """Ask every seed for its whole peer list, page by page (all seeds at once); None for a
+    seed that did not answer a page in ``timeout``. A peer that registers or leaves while
+    the pages come may be missed; none is listed twice."""
+    lists: dict[str, dict[str, wire.PeerInfo] | None] = {seed: {} for seed in seeds}
+    offsets = dict.fromkeys(seeds, 0)
+    while offsets:
+        requests = {seed: wire.Page(offset) for seed, offset in offsets.items()}
+        answers = _ask(requests, wire.Listing, timeout, curve)
+        offsets = {}
+        for seed, listing in answers.items():
+            listed = lists[seed]
+            if listing is None or listed is None:
+                lists[seed] = None
+                continue
+            listed.update((info.id, info) for info in listing.peers)
+            more = listing.offset + len(listing.peers)
+            if listing.peers and more < listing.total:
+                offsets[seed] = more
+    return {seed: None if got is None else tuple(got.values()) for seed, got in lists.items()}
 
 
 def query_links(
     peers: Iterable[str], timeout: float, curve: Curve | None = None
 ) -> dict[str, tuple[str, ...] | None]:
     """Ask every peer whom it links to; None for a peer that did not answer in ``timeout``."""
-    answers = _ask(peers, wire.Neighbours(), wire.Links, timeout, curve)
+    answers = _ask(dict.fromkeys(peers, wire.Neighbours()), wire.Links, timeout, curve)
     return {peer: None if a is None else a.neighbours for peer, a in answers.items()}
 
 

@@ -54,6 +54,8 @@ class Kind(StrEnum):
     SUSPECT = "suspect"  # seed -> seeds: this peer may be dead; probe it and vote
     VOTE = "vote"  # seed -> seeds: my probe's verdict on a suspect
     REPAIR = "repair"  # peer -> neighbour: send me these messages of an origin (as history)
+    PAGE = "page"  # anyone -> seed: a page of the peer list, from this offset
+    LISTING = "listing"  # seed -> asker: that page, and how many peers the seed holds
 
 
 Check = Callable[[Any], Any]
@@ -303,13 +305,28 @@ class Repair:
     seqs: Annotated[tuple[int, ...], _seqs]  # the origin's sequence numbers it missed
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    KIND: ClassVar[Kind] = Kind.PAGE
+    offset: Count  # where in the seed's list the page starts
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    KIND: ClassVar[Kind] = Kind.LISTING
+    seed: PeerId
+    offset: Count  # the page's, echoed
+    total: Count  # the peers the seed holds: ask again from offset + len(peers) until there
+    peers: Annotated[tuple[PeerInfo, ...], _peer_infos]
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
-    | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair
+    | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
-    Neighbours, Links, Probe, Probed, Suspect, Vote, Repair,
+    Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing,
 )  # fmt: skip
 
 

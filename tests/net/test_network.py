@@ -465,3 +465,19 @@ def test_forged_seed_votes_do_not_evict_a_live_peer(net: Net) -> None:
         for seed in seeds:
             net.events.wait_event("report.refuted", node=seed, peer=victim.id)
     assert not net.events.of("peer.removed"), "forged votes evicted a live peer"
+
+
+def test_the_peer_list_comes_whole_page_by_page_however_long(net: Net) -> None:
+    seed_address = Address("127.0.0.1", free_ports(1)[0])
+    paged = Seed(Config(seeds=[seed_address], address=seed_address, page_size=2))
+    net._start(paged)
+    fakes = [f"127.0.0.{n}:7000" for n in range(2, 9)]  # registered, never running
+    with zmq.Context() as ctx:
+        client = _dealer(ctx, paged.id)
+        for fake in fakes:
+            client.send(wire.encode(wire.Register(fake, f"tcp://{fake[:-5]}:7001", 0)))
+            assert client.poll(5000)
+            assert isinstance(wire.decode(client.recv()), wire.Peers)
+        client.close()
+    answers = query_peers([paged.id], timeout=2.0)
+    assert sorted(info.id for info in answers[paged.id] or ()) == sorted(fakes)

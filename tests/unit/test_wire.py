@@ -42,6 +42,8 @@ SAMPLES: list[wire.Message] = [
     wire.Suspect("10.0.0.9:9000", OTHER, PEER),
     wire.Vote("10.0.0.9:9000", OTHER, True, PEER),
     wire.Repair(PEER, OTHER, (3, 4, 9)),
+    wire.Page(5000),
+    wire.Listing("10.0.0.9:9000", 0, 1, (wire.PeerInfo(PEER, PUB, 2, 1_700_000_000.5),)),
 ]
 
 

@@ -1,0 +1,94 @@
+"""The seed's core with no sockets: inputs and the time in, effects out."""
+
+from __future__ import annotations
+
+import random
+
+from zgossip import records, wire
+from zgossip.config import Address, Config
+from zgossip.effects import Effect, OpenProbe, Reply, Send
+from zgossip.seed_state import SeedState
+
+SEEDS = [Address("10.255.0.1", 5000), Address("10.255.0.2", 5000), Address("10.255.0.3", 5000)]
+ME = str(SEEDS[0])
+
+
+def _seed(**options: object) -> SeedState:
+    config = Config(seeds=SEEDS, address=SEEDS[0], **options)  # type: ignore[arg-type]
+    return SeedState(config, rng=random.Random(1), now=100.0, wall_offset=1.7e9)
+
+
+def _peer(n: int) -> str:
+    return f"10.0.0.{n}:6000"
+
+
+def _register(seed: SeedState, n: int, now: float = 100.0) -> list[Effect]:
+    return seed.request(now, b"who", wire.Register(_peer(n), f"tcp://10.0.0.{n}:6001", 1))
+
+
+def test_a_registration_is_answered_with_the_others_and_logged() -> None:
+    seed = _seed()
+    _register(seed, 1)
+    out = _register(seed, 2)
+    assert records.PeerRegistered(_peer(2)) in out
+    (reply,) = [e for e in out if isinstance(e, Reply)]
+    assert reply.to == b"who" and isinstance(reply.message, wire.Peers)
+    assert [info.id for info in reply.message.peers] == [_peer(1)]
+
+
+def test_a_registration_answer_is_bounded_however_many_peers_there_are() -> None:
+    seed = _seed(sample_size=8)
+    for n in range(1, 200):
+        _register(seed, n)
+    (reply,) = [e for e in _register(seed, 7) if isinstance(e, Reply)]
+    assert isinstance(reply.message, wire.Peers)
+    ids = [info.id for info in reply.message.peers]
+    assert len(ids) == 8 == len(set(ids)) and _peer(7) not in ids
+
+
+def test_the_whole_list_comes_page_by_page() -> None:
+    seed = _seed(page_size=3)
+    for n in range(1, 9):
+        _register(seed, n)
+    listed, offset, total = [], 0, None
+    while total is None or offset < total:
+        (reply,) = seed.request(101.0, b"asker", wire.Page(offset))
+        assert isinstance(reply, Reply) and isinstance(reply.message, wire.Listing)
+        page = reply.message
+        assert page.offset == offset and len(page.peers) <= 3
+        listed += [info.id for info in page.peers]
+        offset, total = offset + len(page.peers), page.total
+    assert listed == [_peer(n) for n in range(1, 9)]
+    (first,) = seed.request(101.0, b"old client", wire.ListPeers())
+    assert isinstance(first, Reply) and isinstance(first.message, wire.Peers)
+    assert len(first.message.peers) == 3  # the old query: the first page, never a huge frame
+
+
+def test_a_dead_report_opens_a_case_the_other_seeds_hear_of_and_a_probe() -> None:
+    seed = _seed()
+    _register(seed, 1), _register(seed, 2)
+    out = seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
+    assert OpenProbe(_peer(2)) in out
+    told = {e.to for e in out if isinstance(e, Send) and isinstance(e.message, wire.Suspect)}
+    assert told == {str(s) for s in SEEDS[1:]}
+
+
+def test_a_probe_that_fails_is_a_dead_vote_and_a_majority_removes_the_peer() -> None:
+    seed = _seed()
+    _register(seed, 1), _register(seed, 2)
+    seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
+    seed.probed(101.5, _peer(2), answered=False)  # our own vote: dead
+    out = seed.request(101.6, b"s", wire.Vote(str(SEEDS[1]), _peer(2), True, _peer(1)))
+    removed = [e for e in out if isinstance(e, records.PeerRemoved)]
+    assert removed == [records.PeerRemoved(_peer(2), "dead", _peer(1), sorted([ME, str(SEEDS[1])]))]
+    assert _peer(2) not in seed.registry
+
+
+def test_a_probe_not_answered_in_time_ends_by_the_clock() -> None:
+    seed = _seed(liveness_interval=1.0)
+    _register(seed, 1), _register(seed, 2)
+    seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
+    deadline = seed.deadline()
+    assert deadline is not None and deadline <= 101.0 + seed.config.request_timeout
+    out = seed.timers(deadline)
+    assert any(isinstance(e, Send) and isinstance(e.message, wire.Vote) for e in out)
