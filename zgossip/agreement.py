@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zgossip.clock import Clock
+from zgossip.deadlines import Deadlines, Key
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +37,33 @@ class Decision:
 @dataclass(slots=True)
 class _Case:
     reporter: str
-    deadline: float
     votes: dict[str, bool] = field(default_factory=dict)
 
 
 class Agreement:
-    """The open cases of one seed, and the verdicts it reached lately."""
+    """The open cases of one seed, and the verdicts it reached lately. A case closes
+    undecided at its ``("case", peer)`` key of the seed's deadlines (:meth:`expired`), a
+    verdict is forgotten at its ``("verdict", peer)`` key (:meth:`forget`)."""
 
     def __init__(
-        self, seeds: Iterable[str], me: str, clock: Clock, *, patience: float, max_cases: int = 256
+        self,
+        seeds: Iterable[str],
+        me: str,
+        deadlines: Deadlines[Key],
+        clock: Clock,
+        *,
+        patience: float,
+        max_cases: int = 256,
     ) -> None:
         self.me = me
+        self._deadlines = deadlines
         self._max_cases = max_cases
         self.seeds = frozenset(seeds) | {me}
         self.quorum = len(self.seeds) // 2 + 1
         self._clock = clock
         self._patience = patience
         self._cases: dict[str, _Case] = {}
-        self._decided: dict[str, tuple[float, bool]] = {}  # peer -> (remembered until, dead)
+        self._decided: dict[str, bool] = {}  # peer -> dead, while remembered
 
     def __contains__(self, peer: str) -> bool:
         return peer in self._cases
@@ -78,7 +88,8 @@ class Agreement:
         """Suspect ``peer``; True when the case is new: probe it and tell the other seeds."""
         if self.refusal(peer) is not None:
             return False
-        self._cases[peer] = _Case(reporter, self._clock.monotonic() + self._patience)
+        self._cases[peer] = _Case(reporter)
+        self._deadlines.set(("case", peer), self._clock.monotonic() + self._patience)
         return True
 
     def reporter(self, peer: str) -> str | None:
@@ -88,10 +99,7 @@ class Agreement:
 
     def verdict(self, peer: str) -> bool | None:
         """The recent verdict on ``peer`` (True: dead), if there is one."""
-        entry = self._decided.get(peer)
-        if entry is None or entry[0] <= self._clock.monotonic():
-            return None
-        return entry[1]
+        return self._decided.get(peer)
 
     def vote(self, peer: str, seed: str, dead: bool) -> Decision | None:
         """Count ``seed``'s vote; the decision, when this vote makes one."""
@@ -110,19 +118,16 @@ class Agreement:
 
     def _decide(self, peer: str, case: _Case, dead: bool) -> Decision:
         del self._cases[peer]
-        now = self._clock.monotonic()
-        self._decided[peer] = (now + self._patience, dead)
-        for old in [p for p, (until, _) in self._decided.items() if until <= now]:
-            del self._decided[old]
+        self._deadlines.cancel(("case", peer))
+        self._decided[peer] = dead
+        self._deadlines.set(("verdict", peer), self._clock.monotonic() + self._patience)
         return Decision(peer, dead, case.reporter, dict(case.votes))
 
-    def expire(self) -> list[str]:
-        """Close the cases no majority decided in time; the peers stay listed."""
-        now = self._clock.monotonic()
-        stale = [peer for peer, case in self._cases.items() if case.deadline <= now]
-        for peer in stale:
-            del self._cases[peer]
-        return stale
+    def expired(self, peer: str) -> bool:
+        """No majority decided on ``peer`` in time: True when its case was open (now closed;
+        the peer stays listed)."""
+        return self._cases.pop(peer, None) is not None
 
-    def next_deadline(self) -> float | None:
-        return min((case.deadline for case in self._cases.values()), default=None)
+    def forget(self, peer: str) -> None:
+        """The verdict on ``peer`` is old: a new report may open a new case."""
+        self._decided.pop(peer, None)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zgossip import wire
-from zgossip.clock import Pinned, earliest
+from zgossip.clock import Pinned
 from zgossip.config import Config
+from zgossip.deadlines import Deadlines, Key
 from zgossip.effects import CloseProbe, Effect, OpenProbe, Reply
 from zgossip.liveness import Probes
 from zgossip.records import BadMessage, Event
@@ -41,7 +42,9 @@ class Core:
         self.id = str(config.address)
         self.clock = Pinned(now, wall_offset)
         self._out: list[Effect] = []
-        self.probes: Probes[_Waiter] = Probes(self.clock, config.request_timeout)
+        #: Everything timed, by key; each part of the core keeps its own keys here.
+        self.deadlines: Deadlines[Key] = Deadlines()
+        self.probes: Probes[_Waiter] = Probes(self.deadlines, self.clock, config.request_timeout)
 
     # -- entry points shared by both roles ---------------------------------------------
 
@@ -66,24 +69,31 @@ class Core:
     def timers(self, now: float) -> list[Effect]:
         """Do what is due at ``now``."""
         out = self._begin(now)
-        for target, waiters in self.probes.expire():
-            out.append(CloseProbe(target))
-            for waiter in waiters:
-                self._resolve(waiter, target, alive=False)
-        self._on_timers(now)
+        for key in self.deadlines.due(now):
+            self._on_due(key)
+        self._after_due()
         return out
 
     def deadline(self) -> float | None:
         """When :meth:`timers` has something to do next (monotonic), if ever."""
-        return earliest(self.probes.next_deadline(), self._next_deadline())
+        return self.deadlines.next()
 
     # -- what the roles provide ----------------------------------------------------------
 
-    def _on_timers(self, now: float) -> None:
-        raise NotImplementedError
+    def _on_due(self, key: Key) -> None:
+        """The time of ``key`` has come (the roles handle their own kinds of key)."""
+        if key[0] == "probe":
+            target = str(key[1])
+            waiters = self.probes.expired(target)
+            if waiters:
+                self._out.append(CloseProbe(target))
+            for waiter in waiters:
+                self._resolve(waiter, target, alive=False)
+        else:
+            raise AssertionError(f"no one handles deadline {key!r}")
 
-    def _next_deadline(self) -> float | None:
-        raise NotImplementedError
+    def _after_due(self) -> None:
+        """Once the keys due are handled: what is best done for them all at once."""
 
     def _probe_result(self, target: str, alive: bool) -> None:
         """This node's own probe of ``target`` ended (the seed votes on it)."""

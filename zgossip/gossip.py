@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zgossip.clock import Clock
+from zgossip.deadlines import Deadlines, Key
 
 
 def message_id(frame: bytes | memoryview) -> bytes:
@@ -165,14 +166,17 @@ class Gaps:
     Every message carries its origin's sequence number. A number skipped is a gap; gossip
     arrives by several paths and out of order, so a gap is asked for only once it has
     lasted ``delay``: first from the neighbour whose later message revealed it, then, every
-    ``delay`` more, from another neighbour, ``tries`` times at most. Memory is bounded:
-    at most ``max_missing`` gaps an origin, the oldest given up first, and an origin not
-    heard from for ``forget`` seconds is forgotten (as is the longest silent one beyond
-    ``max_origins``): when it speaks again, it starts afresh.
+    ``delay`` more, from another neighbour, ``tries`` times at most. Each gap is timed by
+    its ``("gap", origin, seq)`` key of the peer's deadlines; the peer hands the keys that
+    come due to :meth:`ask`. Memory is bounded: at most ``max_missing`` gaps an origin, the
+    oldest given up first, and an origin not heard from for ``forget`` seconds is forgotten
+    (as is the longest silent one beyond ``max_origins``): when it speaks again, it starts
+    afresh.
     """
 
     def __init__(
         self,
+        deadlines: Deadlines[Key],
         clock: Clock,
         *,
         delay: float,
@@ -181,6 +185,7 @@ class Gaps:
         forget: float = 600.0,
         max_origins: int = 10_000,
     ) -> None:
+        self._deadlines = deadlines
         self._clock = clock
         self._delay = delay
         self._tries = tries
@@ -198,48 +203,51 @@ class Gaps:
         now = self._clock.monotonic()
         known = self._origins.pop(origin, None)
         if known is None or known.heard + self._forget <= now:  # new, or silent for long
+            if known is not None:
+                self._give_up(origin, known)
             known = _Origin(seq + 1, now)
-        elif seq < known.next:
-            known.missing.pop(seq, None)  # a gap filled, or a late copy by a slower path
+        elif seq < known.next:  # a gap filled, or a late copy by a slower path
+            if known.missing.pop(seq, None) is not None:
+                self._deadlines.cancel(("gap", origin, seq))
         else:
             for skipped in range(max(known.next, seq - self._max_missing), seq):
                 known.missing[skipped] = _Gap(now, sender)
+                self._deadlines.set(("gap", origin, skipped), now + self._delay)
             known.next = seq + 1
             while len(known.missing) > self._max_missing:
-                del known.missing[next(iter(known.missing))]
+                oldest = next(iter(known.missing))
+                del known.missing[oldest]
+                self._deadlines.cancel(("gap", origin, oldest))
         known.heard = now
         self._origins[origin] = known  # to the end: the least recently heard stay in front
         while len(self._origins) > self._max_origins:
-            del self._origins[next(iter(self._origins))]
+            silent = next(iter(self._origins))
+            self._give_up(silent, self._origins.pop(silent))
 
-    def due(self, neighbours: list[str]) -> dict[str, dict[str, list[int]]]:
-        """The gaps to ask for now: neighbour -> origin -> sequence numbers."""
-        now = self._clock.monotonic()
+    def ask(
+        self, due: list[tuple[str, int]], neighbours: list[str]
+    ) -> dict[str, dict[str, list[int]]]:
+        """The gaps whose keys came due, ``(origin, seq)``: neighbour -> origin -> sequence
+        numbers to ask it for now (a gap asked for ``tries`` times is given up)."""
         asks: dict[str, dict[str, list[int]]] = {}
-        for origin, known in self._origins.items():
-            if not known.missing:
+        for origin, seq in due:
+            known = self._origins.get(origin)
+            gap = known.missing.get(seq) if known is not None else None
+            if known is None or gap is None:
                 continue
-            for seq, gap in list(known.missing.items()):
-                if now < gap.since + self._delay * (gap.tries + 1):
-                    continue
-                if gap.tries >= self._tries or not neighbours:
-                    del known.missing[seq]  # given up: it is lost here
-                    continue
-                if gap.tries > 0 or gap.ask not in neighbours:  # someone else this time
-                    gap.ask = _after(gap.ask, neighbours)
-                gap.tries += 1
-                asks.setdefault(gap.ask, {}).setdefault(origin, []).append(seq)
+            if gap.tries >= self._tries or not neighbours:
+                del known.missing[seq]  # given up: it is lost here
+                continue
+            if gap.tries > 0 or gap.ask not in neighbours:  # someone else this time
+                gap.ask = _after(gap.ask, neighbours)
+            gap.tries += 1
+            self._deadlines.set(("gap", origin, seq), gap.since + self._delay * (gap.tries + 1))
+            asks.setdefault(gap.ask, {}).setdefault(origin, []).append(seq)
         return asks
 
-    def next_deadline(self) -> float | None:
-        return min(
-            (
-                gap.since + self._delay * (gap.tries + 1)
-                for known in self._origins.values()
-                for gap in known.missing.values()
-            ),
-            default=None,
-        )
+    def _give_up(self, origin: str, known: _Origin) -> None:
+        for seq in known.missing:
+            self._deadlines.cancel(("gap", origin, seq))
 
 
 def _after(current: str, ring: list[str]) -> str:

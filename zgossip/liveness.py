@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from zgossip.clock import Clock
+from zgossip.deadlines import Deadlines, Key
 
 W = TypeVar("W")
 
@@ -79,12 +80,14 @@ class Liveness:
 
 
 class Probes(Generic[W]):
-    """Open probes: a target, its deadline, and whoever waits for the answer (``W``)."""
+    """Open probes: a target, and whoever waits for the answer (``W``). Each times out at
+    its ``("probe", target)`` key of the node's deadlines: then call :meth:`expired`."""
 
-    def __init__(self, clock: Clock, timeout: float) -> None:
+    def __init__(self, deadlines: Deadlines[Key], clock: Clock, timeout: float) -> None:
+        self._deadlines = deadlines
         self._clock = clock
         self._timeout = timeout
-        self._open: dict[str, tuple[float, list[W]]] = {}  # target -> (deadline, waiters)
+        self._open: dict[str, list[W]] = {}  # target -> waiters
 
     def __contains__(self, target: str) -> bool:
         return target in self._open
@@ -94,41 +97,33 @@ class Probes(Generic[W]):
 
     def open(self, target: str, waiter: W) -> bool:
         """Wait for ``target``'s answer; True when no probe is out yet: send one."""
-        entry = self._open.get(target)
-        if entry is not None:
-            entry[1].append(waiter)
+        waiters = self._open.get(target)
+        if waiters is not None:
+            waiters.append(waiter)
             return False
-        self._open[target] = (self._clock.monotonic() + self._timeout, [waiter])
+        self._open[target] = [waiter]
+        self._deadlines.set(("probe", target), self._clock.monotonic() + self._timeout)
         return True
 
     def answered(self, target: str) -> list[W]:
         """``target`` answered: close its probe; who waited (none if no probe was open)."""
-        entry = self._open.pop(target, None)
-        return entry[1] if entry else []
+        self._deadlines.cancel(("probe", target))
+        return self._open.pop(target, [])
 
-    def expire(self) -> list[tuple[str, list[W]]]:
-        """Close and return the probes whose time is up, with who waited for each."""
-        now = self._clock.monotonic()
-        late = [target for target, (deadline, _) in self._open.items() if deadline <= now]
-        return [(target, self._open.pop(target)[1]) for target in late]
-
-    def next_deadline(self) -> float | None:
-        return min((deadline for deadline, _ in self._open.values()), default=None)
-
-
-@dataclass(slots=True)
-class _Suspicion:
-    deadline: float
-    waiting: set[str]  # helpers yet to answer
+    def expired(self, target: str) -> list[W]:
+        """The probe's time is up: closed; who waited."""
+        return self._open.pop(target, [])
 
 
 class Suspicions:
-    """Indirect probes of suspects: refuted by any helper that reaches the suspect."""
+    """Indirect probes of suspects: refuted by any helper that reaches the suspect. Each
+    ends at its ``("suspicion", suspect)`` key of the node's deadlines: :meth:`expired`."""
 
-    def __init__(self, clock: Clock, timeout: float) -> None:
+    def __init__(self, deadlines: Deadlines[Key], clock: Clock, timeout: float) -> None:
+        self._deadlines = deadlines
         self._clock = clock
         self._timeout = timeout
-        self._open: dict[str, _Suspicion] = {}
+        self._open: dict[str, set[str]] = {}  # suspect -> helpers yet to answer
 
     def __contains__(self, suspect: str) -> bool:
         return suspect in self._open
@@ -138,31 +133,29 @@ class Suspicions:
         waiting = set(helpers)
         if not waiting:
             raise ValueError("an indirect probe needs a helper")
-        self._open[suspect] = _Suspicion(self._clock.monotonic() + self._timeout, waiting)
+        self._open[suspect] = waiting
+        self._deadlines.set(("suspicion", suspect), self._clock.monotonic() + self._timeout)
 
     def result(self, suspect: str, helper: str, alive: bool) -> bool | None:
         """A helper's answer. True: refuted (closed). False: no helper reached it: dead
         (closed). None: still waiting, or no such suspicion or helper."""
-        suspicion = self._open.get(suspect)
-        if suspicion is None or helper not in suspicion.waiting:
+        waiting = self._open.get(suspect)
+        if waiting is None or helper not in waiting:
             return None
-        suspicion.waiting.discard(helper)
-        if alive or not suspicion.waiting:
-            del self._open[suspect]
+        waiting.discard(helper)
+        if alive or not waiting:
+            self._close(suspect)
             return alive
         return None
 
     def refute(self, suspect: str) -> bool:
         """The suspect itself showed life; True when a suspicion was open."""
+        return self._close(suspect)
+
+    def expired(self, suspect: str) -> bool:
+        """No helper vouched for ``suspect`` in time: True (it is dead) if still open."""
         return self._open.pop(suspect, None) is not None
 
-    def expire(self) -> list[str]:
-        """The suspects no helper vouched for in time: dead."""
-        now = self._clock.monotonic()
-        dead = [suspect for suspect, s in self._open.items() if s.deadline <= now]
-        for suspect in dead:
-            del self._open[suspect]
-        return dead
-
-    def next_deadline(self) -> float | None:
-        return min((s.deadline for s in self._open.values()), default=None)
+    def _close(self, suspect: str) -> bool:
+        self._deadlines.cancel(("suspicion", suspect))
+        return self._open.pop(suspect, None) is not None

@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zgossip import records, wire
-from zgossip.clock import earliest
 from zgossip.config import Config
 from zgossip.core import Core
+from zgossip.deadlines import Key
 from zgossip.effects import Connect, Disconnect, Effect, Publish, Reply, Send
 from zgossip.gossip import Gaps, MessageList, message_id
 from zgossip.liveness import Liveness, Suspicions
@@ -44,8 +44,7 @@ from zgossip.registration import Registration
 @dataclass(slots=True)
 class Neighbour:
     id: str
-    pub: str
-    deadline: float  # the link must be up by then, or it is dropped
+    pub: str  # its PUB's endpoint, as it advertised it
     ready_sent: bool = False  # we told it our PUB reaches its SUB
     ready_heard: bool = False  # it told us its PUB reaches our SUB
     up: bool = False
@@ -68,10 +67,17 @@ class PeerState(Core):
             history=config.history,
         )
         self.liveness = Liveness(config.liveness_misses)
-        self.suspicions = Suspicions(self.clock, config.suspicion_timeout)
-        self.gaps = Gaps(self.clock, delay=config.gap_delay, tries=3, max_missing=wire.MAX_REPAIR)
+        self.suspicions = Suspicions(self.deadlines, self.clock, config.suspicion_timeout)
+        self.gaps = Gaps(
+            self.deadlines,
+            self.clock,
+            delay=config.gap_delay,
+            tries=3,
+            max_missing=wire.MAX_REPAIR,
+        )
         self.registration = Registration(
             [str(seed) for seed in config.seeds],
+            self.deadlines,
             self.clock,
             interval=config.liveness_interval,
             timeout=config.request_timeout,
@@ -83,9 +89,10 @@ class PeerState(Core):
         self._subscribers: dict[str, None] = {}  # peers whose SUB our PUB saw, oldest first
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
         self._seq = 0  # every message this peer created
-        self._sent = 0  # of which automatic ones (gossip-count)
-        self._next_gossip: float | None = None  # None until the first link is up
+        self._sent = 0  # of which automatic ones (gossip-count): ("gossip",) once linked
         self._next_round = now + config.liveness_interval
+        self.deadlines.set(("round",), self._next_round)
+        self._gaps_due: list[tuple[str, int]] = []  # gap keys come due, asked for together
         self._joined = False  # a majority of the seeds registered us once
         self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
 
@@ -191,7 +198,30 @@ class PeerState(Core):
 
     # -- timers ----------------------------------------------------------------------------
 
-    def _on_timers(self, now: float) -> None:
+    def _on_due(self, key: Key) -> None:
+        kind = key[0]
+        if kind == "gap":
+            self._gaps_due.append((str(key[1]), int(key[2])))
+        elif kind == "round":
+            self._liveness_round()
+        elif kind == "registration":
+            self._registration()
+        elif kind == "link":
+            self._link_failed(str(key[1]))
+        elif kind == "suspicion":
+            if self.suspicions.expired(str(key[1])):  # no helper vouched for it in time
+                self._on_dead(str(key[1]), self.clock.time())
+        elif kind == "gossip":
+            self._gossip()
+        else:
+            super()._on_due(key)
+
+    def _after_due(self) -> None:
+        if self._gaps_due:
+            self._ask_for_gaps(self._gaps_due)
+            self._gaps_due = []
+
+    def _registration(self) -> None:
         due = self.registration.poll()
         for seed in due.lost:
             self._lists.pop(seed, None)
@@ -199,37 +229,18 @@ class PeerState(Core):
             self._emit(records.SeedLost(seed))
         for seed in due.send:
             self._send_register(seed)
-        if now >= self._next_round:
-            late = now - self._next_round
-            stalled = late > self.config.liveness_interval / 2
-            if stalled:  # answers may sit unread in buffers of ours: judge no one this round
-                self._emit(records.LivenessLate(round(late, 6)))
-            self._liveness_round(judge=not stalled)
-            self._next_round = now + self.config.liveness_interval
-        for neighbour in [n for n in self.neighbours.values() if not n.up and now >= n.deadline]:
-            self._forget(neighbour.id)
-            self._emit(records.LinkFailed(neighbour.id))
+
+    def _link_failed(self, peer: str) -> None:
+        neighbour = self.neighbours.get(peer)
+        if neighbour is not None and not neighbour.up:
+            self._forget(peer)
+            self._emit(records.LinkFailed(peer))
             self._replace()
-        for suspect in self.suspicions.expire():  # no helper vouched for it in time
-            self._on_dead(suspect, self.clock.time())
-        self._ask_for_gaps()
-        if self._next_gossip is not None and now >= self._next_gossip:
-            self._gossip()
 
-    def _next_deadline(self) -> float | None:
-        return earliest(
-            self.registration.next_deadline(),
-            self._next_round,
-            self._next_gossip,
-            self.suspicions.next_deadline(),
-            self.gaps.next_deadline(),
-            *(n.deadline for n in self.neighbours.values() if not n.up),
-        )
-
-    def _ask_for_gaps(self) -> None:
+    def _ask_for_gaps(self, due: list[tuple[str, int]]) -> None:
         """Ask neighbours for the messages that went missing here (see gossip.Gaps)."""
         up = [n.id for n in self.neighbours.values() if n.up]
-        for neighbour, wanted in self.gaps.due(up).items():
+        for neighbour, wanted in self.gaps.ask(due, up).items():
             for origin, seqs in wanted.items():  # at most MAX_REPAIR of them: Gaps' bound
                 self._out.append(Send(neighbour, wire.Repair(self.id, origin, tuple(seqs))))
                 self._emit(records.GossipGap(origin, seqs, neighbour))
@@ -238,9 +249,16 @@ class PeerState(Core):
         degree = sum(n.up for n in self.neighbours.values())
         self._out.append(Send(seed, wire.Register(self.id, self.pub, degree)))
 
-    def _liveness_round(self, judge: bool) -> None:
+    def _liveness_round(self) -> None:
+        now = self.clock.monotonic()
+        late = now - self._next_round
+        stalled = late > self.config.liveness_interval / 2
+        if stalled:  # answers may sit unread in buffers of ours: judge no one this round
+            self._emit(records.LivenessLate(round(late, 6)))
+        self._next_round = now + self.config.liveness_interval
+        self.deadlines.set(("round",), self._next_round)
         ts = self.clock.time()
-        result = self.liveness.round(ts, judge)
+        result = self.liveness.round(ts, judge=not stalled)
         for neighbour, misses in result.missed:
             self._emit(records.LivenessMissed(neighbour, misses))
         for neighbour in result.ping:
@@ -295,8 +313,8 @@ class PeerState(Core):
         """The automatic message: ``<timestamp>:<IP>:<Msg#>``."""
         self._sent += 1
         self._publish(f"{self.clock.time():.6f}:{self.config.address.host}:{self._sent}")
-        more = self._sent < self.config.gossip_count
-        self._next_gossip = self.clock.monotonic() + self.config.gossip_interval if more else None
+        if self._sent < self.config.gossip_count:
+            self.deadlines.set(("gossip",), self.clock.monotonic() + self.config.gossip_interval)
 
     def _publish(self, body: str | bytes) -> None:
         self._seq += 1
@@ -351,8 +369,8 @@ class PeerState(Core):
 
     def _add(self, peer: str, pub: str) -> None:
         self._out.append(Connect(peer, pub))
-        neighbour = Neighbour(peer, pub, self.clock.monotonic() + self.config.death_window)
-        self.neighbours[peer] = neighbour
+        self.neighbours[peer] = neighbour = Neighbour(peer, pub)
+        self.deadlines.set(("link", peer), self.clock.monotonic() + self.config.death_window)
         self._advance(neighbour)
 
     def _advance(self, neighbour: Neighbour) -> None:
@@ -362,6 +380,7 @@ class PeerState(Core):
             self._out.append(Send(neighbour.id, wire.Ready(self.id)))
         if neighbour.ready_sent and neighbour.ready_heard and not neighbour.up:
             neighbour.up = True
+            self.deadlines.cancel(("link", neighbour.id))
             self._link_up(neighbour)
 
     def _link_up(self, neighbour: Neighbour) -> None:
@@ -370,8 +389,9 @@ class PeerState(Core):
         items = self.ml.recent(max_bytes=wire.MAX_FRAME // 2)
         if items:
             self._out.append(Send(neighbour.id, wire.History(self.id, tuple(items))))
-        if self._next_gossip is None and self._sent < self.config.gossip_count:
-            self._next_gossip = self.clock.monotonic() + self.config.gossip_interval
+        first = ("gossip",) not in self.deadlines and self._sent < self.config.gossip_count
+        if first:  # our own messages start one interval after the first link is up
+            self.deadlines.set(("gossip",), self.clock.monotonic() + self.config.gossip_interval)
         for seed in self.registration.registered():  # tell the seeds our new degree
             self._send_register(seed)
 
@@ -381,6 +401,7 @@ class PeerState(Core):
             return
         self.liveness.forget(peer)
         self.suspicions.refute(peer)  # no longer ours to judge
+        self.deadlines.cancel(("link", peer))
         self._out.append(Disconnect(peer, neighbour.pub))
 
     def _forget(self, peer: str) -> None:

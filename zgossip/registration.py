@@ -12,11 +12,11 @@ needs one.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
 from zgossip.clock import Clock
+from zgossip.deadlines import Deadlines, Key
 
 
 @dataclass(slots=True)
@@ -38,11 +38,14 @@ class Due:
 
 
 class Registration:
-    """Registration state of one peer towards the seeds of config.txt."""
+    """Registration state of one peer towards the seeds of config.txt. It keeps its
+    ``("registration",)`` key of the peer's deadlines at when :meth:`poll` has something
+    to do (a timeout, a refresh, or a retry)."""
 
     def __init__(
         self,
         seeds: list[str],
+        deadlines: Deadlines[Key],
         clock: Clock,
         *,
         interval: float,
@@ -58,6 +61,8 @@ class Registration:
         self._interval = interval
         self._timeout = timeout
         self._misses = misses
+        self._deadlines = deadlines
+        self._schedule()
 
     @property
     def quorum(self) -> int:
@@ -96,6 +101,7 @@ class Registration:
                 state.asked_at = now
                 state.next_at = now + self._interval
                 due.send.append(seed)
+        self._schedule()
         return due
 
     def answered(self, seed: str) -> bool:
@@ -108,19 +114,28 @@ class Registration:
         state.lost = False
         state.asked_at = None
         state.misses = 0
+        self._schedule()
         return new
 
-    def next_deadline(self) -> float:
-        """When :meth:`poll` has something to do: a timeout, a refresh, or a retry."""
-        soonest = math.inf
+    def next_deadline(self) -> float | None:
+        """When :meth:`poll` has something to do next, as our key says."""
+        return self._deadlines.get(("registration",))
+
+    def _schedule(self) -> None:
+        """Keep our key at the soonest of the active seeds' timeouts and refreshes, and of
+        the retries of the others (all of them when short of a quorum, else the lost)."""
+        soonest: float | None = None
         active = 0
-        for s in self._seeds.values():  # a loop, not lists: asked after every input
+        for s in self._seeds.values():
             if s.active:
                 active += 1
                 when = s.next_at if s.asked_at is None else s.asked_at + self._timeout
-                soonest = min(soonest, when)
+                soonest = when if soonest is None else min(soonest, when)
         short = active < self._quorum
         for s in self._seeds.values():
             if not s.active and (short or s.lost):
-                soonest = min(soonest, s.next_at)
-        return soonest
+                soonest = s.next_at if soonest is None else min(soonest, s.next_at)
+        if soonest is None:
+            self._deadlines.cancel(("registration",))
+        else:
+            self._deadlines.set(("registration",), soonest)

@@ -1,9 +1,10 @@
 """The seed's peer list (pure: no sockets).
 
 Peers refresh their registration every liveness interval. A peer not heard
-from for ``ttl`` seconds is reported by :meth:`Registry.silent`, once, so that
-the seed can suspect it (see :mod:`zgossip.agreement`): that is how a seed
-learns of a death that was reported only to other seeds, or to no one. The
+from for ``ttl`` seconds comes due at its ``("silent", peer)`` key of the seed's
+deadlines, once until it is heard from again, so that the seed can suspect it
+(see :mod:`zgossip.agreement`): that is how a seed learns of a death that was
+reported only to other seeds, or to no one. The
 registry itself never decides a death; it removes a peer only when told to.
 """
 
@@ -13,17 +14,18 @@ import itertools
 import random
 
 from zgossip.clock import Clock
+from zgossip.deadlines import Deadlines, Key
 from zgossip.wire import PeerInfo
 
 
 class Registry:
     """Live peers with their advertised PUB endpoints and degrees."""
 
-    def __init__(self, clock: Clock, ttl: float) -> None:
+    def __init__(self, deadlines: Deadlines[Key], clock: Clock, ttl: float) -> None:
+        self._deadlines = deadlines
         self._clock = clock
         self._ttl = ttl
         self._peers: dict[str, PeerInfo] = {}  # as listed: built once, sent many times
-        self._seen: dict[str, float] = {}  # peer -> last heard (monotonic), oldest first
         self._order: list[str] = []  # the peers, in no order: to sample from in O(k)
         self._index: dict[str, int] = {}  # peer -> its place in _order
 
@@ -48,12 +50,11 @@ class Registry:
 
     def touch(self, peer: str) -> None:
         """``peer`` showed life: its silence starts again from now."""
-        self._seen.pop(peer, None)
-        self._seen[peer] = self._clock.monotonic()
+        self._deadlines.set(("silent", peer), self._clock.monotonic() + self._ttl)
 
     def remove(self, peer: str) -> bool:
         """Drop ``peer``; True when it was listed."""
-        self._seen.pop(peer, None)
+        self._deadlines.cancel(("silent", peer))
         if self._peers.pop(peer, None) is None:
             return False
         place, last = self._index.pop(peer), self._order.pop()
@@ -82,17 +83,3 @@ class Registry:
             chosen = [p for p in rng.sample(self._order, size + 1) if p != without][:size]
         peers = self._peers
         return tuple(PeerInfo(p, peers[p].pub, peers[p].degree, peers[p].since) for p in chosen)
-
-    def silent(self) -> list[str]:
-        """The listed peers not heard from for ``ttl``, each reported once until touched."""
-        now = self._clock.monotonic()
-        silent = []
-        while self._seen and next(iter(self._seen.values())) + self._ttl <= now:
-            silent.append(next(iter(self._seen)))
-            del self._seen[silent[-1]]
-        return silent
-
-    def next_deadline(self) -> float | None:
-        if not self._seen:
-            return None
-        return next(iter(self._seen.values())) + self._ttl

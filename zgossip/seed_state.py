@@ -18,9 +18,9 @@ import random
 
 from zgossip import records, wire
 from zgossip.agreement import Agreement, Decision
-from zgossip.clock import earliest
 from zgossip.config import Config
 from zgossip.core import Core
+from zgossip.deadlines import Key
 from zgossip.effects import Effect, Reply, Send
 from zgossip.registry import Registry
 
@@ -33,10 +33,11 @@ class SeedState(Core):
     ) -> None:
         super().__init__(config, now=now, wall_offset=wall_offset)
         self.rng = rng
-        self.registry = Registry(self.clock, ttl=config.registration_ttl)
+        self.registry = Registry(self.deadlines, self.clock, ttl=config.registration_ttl)
         self.agreement = Agreement(
             (str(seed) for seed in config.seeds),
             self.id,
+            self.deadlines,
             self.clock,
             patience=config.death_window,
         )
@@ -91,16 +92,20 @@ class SeedState(Core):
 
     # -- timers ----------------------------------------------------------------------------
 
-    def _on_timers(self, now: float) -> None:
-        for peer in self.registry.silent():
-            self._suspect(peer, self.id, tell=True)
-        for peer in self.agreement.expire():
+    def _on_due(self, key: Key) -> None:
+        kind, peer = key[0], str(key[-1])
+        if kind == "silent":  # a registration not refreshed for long: is it dead?
             if peer in self.registry:
-                self.registry.touch(peer)  # suspected again if it stays silent
-            self._emit(records.ReportUndecided(peer))
-
-    def _next_deadline(self) -> float | None:
-        return earliest(self.registry.next_deadline(), self.agreement.next_deadline())
+                self._suspect(peer, self.id, tell=True)
+        elif kind == "case":
+            if self.agreement.expired(peer):
+                if peer in self.registry:
+                    self.registry.touch(peer)  # suspected again if it stays silent
+                self._emit(records.ReportUndecided(peer))
+        elif kind == "verdict":
+            self.agreement.forget(peer)
+        else:
+            super()._on_due(key)
 
     # -- cases -----------------------------------------------------------------------------
 

@@ -425,8 +425,10 @@ def test_peers_command_shows_lists_links_dot_and_plot(net: Net, tmp_path: Path) 
 
 def test_messages_dropped_on_a_link_are_repaired_from_a_neighbour(net: Net) -> None:
     origin, lossy, third = (net.peer(gossip_count=0) for _ in range(3))
-    for peer in (origin, lossy, third):
-        net.linked(peer)
+    net.events.wait_for(  # a triangle: a link that came up later would bring history instead
+        lambda: all(sum(n.up for n in p.neighbours.values()) == 2 for p in (origin, lossy, third)),
+        what="every link of the triangle up",
+    )
     lost = {2, 4, 5}  # the last message is never lost: no later one would show the gap
 
     def drop_some(frame: wire.Message | bytes, sender: str | None) -> bool:

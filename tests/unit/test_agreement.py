@@ -6,6 +6,7 @@ import pytest
 
 from zgossip.agreement import Agreement
 from zgossip.clock import FakeClock
+from zgossip.deadlines import Deadlines, Key
 
 S1, S2, S3, S4 = "10.0.1.1:5001", "10.0.1.2:5001", "10.0.1.3:5001", "10.0.1.4:5001"
 P, REPORTER = "10.0.0.7:6000", "10.0.0.8:6000"
@@ -17,14 +18,35 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _agreement(clock: FakeClock, *seeds: str) -> Agreement:
-    return Agreement(seeds or (S1, S2, S3), S1, clock, patience=PATIENCE)
+def _agreement(
+    clock: FakeClock, *seeds: str, deadlines: Deadlines[Key] | None = None, max_cases: int = 256
+) -> Agreement:
+    return Agreement(
+        seeds or (S1, S2, S3),
+        S1,
+        Deadlines() if deadlines is None else deadlines,
+        clock,
+        patience=PATIENCE,
+        max_cases=max_cases,
+    )
+
+
+def _expire(agreement: Agreement, deadlines: Deadlines[Key], clock: FakeClock) -> list[str]:
+    """Act on the keys due, as the seed's core does; the peers whose cases closed undecided."""
+    undecided = []
+    for kind, peer in deadlines.due(clock.monotonic()):
+        if kind == "case" and agreement.expired(str(peer)):
+            undecided.append(str(peer))
+        elif kind == "verdict":
+            agreement.forget(str(peer))
+    return undecided
 
 
 def test_quorum_is_a_majority_of_the_seeds_this_one_included(clock: FakeClock) -> None:
     assert _agreement(clock).quorum == 2
     assert _agreement(clock, S1, S2, S3, S4).quorum == 3
-    assert Agreement([S2, S3], S1, clock, patience=1.0).seeds == {S1, S2, S3}  # unlisted self
+    unlisted = Agreement([S2, S3], S1, Deadlines(), clock, patience=1.0)
+    assert unlisted.seeds == {S1, S2, S3}  # itself, though unlisted
 
 
 def test_one_vote_of_three_decides_nothing(clock: FakeClock) -> None:
@@ -102,28 +124,32 @@ def test_votes_of_strangers_and_on_closed_cases_count_for_nothing(clock: FakeClo
 
 
 def test_a_decided_case_is_not_reopened_while_remembered(clock: FakeClock) -> None:
-    agreement = _agreement(clock)
+    deadlines = Deadlines[Key]()
+    agreement = _agreement(clock, deadlines=deadlines)
     agreement.open(P, REPORTER)
     agreement.vote(P, S1, True)
     agreement.vote(P, S2, True)
     clock.advance(PATIENCE - 1)
+    _expire(agreement, deadlines, clock)
     assert agreement.open(P, S3) is False and agreement.verdict(P) is True
     clock.advance(1)
+    _expire(agreement, deadlines, clock)
     assert agreement.verdict(P) is None
     assert agreement.open(P, S3) is True  # forgotten: a new suspicion is a new case
 
 
 def test_a_case_no_majority_decides_closes_undecided_at_its_deadline(clock: FakeClock) -> None:
-    agreement = _agreement(clock)
+    deadlines = Deadlines[Key]()
+    agreement = _agreement(clock, deadlines=deadlines)
     agreement.open(P, REPORTER)
     agreement.vote(P, S1, True)  # the other seeds are down
-    assert agreement.next_deadline() == clock.monotonic() + PATIENCE
+    assert deadlines.next() == clock.monotonic() + PATIENCE
     clock.advance(PATIENCE - 0.1)
-    assert agreement.expire() == []
+    assert _expire(agreement, deadlines, clock) == []
     clock.advance(0.1)
-    assert agreement.expire() == [P]
+    assert _expire(agreement, deadlines, clock) == [P]
     assert P not in agreement and agreement.verdict(P) is None
-    assert agreement.next_deadline() is None
+    assert deadlines.next() is None
 
 
 def test_opening_twice_keeps_the_first_reporter(clock: FakeClock) -> None:
@@ -134,10 +160,11 @@ def test_opening_twice_keeps_the_first_reporter(clock: FakeClock) -> None:
 
 
 def test_a_seed_takes_on_a_bounded_number_of_cases(clock: FakeClock) -> None:
-    agreement = Agreement([S1, S2, S3], S1, clock, patience=PATIENCE, max_cases=2)
+    deadlines = Deadlines[Key]()
+    agreement = _agreement(clock, deadlines=deadlines, max_cases=2)
     assert agreement.open("10.0.0.1:1", REPORTER) and agreement.open("10.0.0.2:1", REPORTER)
     assert agreement.full
     assert agreement.open("10.0.0.3:1", REPORTER) is False  # a flood of forged suspicions
     clock.advance(PATIENCE)
-    agreement.expire()
+    _expire(agreement, deadlines, clock)
     assert not agreement.full

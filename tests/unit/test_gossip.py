@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from zgossip.clock import FakeClock
+from zgossip.deadlines import Deadlines, Key
 from zgossip.gossip import Entry, Gaps, MessageList, message_id
 
 MAX_AGE = 600.0
@@ -240,8 +241,25 @@ def test_kept_frames_are_found_by_origin_and_sequence_until_the_ring_drops_them(
     assert ml.kept(A, [4, 3, 2], max_bytes=25) == [_frame(4), _frame(3)]  # 10 bytes each
 
 
-def _gaps(clock: FakeClock, tries: int = 3, max_missing: int = 100) -> Gaps:
-    return Gaps(clock, delay=1.0, tries=tries, max_missing=max_missing)
+class _Timed:
+    """Gaps and their deadlines, asked as the peer's core asks them."""
+
+    def __init__(self, clock: FakeClock, **options: int | float) -> None:
+        self.clock = clock
+        self.deadlines = Deadlines[Key]()
+        self.gaps = Gaps(self.deadlines, clock, **{"delay": 1.0, "tries": 3, **options})  # type: ignore[arg-type]
+        self.seen, self.missing = self.gaps.seen, self.gaps.missing
+
+    def due(self, neighbours: list[str]) -> dict[str, dict[str, list[int]]]:
+        keys = self.deadlines.due(self.clock.monotonic())
+        return self.gaps.ask([(str(k[1]), int(k[2])) for k in keys if k[0] == "gap"], neighbours)
+
+    def next_deadline(self) -> float | None:
+        return self.deadlines.next()
+
+
+def _gaps(clock: FakeClock, tries: int = 3, max_missing: int = 100, **options: float) -> _Timed:
+    return _Timed(clock, tries=tries, max_missing=max_missing, **options)
 
 
 def test_a_skipped_number_is_a_gap_asked_of_the_revealer_once_it_lasted_the_delay() -> None:
@@ -301,7 +319,7 @@ def test_an_early_message_arriving_late_is_no_restart_and_opens_no_gap() -> None
 
 def test_an_origin_silent_for_long_starts_afresh() -> None:
     clock = FakeClock()
-    gaps = Gaps(clock, delay=1.0, tries=3, max_missing=100, forget=60.0)
+    gaps = _gaps(clock, forget=60.0)
     gaps.seen(A, 1, B)
     gaps.seen(A, 5, B)
     clock.advance(60.0)
@@ -313,12 +331,13 @@ def test_an_origin_silent_for_long_starts_afresh() -> None:
 
 def test_beyond_max_origins_the_longest_silent_origin_is_forgotten() -> None:
     clock = FakeClock()
-    gaps = Gaps(clock, delay=1.0, tries=3, max_missing=100, max_origins=2)
+    gaps = _gaps(clock, max_origins=2)
     gaps.seen(A, 1, B)
     gaps.seen(A, 3, B)
     gaps.seen(B, 1, C)
     gaps.seen(C, 1, B)  # A, silent the longest, goes
     assert gaps.missing(A) == []
+    assert gaps.next_deadline() is None  # and its gaps with it
     clock.advance(1.0)
     assert gaps.due([B, C]) == {}
 

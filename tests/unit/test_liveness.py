@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zgossip.clock import FakeClock
+from zgossip.deadlines import Deadlines, Key
 from zgossip.liveness import Liveness, Probes, Round, Suspicions
 
 A = "10.0.0.1:5000"
@@ -192,39 +193,46 @@ def test_a_late_round_judges_no_one_but_still_pings() -> None:
 
 
 def test_a_probe_is_sent_once_and_its_answer_serves_every_waiter() -> None:
-    clock = FakeClock()
-    probes: Probes[str] = Probes(clock, timeout=2.0)
+    clock, deadlines = FakeClock(), Deadlines[Key]()
+    probes: Probes[str] = Probes(deadlines, clock, timeout=2.0)
     assert probes.open(A, "seed") is True
     assert probes.open(A, "helper") is False  # one ping out is enough
-    assert A in probes and probes.next_deadline() == clock.monotonic() + 2.0
+    assert A in probes and deadlines.next() == clock.monotonic() + 2.0
     assert probes.answered(A) == ["seed", "helper"]
-    assert probes.answered(A) == [] and A not in probes and probes.next_deadline() is None
+    assert probes.answered(A) == [] and A not in probes and deadlines.next() is None
 
 
 def test_an_unanswered_probe_fails_exactly_at_its_timeout() -> None:
-    clock = FakeClock()
-    probes: Probes[str] = Probes(clock, timeout=2.0)
+    clock, deadlines = FakeClock(), Deadlines[Key]()
+    probes: Probes[str] = Probes(deadlines, clock, timeout=2.0)
     probes.open(A, "first")
     clock.advance(1.0)
     probes.open(B, "second")
     clock.advance(0.999)
-    assert probes.expire() == []
+    assert deadlines.due(clock.monotonic()) == []
     clock.advance(0.001)
-    assert probes.expire() == [(A, ["first"])]
+    assert deadlines.due(clock.monotonic()) == [("probe", A)]
+    assert probes.expired(A) == ["first"] and A not in probes
     clock.advance(1.0)
-    assert probes.expire() == [(B, ["second"])]
+    assert deadlines.due(clock.monotonic()) == [("probe", B)]
+    assert probes.expired(B) == ["second"]
+
+
+def _suspicions(clock: FakeClock | None = None) -> tuple[Suspicions, Deadlines[Key]]:
+    deadlines = Deadlines[Key]()
+    return Suspicions(deadlines, clock or FakeClock(), timeout=1.0), deadlines
 
 
 def test_one_helper_reaching_the_suspect_refutes_the_suspicion() -> None:
-    suspicions = Suspicions(FakeClock(), timeout=1.0)
+    suspicions, deadlines = _suspicions()
     suspicions.open(C, [A, B])
     assert suspicions.result(C, A, alive=True) is True
-    assert C not in suspicions
+    assert C not in suspicions and deadlines.next() is None
     assert suspicions.result(C, B, alive=False) is None  # closed already
 
 
 def test_the_suspect_is_dead_only_when_every_helper_failed_to_reach_it() -> None:
-    suspicions = Suspicions(FakeClock(), timeout=1.0)
+    suspicions, _ = _suspicions()
     suspicions.open(C, [A, B])
     assert suspicions.result(C, A, alive=False) is None
     assert suspicions.result(C, "10.9.9.9:1", alive=False) is None  # not asked: not counted
@@ -235,24 +243,26 @@ def test_the_suspect_is_dead_only_when_every_helper_failed_to_reach_it() -> None
 
 def test_helpers_silent_until_the_timeout_leave_the_suspect_dead() -> None:
     clock = FakeClock()
-    suspicions = Suspicions(clock, timeout=1.0)
+    suspicions, deadlines = _suspicions(clock)
     suspicions.open(C, [A])
-    assert suspicions.next_deadline() == clock.monotonic() + 1.0
+    assert deadlines.next() == clock.monotonic() + 1.0
     clock.advance(0.5)
-    assert suspicions.expire() == []
+    assert deadlines.due(clock.monotonic()) == []
     clock.advance(0.5)
-    assert suspicions.expire() == [C]
-    assert suspicions.next_deadline() is None
+    assert deadlines.due(clock.monotonic()) == [("suspicion", C)]
+    assert suspicions.expired(C) is True and C not in suspicions
+    assert suspicions.expired(C) is False
 
 
 def test_the_suspect_answering_itself_closes_its_suspicion() -> None:
-    suspicions = Suspicions(FakeClock(), timeout=1.0)
+    suspicions, deadlines = _suspicions()
     suspicions.open(C, [A])
     assert suspicions.refute(C) is True
     assert suspicions.refute(C) is False
     assert suspicions.result(C, A, alive=False) is None
+    assert deadlines.next() is None
 
 
 def test_an_indirect_probe_needs_a_helper() -> None:
     with pytest.raises(ValueError, match="helper"):
-        Suspicions(FakeClock(), timeout=1.0).open(C, [])
+        _suspicions()[0].open(C, [])

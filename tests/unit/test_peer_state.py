@@ -64,7 +64,8 @@ def test_a_link_is_up_once_both_sides_subscribed_and_said_ready() -> None:
 
 def test_a_link_that_never_comes_up_fails_when_its_time_is_up() -> None:
     peer = _joined()
-    deadline = peer.neighbours[OTHER].deadline
+    deadline = peer.deadlines.get(("link", OTHER))
+    assert deadline == 10.1 + peer.config.death_window
     out = peer.timers(deadline)
     assert records.LinkFailed(OTHER) in out and OTHER not in peer.neighbours
 

@@ -104,6 +104,7 @@ class Network(RuleBasedStateMachine):
             assert len(peer.ml) <= config.ml_max_entries
             assert len(peer.probes) <= config.max_probes
             assert len(peer.neighbours) <= MAX_PEERS
+            assert peer.deadlines.entries <= 2 * len(peer.deadlines) + 64
         for seed in self.sim.seed_states():
             assert len(seed.registry) <= self.joined
             assert len(seed.probes) <= seed.config.max_probes

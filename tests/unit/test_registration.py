@@ -7,6 +7,7 @@ import random
 import pytest
 
 from zgossip.clock import FakeClock
+from zgossip.deadlines import Deadlines
 from zgossip.registration import Due, Registration
 
 INTERVAL = 10.0
@@ -23,6 +24,7 @@ def _registration(
 ) -> Registration:
     return Registration(
         _seeds(n),
+        Deadlines(),
         clock,
         interval=INTERVAL,
         timeout=TIMEOUT,

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from zgossip.clock import FakeClock
+from zgossip.deadlines import Deadlines, Key
 from zgossip.registry import Registry
 from zgossip.wire import PeerInfo
 
@@ -27,8 +28,18 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def empty(clock: FakeClock) -> Registry:
-    return Registry(clock, ttl=TTL)
+def deadlines() -> Deadlines[Key]:
+    return Deadlines()
+
+
+@pytest.fixture
+def empty(clock: FakeClock, deadlines: Deadlines[Key]) -> Registry:
+    return Registry(deadlines, clock, ttl=TTL)
+
+
+def _silent(deadlines: Deadlines[Key], clock: FakeClock) -> list[str]:
+    """The peers whose silence came due, as the seed's core reads them."""
+    return [str(peer) for kind, peer in deadlines.due(clock.monotonic()) if kind == "silent"]
 
 
 @pytest.fixture
@@ -110,50 +121,56 @@ def test_a_removed_peer_can_register_again(registry: Registry) -> None:
 # -- silence ---------------------------------------------------------------------------------------
 
 
-def test_empty_registry_has_no_deadline(empty: Registry) -> None:
-    assert empty.next_deadline() is None
-    assert empty.silent() == []
+def test_empty_registry_has_no_deadline(
+    empty: Registry, deadlines: Deadlines[Key], clock: FakeClock
+) -> None:
+    assert deadlines.next() is None
+    assert _silent(deadlines, clock) == []
 
 
 def test_peer_not_heard_from_for_ttl_is_silent_exactly_then_and_stays_listed(
-    empty: Registry, clock: FakeClock
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
 ) -> None:
     empty.register(A, _pub(A), 0)
-    assert empty.next_deadline() == clock.monotonic() + TTL
+    assert deadlines.next() == clock.monotonic() + TTL
     clock.advance(TTL - 0.5)
-    assert empty.silent() == []
+    assert _silent(deadlines, clock) == []
     clock.advance(0.5)
-    assert empty.silent() == [A]
+    assert _silent(deadlines, clock) == [A]
     assert A in empty  # the seeds decide its death together; the list never does alone
-    assert empty.next_deadline() is None
+    assert deadlines.next() is None
 
 
 def test_a_silent_peer_is_reported_once_until_it_shows_life(
-    empty: Registry, clock: FakeClock
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
 ) -> None:
     empty.register(A, _pub(A), 0)
     clock.advance(TTL)
-    assert empty.silent() == [A]
+    assert _silent(deadlines, clock) == [A]
     clock.advance(TTL)
-    assert empty.silent() == []
+    assert _silent(deadlines, clock) == []
     empty.touch(A)  # e.g. its probe was answered
     clock.advance(TTL)
-    assert empty.silent() == [A]
+    assert _silent(deadlines, clock) == [A]
 
 
-def test_refreshing_a_registration_postpones_its_silence(empty: Registry, clock: FakeClock) -> None:
+def test_refreshing_a_registration_postpones_its_silence(
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+) -> None:
     empty.register(A, _pub(A), 0)
     empty.register(B, _pub(B), 0)
     silent: list[str] = []
     for _ in range(10):
         clock.advance(TTL / 2)
         empty.register(A, _pub(A), 1)
-        silent += empty.silent()
+        silent += _silent(deadlines, clock)
     assert silent == [B]
-    assert empty.next_deadline() == clock.monotonic() + TTL
+    assert deadlines.next() == clock.monotonic() + TTL
 
 
-def test_silent_peers_come_oldest_first(empty: Registry, clock: FakeClock) -> None:
+def test_silent_peers_come_oldest_first(
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+) -> None:
     empty.register(A, _pub(A), 0)
     clock.advance(1.0)
     empty.register(B, _pub(B), 0)
@@ -162,15 +179,17 @@ def test_silent_peers_come_oldest_first(empty: Registry, clock: FakeClock) -> No
     clock.advance(1.0)
     empty.register(A, _pub(A), 0)  # A is now the freshest
     start = clock.monotonic() - 3.0
-    assert empty.next_deadline() == start + 1.0 + TTL  # B's
+    assert deadlines.next() == start + 1.0 + TTL  # B's
     clock.advance(TTL - 0.5)
-    assert empty.silent() == [B, C]
+    assert _silent(deadlines, clock) == [B, C]
 
 
-def test_a_peer_that_left_is_never_silent(registry: Registry, clock: FakeClock) -> None:
+def test_a_peer_that_left_is_never_silent(
+    registry: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+) -> None:
     registry.remove(A)
     clock.advance(TTL)
-    assert registry.silent() == [B, C]
+    assert _silent(deadlines, clock) == [B, C]
 
 
 def test_a_sample_of_a_small_list_is_everyone_but_the_asker(registry: Registry) -> None:
