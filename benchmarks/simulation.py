@@ -1,88 +1,56 @@
-"""Item 5: the pure parts at scale, in one process on a fake clock, no sockets.
+"""The simulator at scale: ``zgossip simulate`` as a process, timed from outside.
 
-The overlay is what ``zgossip.overlay.grow`` builds: N sequential joins, each picking
-its neighbours by preferential attachment exactly as a peer does. Gossip runs in
-synchronous rounds (one round = one hop, the fake clock advancing one interval per
-round): each peer with a new message hands the very same frame to every neighbour, and
-each neighbour's own ``MessageList`` decides first receipt or duplicate, by the id
-``message_id`` takes, as a peer does. Rounds until every peer has it, for a few origins.
+Every figure comes from the real protocol cores (see :mod:`zgossip.simulate`), run by
+the installed command in a child process, so that its wall time and peak memory are
+the run's alone: the join of ``nodes`` peers through 3 seeds and ``messages`` broadcasts,
+and a run with liveness where a tenth of the peers are killed.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import random
+import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from zgossip.clock import FakeClock
-from zgossip.gossip import MessageList, message_id
-from zgossip.overlay import grow
+
+@dataclass(frozen=True, slots=True)
+class SimRun:
+    args: tuple[str, ...]
+    summary: dict[str, Any]  # the --json summary
+    seconds: float  # wall time of the whole process
+    peak_mb: float  # its peak resident memory
+
+
+def simulate(*args: str) -> SimRun:
+    """Run ``zgossip simulate ARGS --json`` in a child process."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "zgossip", "simulate", *args, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - start
+    said = re.search(r"peak memory (\d+) MB", done.stderr)  # its own, as it says on stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return SimRun(tuple(args), summary, seconds, float(said.group(1)) if said else math.nan)
 
 
 @dataclass(frozen=True, slots=True)
 class SimFigures:
-    nodes: int
-    rounds: list[int]  # rounds until 100% coverage, one per message
-    coverage: float  # worst fraction of nodes reached
-    duplicates_per_delivery: float
-    exponent: float  # fitted power-law exponent of the degree distribution
-    max_degree: int
-    seconds: float  # wall time of the whole simulation
+    join: SimRun  # nodes join, then messages
+    liveness: SimRun  # a thousand nodes (fewer when quick), liveness for 60 s, 10% killed
 
 
-def fit_exponent(degrees: list[int], k_min: int) -> float:
-    """Maximum-likelihood exponent of a discrete power law P(k) ~ k^-a for k >= k_min
-    (Clauset, Shalizi & Newman 2009, eq. 3.7: the continuous approximation, shifted)."""
-    tail = [k for k in degrees if k >= k_min]
-    return 1.0 + len(tail) / sum(math.log(k / (k_min - 0.5)) for k in tail)
-
-
-def _spread(graph: dict[int, set[int]], origin: int, lists: list[MessageList],
-            clock: FakeClock, seq: int) -> tuple[int, int, int]:  # fmt: skip
-    """Flood message ``seq`` from ``origin``; returns rounds, nodes reached, copies received."""
-    frame = f"sim:{seq}".encode()
-    msg_id = message_id(frame)
-    lists[origin].record(msg_id, "self", frame, str(origin), seq)
-    frontier, reached, copies, rounds = [origin], 1, 0, 0
-    while frontier:
-        clock.advance(1.0)
-        fresh = []
-        for node in frontier:
-            for other in graph[node]:
-                copies += 1
-                if msg_id not in lists[other]:
-                    lists[other].record(msg_id, str(node), frame, str(origin), seq)
-                    fresh.append(other)
-        reached += len(fresh)
-        frontier = fresh
-        rounds += len(fresh) > 0
-    return rounds, reached, copies
-
-
-def measure(nodes: int, messages: int, seed: int = 1) -> SimFigures:
-    """Grow a ``nodes`` overlay and flood ``messages`` from random origins."""
-    start = time.perf_counter()
-    rng = random.Random(seed)
-    graph = grow(nodes, 2, rng)
-    clock = FakeClock()
-    lists = [
-        MessageList(clock, max_entries=messages, max_age=600.0, history=1) for _ in range(nodes)
-    ]
-    rounds, worst, copies = [], 1.0, 0
-    for seq in range(messages):
-        r, reached, c = _spread(graph, rng.randrange(nodes), lists, clock, seq)
-        rounds.append(r)
-        worst = min(worst, reached / nodes)
-        copies += c
-    degrees = [len(neighbours) for neighbours in graph.values()]
-    deliveries = messages * (nodes - 1)
-    return SimFigures(
-        nodes=nodes,
-        rounds=rounds,
-        coverage=worst,
-        duplicates_per_delivery=(copies - deliveries) / deliveries,
-        exponent=fit_exponent(degrees, 2),
-        max_degree=max(degrees),
-        seconds=time.perf_counter() - start,
-    )
+def measure(nodes: int, messages: int, liveness_nodes: int) -> SimFigures:
+    join = simulate("--nodes", str(nodes), "--messages", str(messages))
+    liveness = simulate(
+        "--nodes", str(liveness_nodes), "--messages", str(messages), "--fail", "0.1",
+        "--liveness-interval", "1", "--drain", "60",
+    )  # fmt: skip
+    return SimFigures(join, liveness)

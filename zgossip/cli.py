@@ -475,6 +475,13 @@ def simulate(
         Path | None,
         typer.Option(help="Write the simulated nodes' JSON event log (as --json-log) here."),
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Draw each message's delivery and the overlay's degree distribution into "
+            "this PNG (needs the plot extra: matplotlib)."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
     ] = False,
@@ -499,7 +506,17 @@ def simulate(
             log = (
                 None if events is None else stack.enter_context(events.open("w", encoding="utf-8"))
             )
-            summary = Simulation(scenario, log).run()
+            simulation = Simulation(scenario, log)
+            summary = simulation.run()
+        if plot is not None:
+            from zgossip.plot import PlotUnavailable, plot_simulation
+
+            try:
+                delays, live = simulation.delays(), summary.live
+                plot_simulation(delays, live, simulation.degrees(), plot)
+                typer.echo(f"wrote {plot}", err=True)
+            except PlotUnavailable as exc:
+                _fail(str(exc), 1)
     except OSError as exc:
         _fail(f"{exc.filename}: {exc.strerror}", 2)
     wall = time.perf_counter() - started

@@ -10,6 +10,7 @@ gives the heavy-tailed degree distribution P(k) ~ k^-3.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections.abc import Hashable, Iterable, Mapping
 from typing import TypeVar
@@ -48,3 +49,22 @@ def grow(nodes: int, links: int, rng: random.Random) -> dict[int, set[int]]:
             degrees[other] += 1
         degrees[node] = len(graph[node])
     return graph
+
+
+def fit_exponent(degrees: Iterable[int], k_min: int = 2) -> float | None:
+    """Maximum-likelihood exponent of a discrete power law P(k) ~ k^-a for k >= k_min
+    (Clauset, Shalizi & Newman 2009, eq. 3.7: the continuous approximation, shifted);
+    None when too few degrees reach ``k_min``."""
+    tail = [k for k in degrees if k >= k_min]
+    if len(tail) < 2:
+        return None
+    return 1.0 + len(tail) / sum(math.log(k / (k_min - 0.5)) for k in tail)
+
+
+def edges(links: Mapping[str, Iterable[str] | None]) -> set[tuple[str, str]]:
+    """The overlay's undirected edges, each once (smaller id first), as either end reports it."""
+    return {
+        (min(peer, other), max(peer, other))
+        for peer, neighbours in links.items()
+        for other in neighbours or ()
+    }

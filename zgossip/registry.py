@@ -77,9 +77,13 @@ class Registry:
         Uniform on purpose: the peer weighs what it gets by degree+1 when it picks its
         neighbours, and a sample weighted here too would square that preference.
         """
-        if len(self._order) <= size + 1:
-            chosen = [p for p in self._order if p != without]
-        else:
-            chosen = [p for p in rng.sample(self._order, size + 1) if p != without][:size]
-        peers = self._peers
-        return tuple(PeerInfo(p, peers[p].pub, peers[p].degree, peers[p].since) for p in chosen)
+        order, peers = self._order, self._peers
+        if len(order) <= size + 1:
+            return tuple(peers[p] for p in order if p != without)
+        chosen: dict[str, None] = {}  # distinct, in the order drawn
+        draw, count = rng.random, len(order)
+        while len(chosen) < size:  # a few draws more than size: size is far below count
+            peer = order[int(draw() * count)]
+            if peer != without:
+                chosen[peer] = None
+        return tuple(map(peers.__getitem__, chosen))

@@ -44,6 +44,7 @@ from zgossip.effects import (
 )
 from zgossip.events import json_head, json_line
 from zgossip.gossip import message_id
+from zgossip.overlay import fit_exponent
 from zgossip.peer_state import PeerState
 from zgossip.seed_state import SeedState
 
@@ -125,6 +126,8 @@ class Summary:
     false_deaths: int  # live peers removed for dead by a seed
     dead_removed: int  # killed peers that every seed holding them removed
     dead_removed_s: Spread | None  # time from the kill to the last seed's removal
+    degree_max: int  # of the overlay the live peers hold at the end (links up)
+    degree_exponent: float | None  # fitted power-law exponent of those degrees (k >= 2)
     bad_messages: int
     simulated_s: float
     events: int
@@ -195,7 +198,10 @@ class Simulation:
         self._queue: list[tuple[float, int, Callable[..., object], tuple[Any, ...]]] = []
         self._order = 0
         self._events = events
-        self._links: dict[tuple[int, int], float] = {}  # (from, to) -> last arrival: FIFO
+        self._links: dict[int, float] = {}  # from << 32 | to -> last arrival: FIFO per link
+        self._random = self.rng.random
+        self._fastest = scenario.latency * (1.0 - scenario.jitter)
+        self._spread = 2.0 * scenario.latency * scenario.jitter
         self.nodes: list[_Node] = []
         self._by_id: dict[str, _Node] = {}
         seed_addresses = [_address(0xFF0000 + k, 5000) for k in range(1, scenario.seeds + 1)]
@@ -344,15 +350,18 @@ class Simulation:
         """Carry something from ``source`` to ``target``: late by the link's latency, in
         order on the link, unless lost or cut off by a partition."""
         s = self.scenario
-        if s.loss and self.rng.random() < s.loss:
+        if s.loss and self._random() < s.loss:
             return
         if s.partitions and self._cut(source, target):
             return
-        delay = s.latency * (1.0 + s.jitter * (2.0 * self.rng.random() - 1.0))
-        link = (source.index, target.index)
-        when = max(self.now + delay, self._links.get(link, 0.0))
+        when = self.now + self._fastest + self._spread * self._random()
+        link = source.index << 32 | target.index
+        last = self._links.get(link)
+        if last is not None and last > when:
+            when = last
         self._links[link] = when
-        self.at(when, action, target, *args)
+        self._order += 1  # self.at(...), inlined: every delivery comes this way
+        heapq.heappush(self._queue, (when, self._order, action, (target, *args)))
 
     def _input(self, node: _Node, entry: Callable[..., list[Effect]], *args: Any) -> None:
         """Hand ``node``'s core an input now, and carry out what it returns."""
@@ -520,6 +529,23 @@ class Simulation:
         if not holders:
             self.removed[event.peer] = self.now - self.killed[event.peer]
 
+    def delays(self) -> list[list[float]]:
+        """For each message: the milliseconds from its sending to each live peer's receipt
+        (a peer that never got it is left out)."""
+        live = {node.index for node in self.nodes if node.peer is not None and node.alive}
+        return [
+            [
+                1000.0 * (t - sent)
+                for i, (t, _) in self.reached[msg_id].items()
+                if i in live and i != origin
+            ]
+            for msg_id, (sent, origin) in self.sent.items()
+        ]
+
+    def degrees(self) -> list[int]:
+        """The live peers' degrees: their links that are up."""
+        return [sum(n.up for n in peer.neighbours.values()) for peer in self.peers()]
+
     def summary(self) -> Summary:
         """What the run showed so far."""
         s = self.scenario
@@ -536,6 +562,8 @@ class Simulation:
                 lates.append(1000.0 * (max(t for t, _ in got) - sent))
             deliveries += len(got)
             copies += self.copies[msg_id]
+        degrees = self.degrees()
+        exponent = fit_exponent(degrees)
         return Summary(
             nodes=s.nodes,
             seeds=s.seeds,
@@ -552,6 +580,8 @@ class Simulation:
             false_deaths=len(self.false_deaths),
             dead_removed=len(self.removed),
             dead_removed_s=_spread(list(self.removed.values())),
+            degree_max=max(degrees, default=0),
+            degree_exponent=None if exponent is None else round(exponent, 3),
             bad_messages=self.bad,
             simulated_s=round(self.now, 3),
             events=self.event_count,
@@ -580,6 +610,8 @@ def summary_lines(summary: Summary) -> list[str]:
         f"last delivery   {_show(s.last_delivery_ms, ' ms')}",
         f"copies          {s.copies_per_delivery:g} extra per delivery (relative redundancy)",
         f"false deaths    {s.false_deaths} live peers removed by a seed",
+        f"overlay         max degree {s.degree_max}, power-law exponent "
+        f"{'-' if s.degree_exponent is None else s.degree_exponent}",
         f"dead removed    {s.dead_removed} of {s.failed} by every seed holding them: "
         f"{_show(s.dead_removed_s, ' s')}",
         f"simulated       {s.simulated_s:g} s, {s.events} events, {s.bad_messages} bad messages",

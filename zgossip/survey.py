@@ -17,6 +17,7 @@ from typing import TypeVar
 import zmq
 
 from zgossip import wire
+from zgossip.overlay import edges
 from zgossip.security import Curve
 
 M = TypeVar("M", bound=wire.Message)
@@ -92,15 +93,6 @@ def query_links(
     """Ask every peer whom it links to; None for a peer that did not answer in ``timeout``."""
     answers = _ask(dict.fromkeys(peers, wire.Neighbours()), wire.Links, timeout, curve)
     return {peer: None if a is None else a.neighbours for peer, a in answers.items()}
-
-
-def edges(links: Mapping[str, Iterable[str] | None]) -> set[tuple[str, str]]:
-    """The overlay's undirected edges, each once (smaller id first), as either end reports it."""
-    return {
-        (min(peer, other), max(peer, other))
-        for peer, neighbours in links.items()
-        for other in neighbours or ()
-    }
 
 
 def to_dot(links: Mapping[str, Iterable[str] | None]) -> str:

@@ -107,3 +107,18 @@ def test_simulate_runs_where_pyzmq_cannot_be_imported() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["complete"] == 2
+
+
+def test_the_command_draws_delivery_and_degrees_into_a_png(tmp_path: Path) -> None:
+    png = tmp_path / "run.png"
+    result = CliRunner().invoke(
+        app, ["simulate", "--nodes", "30", "--messages", "2", "--plot", str(png)]
+    )
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_events_file_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--nodes", "5", "--events", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "zgossip: error:" in result.output
