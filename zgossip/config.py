@@ -129,6 +129,15 @@ class Config:
     #: Subscriptions a peer's PUB remembers for links still to come: whoever subscribes picks
     #: the names, so the table is bounded; a link needs its entry only for a moment.
     max_subscribers: int = 4096
+    #: Times a peer asks its neighbours for a message it missed before it gives it up.
+    repair_tries: int = 3
+    #: Gossip frames a PUB queues for a slow subscriber (and a SUB for a slow reader) before
+    #: ZeroMQ drops (and gap repair makes up for the drop): bounds what one stalled or
+    #: hostile subscriber can hold: 10,000 frames, at most a few MB.
+    gossip_hwm: int = 10_000
+    #: Sockets a node may hold at once (ZMQ_MAX_SOCKETS, libzmq's default): neighbours,
+    #: seeds and the probes out (two sockets each); one over it is refused, not a crash.
+    max_sockets: int = 1023
     #: Human log file (every line names its node) and optional JSON event log.
     log_file: Path | None = None
     json_log: Path | None = None
@@ -181,6 +190,12 @@ class Config:
         """How long a peer waits for its helpers' word on a suspect: they probe for a
         request timeout, and their answers need a moment more to come back."""
         return 2 * self.request_timeout
+
+    @property
+    def unreachable_for(self) -> float:
+        """How long a peer does not link again to a neighbour that lives but does not answer
+        it (a helper reached it): two death windows, for the way between them to mend."""
+        return 2 * self.death_window
 
     @property
     def gap_delay(self) -> float:

@@ -360,6 +360,7 @@ class Node:
 
     def _open(self) -> None:
         self._ctx = zmq.Context()
+        self._ctx.set(zmq.MAX_SOCKETS, self.config.max_sockets)
         self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
         if self.curve is not None:  # the gate opens before any server binds
             self._gate = security.Gate(self._ctx, self.curve.allow)

@@ -25,9 +25,6 @@ from zgossip.registration import Registration
 #: XPUB subscription notices carry this prefix before the subscriber's id.
 _SUBSCRIBED = b"\x01\x00"
 _UNSUBSCRIBED = b"\x00\x00"
-#: Frames a PUB may queue for a slow subscriber before ZeroMQ drops (and gap repair makes
-#: up for the drop): bounds the memory one stalled or hostile subscriber can hold.
-_GOSSIP_HWM = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +109,10 @@ class Peer(Node):
         router_endpoint = self._bind_socket(self._router, host, self.config.address.port)
         self._pub = self._socket(zmq.XPUB)
         self._pub.setsockopt(zmq.XPUB_VERBOSE, 1)
-        self._pub.setsockopt(zmq.SNDHWM, _GOSSIP_HWM)
+        self._pub.setsockopt(zmq.SNDHWM, self.config.gossip_hwm)
         self._pub_endpoint = self._bind_socket(self._pub, host, None)
         self._sub = self._socket(zmq.SUB)
-        self._sub.setsockopt(zmq.RCVHWM, _GOSSIP_HWM)
+        self._sub.setsockopt(zmq.RCVHWM, self.config.gossip_hwm)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"")
         self._sub.setsockopt(zmq.SUBSCRIBE, b"\x00" + self.id.encode())
         self._watch(self._router, self._on_router)

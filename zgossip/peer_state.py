@@ -72,7 +72,7 @@ class PeerState(Core):
             self.deadlines,
             self.clock,
             delay=config.gap_delay,
-            tries=3,
+            tries=config.repair_tries,
             max_missing=wire.MAX_REPAIR,
         )
         self.registration = Registration(
@@ -296,7 +296,7 @@ class PeerState(Core):
         """``suspect`` lives, but does not answer us: drop the link, accuse no one, and link
         elsewhere; not to it again for a while, since the way between us is broken."""
         self._drop(suspect)
-        self._unreachable[suspect] = self.clock.monotonic() + 2 * self.config.death_window
+        self._unreachable[suspect] = self.clock.monotonic() + self.config.unreachable_for
         self._emit(records.SuspectRefuted(suspect, by))
         self._replace()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,7 +10,9 @@ import pytest
 import zmq
 
 from tests.net.test_network import Net
-from zgossip import wire
+from tests.support import free_ports
+from zgossip import Seed, wire
+from zgossip.config import Address
 
 FLOOD = 10_000
 
@@ -126,15 +127,10 @@ def test_a_flood_of_probe_requests_holds_only_a_bounded_number_of_probes(net: Ne
 
 
 def test_a_probe_that_cannot_be_opened_fails_and_the_seed_goes_on(net: Net) -> None:
-    seed = net.seeds[0]
-    make = seed._socket
-
-    def exhausted(kind: int) -> zmq.Socket[bytes]:  # as when file descriptors run out
-        if kind == zmq.DEALER:
-            raise zmq.ZMQError(errno.EMFILE)
-        return make(kind)
-
-    seed._socket = exhausted  # type: ignore[method-assign]
+    address = Address("127.0.0.1", free_ports(1)[0])
+    # as when file descriptors run out: its ROUTER and its 3 DEALERs to the seeds, no more
+    seed = Seed(net.config(address, max_sockets=4))
+    net._start(seed)
     other = net.seeds[1].id
     with zmq.Context() as ctx:
         client = ctx.socket(zmq.DEALER)
