@@ -432,6 +432,10 @@ def simulate(
         float | None,
         typer.Option(help="When (simulated seconds). [default: once the network settled]"),
     ] = None,
+    restart_after: Annotated[
+        float | None,
+        typer.Option(help="The killed peers start again (afresh) this many seconds later.", min=0),
+    ] = None,
     loss: Annotated[
         float, typer.Option(help="Chance that any one delivery is lost.", min=0.0, max=1.0)
     ] = 0.0,
@@ -495,7 +499,8 @@ def simulate(
 
     scenario = Scenario(
         nodes=nodes, seeds=seeds, messages=messages, seed=seed, latency=latency / 1000.0,
-        jitter=jitter, loss=loss, fail=fail, fail_at=fail_at, stall=stall, stall_for=stall_for,
+        jitter=jitter, loss=loss, fail=fail, fail_at=fail_at, restart_after=restart_after,
+        stall=stall, stall_for=stall_for,
         partitions=[_partition(text) for text in partition or ()],
         join_interval=join_interval, message_interval=message_interval, drain=drain,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,

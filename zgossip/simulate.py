@@ -80,6 +80,7 @@ class Scenario:
     loss: float = 0.0  # chance that any one delivery is lost
     fail: float = 0.0  # fraction of the peers killed at once (kill -9)
     fail_at: float | None = None  # when; by default once the network has settled
+    restart_after: float | None = None  # the killed peers start again this much later
     stall: float = 0.0  # fraction of the peers stalled (SIGSTOP) for stall_for at fail_at
     stall_for: float = 0.0
     partitions: list[Partition] = field(default_factory=list)
@@ -116,6 +117,7 @@ class Summary:
     messages: int
     seed: int
     failed: int  # peers killed
+    restarted: int  # of which started again
     live: int  # peers alive at the end
     reliability_mean: float  # fraction of the live peers that got a message, averaged
     reliability_min: float
@@ -124,7 +126,7 @@ class Summary:
     last_delivery_ms: Spread | None  # time from sending to the last receipt
     copies_per_delivery: float  # relative message redundancy: copies received / deliveries - 1
     false_deaths: int  # live peers removed for dead by a seed
-    dead_removed: int  # killed peers that every seed holding them removed
+    dead_removed: int  # killed peers (not restarted) that every seed holding them removed
     dead_removed_s: Spread | None  # time from the kill to the last seed's removal
     degree_max: int  # of the overlay the live peers hold at the end (links up)
     degree_exponent: float | None  # fitted power-law exponent of those degrees (k >= 2)
@@ -152,6 +154,7 @@ class _Node:
     __slots__ = (
         "alive",
         "core",
+        "generation",
         "head",
         "id",
         "index",
@@ -174,6 +177,7 @@ class _Node:
         self.subscribers: dict[int, None] = {}  # nodes whose SUB our PUB reaches, in order
         self.head = json_head(self.id, role)
         self.probes: set[str] = set()  # targets of the probes we have open
+        self.generation = 0  # its restarts: a timer of an earlier run counts for nothing
         # where it stands in a partition: scattered by the golden ratio, so that each side
         # of any split gets its share of the seeds and of the early and late joiners
         self.rank = index * 0.6180339887498949 % 1.0
@@ -218,7 +222,9 @@ class Simulation:
         self.sent: dict[bytes, tuple[float, int]] = {}  # message id -> (when, origin node)
         self.reached: dict[bytes, dict[int, tuple[float, int]]] = {}  # id -> node -> (t, hop)
         self.copies: dict[bytes, int] = {}
-        self.killed: dict[str, float] = {}
+        self.killed: dict[str, float] = {}  # dead now -> when killed
+        self.kills = 0
+        self.restarts = 0
         self.holders: dict[str, set[str]] = {}  # killed peer -> seeds that listed it
         self.removed: dict[str, float] = {}  # killed peer -> when the last holder removed it
         self.false_deaths: set[str] = set()
@@ -289,10 +295,35 @@ class Simulation:
             if not node.alive:
                 continue
             node.alive = False
+            self.kills += 1
             self.killed[peer] = self.now
             self.holders[peer] = {
                 seed.id for seed in seeds if isinstance(seed, SeedState) and peer in seed.registry
             }
+
+    def restart(self, peers: Iterable[str]) -> None:
+        """Start these killed peers again on their addresses: a new process, with nothing of
+        the old one but its identity (its PUB on another port, as a real restart binds)."""
+        for peer in peers:
+            node = self._by_id[peer]
+            if node.alive or node.peer is None:
+                continue
+            self.restarts += 1
+            for table in (self.killed, self.holders, self.removed):
+                table.pop(peer, None)
+            address = node.peer.config.address
+            core = PeerState(
+                self.scenario.config(self._seed_addresses, address),
+                rng=self._child_rng(),
+                now=self.now,
+                wall_offset=EPOCH,
+            )
+            node.core = node.peer = core
+            node.alive, node.wake, node.generation = True, None, node.generation + 1
+            node.subscribers, node.probes = {}, set()
+            pub = f"tcp://{address.host}:{address.port + 1 + node.generation}"
+            self._apply(node, core.start(self.now, pub))
+            self._wake(node)
 
     def stall(self, peers: Iterable[str], seconds: float) -> None:
         """Stop these peers for ``seconds`` (SIGSTOP): they read what came meanwhile after."""
@@ -324,8 +355,10 @@ class Simulation:
     def _fail(self) -> None:
         s = self.scenario
         peers = [core.id for core in self.peers()]
-        count = round(s.fail * len(peers))
-        self.kill(self.rng.sample(peers, count))
+        doomed = self.rng.sample(peers, round(s.fail * len(peers)))
+        self.kill(doomed)
+        if s.restart_after is not None:
+            self.at(self.now + s.restart_after, self.restart, doomed)
         live = [core.id for core in self.peers()]
         self.stall(self.rng.sample(live, round(s.stall * len(peers))), s.stall_for)
 
@@ -378,14 +411,15 @@ class Simulation:
         deadline = node.core.deadline()
         if deadline is not None and deadline != node.wake:
             node.wake = deadline
-            self.at(max(deadline, self.now, soonest), self._timers, node, deadline)
+            when = max(deadline, self.now, soonest)
+            self.at(when, self._timers, node, deadline, node.generation)
 
-    def _timers(self, node: _Node, deadline: float) -> None:
-        if node.wake != deadline or not node.alive:
-            return  # superseded by a later reckoning, or dead
+    def _timers(self, node: _Node, deadline: float, generation: int) -> None:
+        if node.wake != deadline or not node.alive or node.generation != generation:
+            return  # superseded by a later reckoning, dead, or of an earlier run
         node.wake = None
         if node.stalled_until > self.now:
-            self.at(node.stalled_until, self._timers, node, deadline)
+            self.at(node.stalled_until, self._timers, node, deadline, generation)
             node.wake = deadline
             return
         self._apply(node, node.core.timers(self.now))
@@ -569,7 +603,8 @@ class Simulation:
             seeds=s.seeds,
             messages=len(self.sent),
             seed=s.seed,
-            failed=len(self.killed),
+            failed=self.kills,
+            restarted=self.restarts,
             live=len(live),
             reliability_mean=round(sum(fractions) / len(fractions), 6) if fractions else 1.0,
             reliability_min=round(min(fractions), 6) if fractions else 1.0,
@@ -603,7 +638,8 @@ def summary_lines(summary: Summary) -> list[str]:
     """The summary as a person reads it."""
     s = summary
     return [
-        f"nodes           {s.nodes} peers, {s.seeds} seeds; {s.failed} killed, {s.live} live",
+        f"nodes           {s.nodes} peers, {s.seeds} seeds; {s.failed} killed "
+        f"({s.restarted} restarted), {s.live} live",
         f"messages        {s.messages}, {s.complete} reached every live peer",
         f"reliability     mean {s.reliability_mean:.4f}, min {s.reliability_min:.4f}",
         f"last hop        {_show(s.last_hop)}",
@@ -612,7 +648,8 @@ def summary_lines(summary: Summary) -> list[str]:
         f"false deaths    {s.false_deaths} live peers removed by a seed",
         f"overlay         max degree {s.degree_max}, power-law exponent "
         f"{'-' if s.degree_exponent is None else s.degree_exponent}",
-        f"dead removed    {s.dead_removed} of {s.failed} by every seed holding them: "
+        f"dead removed    {s.dead_removed} of {s.failed - s.restarted} by every seed holding "
+        "them: "
         f"{_show(s.dead_removed_s, ' s')}",
         f"simulated       {s.simulated_s:g} s, {s.events} events, {s.bad_messages} bad messages",
     ]

@@ -70,6 +70,15 @@ class Network(RuleBasedStateMachine):
         doomed = data.draw(st.lists(st.sampled_from(live), min_size=1, max_size=len(live) // 2))
         self.sim.kill(doomed)
 
+    @precondition(lambda self: bool(self.sim.killed))
+    @rule(data=st.data())
+    def restart(self, data: st.DataObject) -> None:
+        self.faults = True  # a case opened while it was dead may close after it is back
+        peer = data.draw(st.sampled_from(sorted(self.sim.killed)))
+        for receipt in [r for r in self.receipts if r[0] == peer]:
+            del self.receipts[receipt]  # a new process: it may get recent messages again, once
+        self.sim.restart([peer])
+
     @precondition(lambda self: bool(self._live()))
     @rule(data=st.data())
     def broadcast(self, data: st.DataObject) -> None:

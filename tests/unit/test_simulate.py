@@ -122,3 +122,13 @@ def test_an_events_file_that_cannot_be_written_is_a_one_line_error(tmp_path: Pat
     result = CliRunner().invoke(app, ["simulate", "--nodes", "5", "--events", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "zgossip: error:" in result.output
+
+
+def test_killed_peers_that_restart_are_live_again_and_get_the_messages() -> None:
+    scenario = Scenario(
+        nodes=40, messages=3, fail=0.25, restart_after=1.0, liveness_interval=0.5, drain=6.0
+    )
+    summary = Simulation(scenario).run()
+    assert summary.failed == summary.restarted == 10
+    assert summary.live == 40 and summary.dead_removed == 0
+    assert summary.reliability_min == 1.0  # the restarted got them from their new neighbours
