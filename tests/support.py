@@ -148,7 +148,12 @@ class Cluster:
         self.config = write_config(directory / "config.txt", (int(s[10:]) for s in self.seeds))
 
     def start(
-        self, role: str, address: str, *extra: str, stdin: int = subprocess.DEVNULL
+        self,
+        role: str,
+        address: str,
+        *extra: str,
+        stdin: int = subprocess.DEVNULL,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> subprocess.Popen[bytes]:
         name = f"{role}-{address.replace(':', '-')}"
         if address in self.procs:  # started again: its earlier run keeps its own files
@@ -157,7 +162,14 @@ class Cluster:
         args = [ZGOSSIP, role, "--port", address.rpartition(":")[2], *TIMERS, *extra]
         args += ["--json-log", str(self.tap.fifo(name)), "--log-file", f"{name}.log"]
         with open(self.directory / f"{name}.out", "wb") as out:
-            proc = subprocess.Popen(args, cwd=self.directory, stdin=stdin, stdout=out, stderr=out)
+            proc = subprocess.Popen(
+                args,
+                cwd=self.directory,
+                stdin=stdin,
+                stdout=out,
+                stderr=out,
+                preexec_fn=preexec_fn,
+            )
         self.procs[address] = proc
         return proc
 

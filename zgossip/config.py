@@ -135,6 +135,12 @@ class Config:
     #: ZeroMQ drops (and gap repair makes up for the drop): bounds what one stalled or
     #: hostile subscriber can hold: 10,000 frames, at most a few MB.
     gossip_hwm: int = 10_000
+    #: Bytes of one message a peer's PUB accepts from a subscriber: a real subscription is
+    #: ``\x01`` and a topic of at most 22 bytes (the subscriber's id), and libzmq holds the
+    #: CURVE handshake to the same limit (its INITIATE takes about 300 bytes). A stranger's
+    #: 900 KB subscriptions took a peer from 28 to 384 MB (libzmq keeps them in a trie, a node
+    #: per byte); a connection that sends a bigger one is dropped before it is stored.
+    max_subscription: int = 1024
     #: Sockets a node may hold at once (ZMQ_MAX_SOCKETS, libzmq's default): neighbours,
     #: seeds and the probes out (two sockets each); one over it is refused, not a crash.
     max_sockets: int = 1023

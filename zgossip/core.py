@@ -66,6 +66,13 @@ class Core:
         self._end_probe(target, answered)
         return out
 
+    def unprobed(self, now: float, target: str) -> list[Effect]:
+        """The probe of ``target`` could not be opened (out of sockets or descriptors): it
+        tells nothing, so no one hears a verdict from it, and above all not "dead"."""
+        out = self._begin(now)
+        self.probes.answered(target)
+        return out
+
     def timers(self, now: float) -> list[Effect]:
         """Do what is due at ``now``."""
         out = self._begin(now)

@@ -23,11 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from zgossip import records
 from zgossip.clock import Clock
 from zgossip.records import Event
 
 Record = dict[str, Any]
 Listener = Callable[[Record], None]
+
+#: How often a log file is checked for having been deleted under the node (seconds).
+_CHECK_INTERVAL = 1.0
 
 _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
@@ -83,6 +87,67 @@ class _Stamps:
         return f"{self._text}.{int((ts - second) * 1000):03d}"
 
 
+class _LogFile:
+    """A file the node appends its lines to. Lines wait in memory until :meth:`flush`
+    writes them in one go; a write that fails (a full disk, a read-only file system) loses
+    those lines, counted, and the node goes on. A file deleted under the node is noticed
+    (within a second) and written anew."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = self._open()
+        self._lines: list[str] = []
+        self.error: str | None = None  # why writing fails, while it does
+        self.lost = 0  # lines not written since it began to fail
+        self._checked = 0.0  # when it was last checked that the file is still there
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, line: str) -> None:
+        self._lines.append(line)
+
+    def flush(self, now: float) -> list[Event]:
+        """Write out what waits; what changed for the worse or the better, as events."""
+        news: list[Event] = []
+        if now - self._checked >= _CHECK_INTERVAL:
+            self._checked = now
+            news += self._check()
+        if not self._lines:
+            return news
+        data = "".join(self._lines).encode("utf-8", errors="replace")
+        count, self._lines = len(self._lines), []
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            self.lost += count
+            if self.error is None:
+                self.error = exc.strerror or str(exc)
+                news.append(records.LogUnwritable(str(self.path), self.error))
+            return news
+        if self.error is not None:
+            news.append(records.LogWritable(str(self.path), self.lost))
+            self.error, self.lost = None, 0
+        return news
+
+    def _check(self) -> list[Event]:
+        """Is the file still there? A deleted one is made anew (when its directory is)."""
+        try:
+            if os.fstat(self._fd).st_nlink > 0 or not self.path.parent.exists():
+                return []
+            fd = self._open()
+        except OSError:
+            return []  # the write that follows says what is wrong
+        os.close(self._fd)
+        self._fd = fd
+        return [records.LogRecreated(str(self.path))]
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class EventLog:
     def __init__(
         self,
@@ -102,15 +167,14 @@ class EventLog:
         self._who = f"{role} {node}".ljust(20)
         self._json_head = json_head(node, role)
         self._stamps = _Stamps()
-        self._json: TextIO | None = None
-        self._log: TextIO | None = None
+        self._json: _LogFile | None = None
+        self._log: _LogFile | None = None
         self._console: TextIO | None = None
-        # Opened block-buffered: flush() writes them out, within a millisecond.
-        try:
+        try:  # flush() writes them out, within a millisecond of the events
             if json_path is not None:
-                self._json = open(json_path, "a", encoding="utf-8")  # noqa: SIM115
+                self._json = _LogFile(json_path)
             if log_path is not None:
-                self._log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115
+                self._log = _LogFile(log_path)
         except OSError:
             self.close()
             raise
@@ -154,19 +218,27 @@ class EventLog:
             self._console = None
 
     def flush(self) -> None:
-        """Write out what the logs hold: the node calls this soon after each event."""
-        for stream in (self._json, self._log):
-            if stream is not None:
-                stream.flush()
+        """Write out what the logs hold: the node calls this soon after each event. A log
+        that cannot be written is said so once (and again once it can), on the other log
+        and the console, and the node goes on."""
+        now = self._clock.monotonic()
+        news = [event for file in self._files() for event in file.flush(now)]
+        for event in news:
+            self.emit(event)
+        if news:  # said at once, where it can be
+            for file in self._files():
+                file.flush(now)
         if self._console is not None:
             try:
                 self._console.flush()
             except OSError:
                 self._console = None
 
+    def _files(self) -> list[_LogFile]:
+        return [file for file in (self._json, self._log) if file is not None]
+
     def close(self) -> None:
         self.flush()
-        for stream in (self._json, self._log):
-            if stream is not None:
-                stream.close()
+        for file in self._files():
+            file.close()
         self._json = self._log = self._console = None

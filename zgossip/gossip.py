@@ -157,6 +157,7 @@ class _Gap:
 class _Origin:
     next: int  # the sequence number expected next
     heard: float  # monotonic time of its latest message
+    leap: int | None = None  # a number far ahead, not yet borne out by another
     missing: dict[int, _Gap] = field(default_factory=dict)
 
 
@@ -171,7 +172,10 @@ class Gaps:
     come due to :meth:`ask`. Memory is bounded: at most ``max_missing`` gaps an origin, the
     oldest given up first, and an origin not heard from for ``forget`` seconds is forgotten
     (as is the longest silent one beyond ``max_origins``): when it speaks again, it starts
-    afresh.
+    afresh. A message more than ``max_missing`` numbers ahead opens no gaps and, alone,
+    moves the expected number nowhere: one forged sequence number cannot start a thousand
+    requests, nor make every later real message look late (and its gaps unseen). A second
+    message just after it bears the leap out (an origin that restarted, a long cut).
     """
 
     def __init__(
@@ -209,6 +213,12 @@ class Gaps:
         elif seq < known.next:  # a gap filled, or a late copy by a slower path
             if known.missing.pop(seq, None) is not None:
                 self._deadlines.cancel(("gap", origin, seq))
+        elif seq - known.next > self._max_missing:  # a leap: more than we could ask for
+            if known.leap is not None and 0 < seq - known.leap <= self._max_missing:
+                known.next = seq + 1  # borne out by a second message: it really leapt
+                known.leap = None
+            else:  # one message alone (a forged number?) opens no gaps and moves nothing
+                known.leap = seq
         else:
             for skipped in range(max(known.next, seq - self._max_missing), seq):
                 known.missing[skipped] = _Gap(now, sender)

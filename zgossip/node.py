@@ -295,13 +295,16 @@ class Node:
         refuses the connection (no process listens: it is dead; a stopped process or a
         cut-off host does not refuse, and the core's timeout decides)."""
         target = effect.target
+        dealer: zmq.Socket[bytes] | None = None
         try:
             dealer = self._socket(zmq.DEALER)
-        except zmq.ZMQError as exc:  # out of sockets or file descriptors: no probe, no answer
+            monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(zmq.EVENT_CONNECT_RETRIED)
+        except zmq.ZMQError as exc:  # out of sockets or file descriptors: no probe, no verdict
+            if dealer is not None:
+                dealer.close(linger=0)
             self._bad(f"cannot probe {target}: {exc.strerror}")
-            self._apply(self.state.probed(self.clock.monotonic(), target, False))
+            self._apply(self.state.unprobed(self.clock.monotonic(), target))
             return
-        monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(zmq.EVENT_CONNECT_RETRIED)
         self._probe_sockets[target] = (dealer, monitor)
         self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
         self._watch(monitor, lambda frames: self._probed(target, answered=False))

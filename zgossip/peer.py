@@ -110,6 +110,7 @@ class Peer(Node):
         self._pub = self._socket(zmq.XPUB)
         self._pub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._pub.setsockopt(zmq.SNDHWM, self.config.gossip_hwm)
+        self._pub.setsockopt(zmq.MAXMSGSIZE, self.config.max_subscription)  # all it reads
         self._pub_endpoint = self._bind_socket(self._pub, host, None)
         self._sub = self._socket(zmq.SUB)
         self._sub.setsockopt(zmq.RCVHWM, self.config.gossip_hwm)

@@ -338,3 +338,32 @@ class HandlerError(Event):
 
     def text(self) -> str:
         return f"on_message handler raised {self.error}"
+
+
+# -- the node's own logs ------------------------------------------------------------------
+
+
+@event("log.unwritable", ALARM)
+class LogUnwritable(Event):
+    file: str
+    error: str
+
+    def text(self) -> str:
+        return f"cannot write {self.file}: {self.error}; going on, counting the lines lost"
+
+
+@event("log.writable", GREEN)
+class LogWritable(Event):
+    file: str
+    lost: int  # lines that could not be written meanwhile
+
+    def text(self) -> str:
+        return f"{self.file} is written again; {self.lost} line(s) were lost meanwhile"
+
+
+@event("log.recreated", YELLOW)
+class LogRecreated(Event):
+    file: str
+
+    def text(self) -> str:
+        return f"{self.file} was deleted under this node: writing a new one"

@@ -346,10 +346,10 @@ def test_gaps_are_bounded_per_origin_the_oldest_given_up_first() -> None:
     clock = FakeClock()
     gaps = _gaps(clock, max_missing=5)
     gaps.seen(A, 1, B)
-    gaps.seen(A, 1000, B)
-    assert gaps.missing(A) == [995, 996, 997, 998, 999]
-    gaps.seen(A, 1003, B)
-    assert gaps.missing(A) == [997, 998, 999, 1001, 1002]
+    gaps.seen(A, 6, B)
+    assert gaps.missing(A) == [2, 3, 4, 5]
+    gaps.seen(A, 9, B)
+    assert gaps.missing(A) == [3, 4, 5, 7, 8]
 
 
 def test_the_first_message_heard_from_an_origin_reveals_no_gap() -> None:
@@ -357,3 +357,21 @@ def test_the_first_message_heard_from_an_origin_reveals_no_gap() -> None:
     gaps.seen(A, 40, B)  # we joined late: 1 to 39 are history, not gaps
     gaps.seen(A, 41, B)
     assert gaps.missing(A) == []
+
+
+def test_a_leap_no_loss_explains_opens_no_gaps_and_leaves_repair_working() -> None:
+    gaps = _gaps(FakeClock(), max_missing=1000)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 10**15, B)  # a forged sequence number
+    assert gaps.missing(A) == [] and gaps.next_deadline() is None
+    gaps.seen(A, 3, B)  # the origin's real next messages still show their gaps
+    assert gaps.missing(A) == [2]
+
+
+def test_a_leap_borne_out_by_the_next_message_is_followed() -> None:
+    gaps = _gaps(FakeClock(), max_missing=1000)
+    gaps.seen(A, 1, B)
+    gaps.seen(A, 5000, B)  # it restarted its numbering, or we were cut off for long
+    gaps.seen(A, 5001, B)
+    gaps.seen(A, 5003, B)
+    assert gaps.missing(A) == [5002]

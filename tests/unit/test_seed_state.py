@@ -92,3 +92,16 @@ def test_a_probe_not_answered_in_time_ends_by_the_clock() -> None:
     assert deadline is not None and deadline <= 101.0 + seed.config.request_timeout
     out = seed.timers(deadline)
     assert any(isinstance(e, Send) and isinstance(e.message, wire.Vote) for e in out)
+
+
+def test_a_probe_that_could_not_be_opened_is_no_vote_for_death() -> None:
+    seed = _seed()
+    _register(seed, 1), _register(seed, 2)
+    seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
+    out = seed.unprobed(101.0, _peer(2))  # out of descriptors: it tells nothing
+    assert not [e for e in out if isinstance(e, Send) and isinstance(e.message, wire.Vote)]
+    out = seed.request(101.6, b"s", wire.Vote(str(SEEDS[1]), _peer(2), True, _peer(1)))
+    assert not [e for e in out if isinstance(e, records.PeerRemoved)]  # one dead vote: not ours
+    assert _peer(2) in seed.registry
+    later = seed.timers(101.0 + seed.config.death_window)
+    assert records.ReportUndecided(_peer(2)) in later
