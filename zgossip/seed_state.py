@@ -50,7 +50,11 @@ class SeedState(Core):
         out = self._begin(now)
         match message:
             case wire.Register(peer=peer, pub=pub, degree=degree):
-                if self.registry.register(peer, pub, degree):
+                # what a seed believes of a claimed degree: no more links than there are
+                # other peers, nor than config's bound (a Sybil claimed 2**62)
+                others = len(self.registry) - (peer in self.registry)
+                believed = min(degree, others, self.config.max_degree)
+                if self.registry.register(peer, pub, believed):
                     self._emit(records.PeerRegistered(peer))
                 if peer in self.agreement:  # it speaks: alive, as far as this seed can tell
                     self._voted(peer, dead=False)

@@ -105,3 +105,18 @@ def test_a_probe_that_could_not_be_opened_is_no_vote_for_death() -> None:
     assert _peer(2) in seed.registry
     later = seed.timers(101.0 + seed.config.death_window)
     assert records.ReportUndecided(_peer(2)) in later
+
+
+def test_a_claimed_degree_is_believed_only_up_to_the_peers_there_are_and_a_bound() -> None:
+    seed = _seed(max_degree=100)
+    for n in range(1, 6):
+        _register(seed, n)
+    seed.request(100.0, b"sybil", wire.Register(_peer(9), "tcp://10.0.0.9:6001", 2**62))
+    (reply,) = [e for e in _register(seed, 1) if isinstance(e, Reply)]
+    assert isinstance(reply.message, wire.Peers)
+    degrees = {info.id: info.degree for info in reply.message.peers}
+    assert degrees[_peer(9)] == 5  # five other peers: it cannot link to more
+    for n in range(10, 250):
+        _register(seed, n)
+    seed.request(101.0, b"sybil", wire.Register(_peer(9), "tcp://10.0.0.9:6001", 2**62))
+    assert seed.registry.page(0, 1000)[5].degree == 100  # and never past the bound

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from zgossip import records
+from zgossip import records, wire
 from zgossip.cli import app
 from zgossip.simulate import Partition, Scenario, Simulation
 
@@ -132,3 +132,28 @@ def test_killed_peers_that_restart_are_live_again_and_get_the_messages() -> None
     assert summary.failed == summary.restarted == 10
     assert summary.live == 40 and summary.dead_removed == 0
     assert summary.reliability_min == 1.0  # the restarted got them from their new neighbours
+
+
+def test_two_sybils_claiming_a_huge_degree_eclipse_few_newcomers() -> None:
+    """Two fake peers keep registered with every seed, claiming 2**62 links, and never link
+    back; of 50 newcomers, how many link to them alone? (Believing the claim: 49.)"""
+    sim = Simulation(Scenario(nodes=0, messages=0))
+    sim.boot()
+    sybils = ["10.9.9.1:6000", "10.9.9.2:6000"]
+
+    def claim() -> None:
+        for seed in sim.seed_states():
+            for sybil in sybils:
+                register = wire.Register(sybil, f"tcp://{sybil[:-5]}:6001", 2**62)
+                seed.request(sim.now, b"p\x00\x00\x00\x00", register)  # a reply goes nowhere
+        sim.at(sim.now + 5.0, claim)
+
+    eclipsed = 0
+    for n in range(60):
+        if n == 10:  # ten honest peers first
+            claim()
+        newcomer = sim.join()
+        sim.advance(sim.now + 0.2)
+        links = next(p for p in sim.peers() if p.id == newcomer).neighbours
+        eclipsed += n >= 10 and set(links) <= set(sybils)
+    assert eclipsed <= 10
