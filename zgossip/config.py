@@ -149,6 +149,13 @@ class Config:
     #: Sockets a node may hold at once (ZMQ_MAX_SOCKETS, libzmq's default): neighbours,
     #: seeds and the probes out (two sockets each); one over it is refused, not a crash.
     max_sockets: int = 1023
+    #: A peer remembers the neighbours it lost for dead, at most this many for this long
+    #: (seconds), and pings them every ``recall_rounds`` liveness intervals: a partition
+    #: looks like deaths from both sides, and once it heals nothing else would link the two
+    #: sides again (each peer has its links). A really dead one costs a refused connection.
+    max_recalled: int = 64
+    recall_for: float = 600.0
+    recall_rounds: int = 2
     #: Human log file (every line names its node) and optional JSON event log.
     log_file: Path | None = None
     json_log: Path | None = None
@@ -207,6 +214,11 @@ class Config:
         """How long a peer does not link again to a neighbour that lives but does not answer
         it (a helper reached it): two death windows, for the way between them to mend."""
         return 2 * self.death_window
+
+    @property
+    def recall_interval(self) -> float:
+        """How often a peer pings the neighbours it lost for dead (see ``max_recalled``)."""
+        return self.recall_rounds * self.liveness_interval
 
     @property
     def gap_delay(self) -> float:

@@ -95,6 +95,9 @@ class PeerState(Core):
         self._gaps_due: list[tuple[str, int]] = []  # gap keys come due, asked for together
         self._joined = False  # a majority of the seeds registered us once
         self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
+        # neighbours lost for dead, pinged now and then in case a partition cut us off from
+        # them: one that answers is linked to again (oldest first; peer -> (pub, until when))
+        self._recalled: dict[str, tuple[str, float]] = {}
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -213,6 +216,8 @@ class PeerState(Core):
                 self._on_dead(str(key[1]), self.clock.time())
         elif kind == "gossip":
             self._gossip()
+        elif kind == "recall":
+            self._recall()
         else:
             super()._on_due(key)
 
@@ -301,6 +306,9 @@ class PeerState(Core):
         self._replace()
 
     def _on_dead(self, neighbour: str, ts: float) -> None:
+        lost = self.neighbours.get(neighbour)
+        if lost is not None:
+            self._remember(lost)
         self._forget(neighbour)
         self._emit(records.NeighbourDead(neighbour))
         report = wire.Dead(neighbour, ts, self.id)
@@ -455,8 +463,38 @@ class PeerState(Core):
             )
         )
 
+    # -- after a partition -----------------------------------------------------------------
+
+    def _remember(self, lost: Neighbour) -> None:
+        """A neighbour lost for dead: a cut between us looks the same as its death, and when
+        the cut heals nothing else would link the two sides again (each has its links)."""
+        self._recalled.pop(lost.id, None)
+        self._recalled[lost.id] = (lost.pub, self.clock.monotonic() + self.config.recall_for)
+        while len(self._recalled) > self.config.max_recalled:
+            del self._recalled[next(iter(self._recalled))]
+        if ("recall",) not in self.deadlines:
+            self.deadlines.set(("recall",), self.clock.monotonic() + self.config.recall_interval)
+
+    def _recall(self) -> None:
+        """Ping the neighbours lost for dead; see :meth:`_probe_result`."""
+        now = self.clock.monotonic()
+        self._recalled = {p: kept for p, kept in self._recalled.items() if kept[1] > now}
+        for peer in self._recalled:
+            if peer not in self.neighbours:
+                self._probe(peer)
+        if self._recalled:
+            self.deadlines.set(("recall",), now + self.config.recall_interval)
+
     def _probe_result(self, target: str, alive: bool) -> None:
-        raise AssertionError("a peer probes only on others' behalf")
+        """Our own probe of a neighbour lost for dead: one that answers was cut off from us,
+        not dead; link to it again (both sides do: the first link wins)."""
+        kept = self._recalled.get(target)
+        if not alive or kept is None or target in self.neighbours:
+            return
+        del self._recalled[target]
+        self._emit(records.NeighbourRecalled(target))
+        self._add(target, kept[0])
+        self._out.append(Send(target, wire.Link(self.id, self.pub)))
 
 
 def _text(body: str | bytes) -> str:

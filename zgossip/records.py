@@ -246,6 +246,14 @@ class NeighbourLost(Event):
         return f"{self.neighbour} no longer links to us: relinking"
 
 
+@event("neighbour.recalled", GREEN)
+class NeighbourRecalled(Event):
+    neighbour: str  # lost for dead, it answers again: a cut between us healed
+
+    def text(self) -> str:
+        return f"{self.neighbour}, lost for dead, answers again: linking to it again"
+
+
 @event("liveness.missed", YELLOW, chatter=True)
 class LivenessMissed(Event):
     neighbour: str

@@ -91,6 +91,7 @@ class Scenario:
     gossip_interval: float = 5.0
     liveness_interval: float = 13.0
     liveness_misses: int = 3
+    options: dict[str, Any] = field(default_factory=dict)  # more Config fields for every node
 
     def config(self, seeds: list[Address], address: Address) -> Config:
         return Config(
@@ -100,6 +101,7 @@ class Scenario:
             gossip_count=0,  # the messages are the scenario's broadcasts
             liveness_interval=self.liveness_interval,
             liveness_misses=self.liveness_misses,
+            **self.options,
         )
 
 
@@ -341,6 +343,10 @@ class Simulation:
         return [
             node.peer for node in self.nodes if node.peer is not None and (node.alive or not live)
         ]
+
+    def side(self, node: str, partition: Partition) -> bool:
+        """Which side of ``partition`` ``node`` is on (True: the ``fraction`` side)."""
+        return self._by_id[node].rank < partition.fraction
 
     def seed_states(self) -> list[SeedState]:
         return [node.core for node in self.nodes if isinstance(node.core, SeedState)]

@@ -483,3 +483,37 @@ def test_the_peer_list_comes_whole_page_by_page_however_long(net: Net) -> None:
         client.close()
     answers = query_peers([paged.id], timeout=2.0)
     assert sorted(info.id for info in answers[paged.id] or ()) == sorted(fakes)
+
+
+def _sender(message: wire.Message | bytes, sender: str | None) -> str | None:
+    """Who a message comes from, as far as it says."""
+    if sender is not None:
+        return sender
+    if isinstance(message, bytes):
+        return wire.split_gossip(message)[0].decode()
+    for name in ("peer", "seed", "reporter"):
+        if isinstance(who := getattr(message, name, None), str):
+            return who
+    return None
+
+
+def test_two_sides_of_a_healed_partition_link_up_and_gossip_again(net: Net) -> None:
+    peers = [net.peer(gossip_count=0) for _ in range(8)]
+    for peer in peers:
+        net.linked(peer)
+    side_a = {s.id for s in net.seeds[:2]} | {p.id for p in peers[:4]}
+    for node, faults in net.faults.items():  # nothing gets across, either way
+        here = node in side_a
+        faults.deaf_to = lambda m, s, here=here: (_sender(m, s) in side_a) != here  # type: ignore[misc]
+    net.events.wait_for(  # each side declared its links across dead, and linked on its side
+        lambda: all(
+            p.neighbours
+            and all(n.up and (n.id in side_a) == (p.id in side_a) for n in p.neighbours.values())
+            for p in peers
+        ),
+        timeout=30,
+        what="every peer linked on its own side only",
+    )
+    for faults in net.faults.values():
+        faults.deaf_to = lambda m, s: False  # healed
+    net.everyone_hears_everyone(peers, "after the heal", timeout=20)
