@@ -122,6 +122,10 @@ class Lan:
         """Pull ``host``'s cable: its link goes down, nothing reaches it or leaves it."""
         ip("-n", host.netns, "link", "set", HOST_IFACE, "down")
 
+    def heal(self, host: Host) -> None:
+        """Plug ``host``'s cable back in (its address and route come back with the link)."""
+        ip("-n", host.netns, "link", "set", HOST_IFACE, "up")
+
     def close(self) -> None:
         """Delete every namespace made (hosts first); the veths go with them.
 

@@ -243,3 +243,41 @@ def test_cut_off_host_and_killed_peer_are_removed_and_the_rest_keeps_gossiping(
             if e["origin"] in cut_off and created(e["body"]) > cut_at
         ]
         assert not late, f"{peer} heard the cut-off host after the cut: {late}"
+
+
+def test_two_hosts_split_by_a_cut_are_one_network_again_after_it_heals(
+    lan: Lan, nodes: Nodes
+) -> None:
+    """Seeds 2/1 on two hosts, three peers on each; the cable between them pulled until
+    each side has linked on its own side, then plugged back in: gossip crosses again."""
+    side_a, side_b = lan.hosts[0], lan.hosts[1]
+    seeds = [f"{side_a.address}:{SEED_PORTS[0]}", f"{side_a.address}:{SEED_PORTS[1]}",
+             f"{side_b.address}:{SEED_PORTS[2]}"]  # fmt: skip
+    nodes.write_config(seeds)
+    for seed in seeds:
+        host = side_a if seed.startswith(side_a.address) else side_b
+        nodes.start(host, "seed", int(seed.rpartition(":")[2]))
+    for seed in seeds:
+        nodes.tap.wait_event("started", timeout=WAIT, node=seed)
+    ports = (*PEER_PORTS, 6003)
+    peers = [nodes.start(h, "peer", port, *GOSSIP) for h in (side_a, side_b) for port in ports]
+    tap = nodes.tap
+    wait_formed(tap, seeds, peers)
+
+    def on_a(node: str) -> bool:
+        return node.startswith(side_a.address + ":")
+
+    def each_on_its_own_side() -> bool:
+        events = tap.all
+        return all(
+            (links := links_up(events, p)) and all(on_a(n) == on_a(p) for n in links) for p in peers
+        )
+
+    lan.cut(side_b)
+    try:
+        tap.wait_for(each_on_its_own_side, timeout=WAIT, what="each side linked on its own")
+    finally:
+        lan.heal(side_b)
+    healed_at = time.time()
+    wait_gossip_flows(tap, healed_at, peers)  # every peer hears every other's new gossip
+    assert tap.of("neighbour.recalled")
