@@ -156,6 +156,15 @@ class Config:
     max_recalled: int = 64
     recall_for: float = 600.0
     recall_rounds: int = 2
+    #: Calls from other threads (``broadcast``) waiting for the node's loop: a caller waits
+    #: for room beyond this many, so a flood of broadcasts slows its source instead of
+    #: stalling the loop (and liveness with it) or queueing without bound.
+    max_pending: int = 1024
+    #: A peer's own messages per second at most: ``broadcast`` waits beyond it. A peer
+    #: forwards about 8,000 messages a second with 4 neighbours (benchmarks/RESULTS.md), so
+    #: one origin at 2,000 leaves every peer on its way room for the others and for liveness;
+    #: faster, its PUB's queues overflow and most of what it logged as sent reaches no one.
+    max_rate: float = 2000.0
     #: Human log file (every line names its node) and optional JSON event log.
     log_file: Path | None = None
     json_log: Path | None = None

@@ -108,6 +108,8 @@ class Node:
         # Re-entrant, because a signal handler may call stop() in the thread that closes.
         self._wake_lock = threading.RLock()
         self._calls: deque[Callable[[], None]] = deque()  # from other threads, run by the loop
+        self._room = threading.Condition()  # a caller waits here while _calls is full
+        self._loop_thread: threading.Thread | None = None
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -160,6 +162,8 @@ class Node:
         """Leave and stop; thread- and signal-safe. Waits for a started thread to end."""
         self._stopping = True
         self._wake()
+        with self._room:  # a caller waiting for room: it is told the node stopped
+            self._room.notify_all()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -176,11 +180,29 @@ class Node:
             self._wake_w.send(b"x")
 
     def _call_soon(self, call: Callable[[], None]) -> None:
-        """Run ``call`` in the node's thread, soon (thread-safe; queued until it runs)."""
+        """Run ``call`` in the node's thread, soon (thread-safe; queued until it runs).
+
+        Backpressure: while ``max_pending`` calls wait for the loop, a caller from another
+        thread waits for room (the node's own thread never does: it would wait for itself).
+        """
+        if threading.current_thread() is not self._loop_thread:
+            with self._room:
+                while len(self._calls) >= self.config.max_pending and not self._stopping:
+                    self._room.wait()
         if self._stopping:
             raise RuntimeError(f"{self.role} {self.id} is stopped")
         self._calls.append(call)
         self._wake()
+
+    def _run_calls(self) -> None:
+        """Run what other threads asked for, a batch at a time: the sockets, and liveness
+        with them, are served between two batches however much is asked."""
+        for _ in range(min(_BATCH, len(self._calls))):
+            self._guarded(self._calls.popleft())
+        with self._room:
+            self._room.notify_all()
+        if self._calls:
+            self._wake()  # the rest in the next turn
 
     # -- what subclasses provide ----------------------------------------------
 
@@ -386,6 +408,7 @@ class Node:
             )
 
     def _serve(self) -> None:
+        self._loop_thread = threading.current_thread()
         wake_fd = self._wake_r.fileno()
         deadline: float | None = None  # when the timers are next due, as they last said
         caught_up = -math.inf  # when the timers last ran and the logs were last written out
@@ -419,8 +442,7 @@ class Node:
                 if sock == wake_fd:
                     with contextlib.suppress(BlockingIOError):
                         self._wake_r.recv(4096)
-                    while self._calls:
-                        self._guarded(self._calls.popleft())
+                    self._run_calls()
                     continue
                 self._drain(sock)
 

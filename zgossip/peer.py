@@ -7,7 +7,10 @@ ZeroMQ and offers the library API (:meth:`Peer.on_message`, :meth:`Peer.broadcas
 from __future__ import annotations
 
 import contextlib
+import math
 import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +44,30 @@ class Delivery:
 MessageHandler = Callable[[Delivery], None]
 
 
+class _Pace:
+    """A peer's own messages at most ``rate`` a second, in bursts of a tenth of a second.
+    A caller past it waits, in real time whatever the node's clock: this is about CPU."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._burst = max(1.0, rate / 10)
+        self._tokens = self._burst
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Wait until one more message may go; the seconds waited."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            self._tokens -= 1.0
+            wait = max(0.0, -self._tokens / self.rate)
+        if wait:
+            time.sleep(wait)
+        return wait
+
+
 class Peer(Node):
     """A peer node. ``Peer(config).start()`` serves in a thread; ``.run()`` in this one."""
 
@@ -58,6 +85,9 @@ class Peer(Node):
     ) -> None:
         super().__init__(config, clock=clock, rng=rng, console=console, tap=tap)
         self._handlers_of_messages: list[MessageHandler] = []
+        self._pace = _Pace(config.max_rate)
+        self._held = 0  # broadcasts that had to wait since it was last said
+        self._held_said = -math.inf  # when that was (monotonic, real time)
         self._effectors[Publish] = self._do_publish
         self._effectors[Connect] = self._do_connect
         self._effectors[Disconnect] = self._do_disconnect_link
@@ -78,9 +108,21 @@ class Peer(Node):
 
     def broadcast(self, body: str | bytes) -> None:
         """Gossip ``body`` to the whole network (thread-safe). Sent once this peer runs;
-        kept and handed to every neighbour that links later, like every recent message."""
+        kept and handed to every neighbour that links later, like every recent message.
+
+        Backpressure: past ``Config.max_rate`` messages a second, or while the peer is
+        behind (``Config.max_pending``), the call waits; a ``broadcast.paced`` event says so,
+        at most once a second. Called from an ``on_message`` handler it never waits.
+        """
         if len(body) > wire.MAX_BODY:
             raise ValueError(f"a message body is at most {wire.MAX_BODY} characters or bytes")
+        if threading.current_thread() is not self._loop_thread and self._pace.take():
+            self._held += 1
+            now = time.monotonic()
+            if now - self._held_said >= 1.0:
+                held, self._held, self._held_said = self._held, 0, now
+                paced = records.BroadcastPaced(self._pace.rate, held)
+                self._call_soon(lambda: self.events.emit(paced))
         self._call_soon(lambda: self._apply(self.state.broadcast(self.clock.monotonic(), body)))
 
     # -- what the core holds, for those who look ---------------------------------

@@ -330,6 +330,15 @@ class GossipReceived(Event):
         return f"received {self.body} from {self.sender}"
 
 
+@event("broadcast.paced", YELLOW)
+class BroadcastPaced(Event):
+    rate: float  # own messages a second at most (Config.max_rate)
+    held: int  # broadcasts that waited for it since this was last said
+
+    def text(self) -> str:
+        return f"broadcasting faster than {self.rate:g} messages/s: {self.held} waited"
+
+
 @event("gossip.gap", YELLOW)
 class GossipGap(Event):
     origin: str

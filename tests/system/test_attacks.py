@@ -15,7 +15,7 @@ import zmq
 from tests.support import Cluster, free_ports, kill_all, rss_mb
 from zgossip import wire
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 
 #: How long a node is watched for the harm an attack would do (it shows within a second).
 WATCH = 2.0
@@ -95,3 +95,26 @@ def test_a_log_file_deleted_under_a_node_is_written_anew(cluster: Cluster) -> No
     recreated = cluster.tap.wait_event("log.recreated", node=peer)
     assert recreated["file"].endswith(log.name)
     cluster.tap.wait_for(lambda: log.exists() and log.stat().st_size > 0, what="a new log")
+
+
+FLOOD_LINES = 20_000
+
+
+def test_a_flooding_origin_is_paced_and_every_line_it_sent_arrives(cluster: Cluster) -> None:
+    (listener,) = cluster.boot(1, "--gossip-count", "0")
+    origin = f"127.0.0.1:{free_ports(1)[0]}"
+    proc = cluster.start("peer", origin, "--stdin", "--gossip-count", "0", stdin=subprocess.PIPE)
+    tap = cluster.tap
+    tap.wait_event("neighbour.added", node=origin)
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(b"line %d\n" % n for n in range(FLOOD_LINES)))  # all at once
+    proc.stdin.close()
+    tap.wait_for(
+        lambda: len(tap.of("gossip.received", listener)) == FLOOD_LINES,
+        timeout=50,
+        what=f"all {FLOOD_LINES} lines at the listener",
+    )
+    assert len(tap.of("gossip.sent", origin)) == FLOOD_LINES
+    assert tap.of("broadcast.paced", origin), "the flood was not paced"
+    assert not tap.of("liveness.late", origin), "the flood starved liveness"
+    assert not [e for e in tap.of("peer.removed") if e["peer"] == origin]
