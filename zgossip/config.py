@@ -8,6 +8,7 @@ tests pass tiny timers instead of sleeping through real ones.
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,8 +178,12 @@ class Config:
     curve_allow: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.gossip_interval <= 0 or self.liveness_interval <= 0:
-            raise ConfigError("intervals must be positive numbers of seconds")
+        for flag, seconds in (
+            ("--gossip-interval", self.gossip_interval),
+            ("--liveness-interval", self.liveness_interval),
+        ):
+            if not 0 < seconds < math.inf:  # nan and inf too: they crashed, or never fired
+                raise ConfigError(f"{flag} must be a positive, finite number of seconds")
         if self.gossip_count < 0:
             raise ConfigError("--gossip-count must not be negative")
         if self.liveness_misses < 1:

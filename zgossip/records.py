@@ -203,7 +203,8 @@ class SeedRegistered(Event):
     peers: int  # how many the seed listed
 
     def text(self) -> str:
-        return f"registered with seed {self.seed} ({self.peers} peers)"
+        listed = "1 peer" if self.peers == 1 else f"{self.peers} peers"
+        return f"registered with seed {self.seed} ({listed})"
 
 
 @event("seed.lost", YELLOW)

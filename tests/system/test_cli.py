@@ -93,3 +93,17 @@ def test_module_entry_point_and_version(tmp_path: Path) -> None:
     for flag in ("--gossip-interval", "--gossip-count", "--liveness-interval", "--liveness-misses",
                  "--log-file", "--json-log", "--host", "--config", "--port"):  # fmt: skip
         assert flag in helped.stdout
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])  # -inf: below the range, typer says so
+@pytest.mark.parametrize("flag", ["--gossip-interval", "--liveness-interval"])
+@pytest.mark.parametrize("role", ["seed", "peer"])
+def test_a_timer_that_is_not_a_finite_number_is_a_one_line_error(
+    tmp_path: Path, role: str, flag: str, value: str
+) -> None:
+    port = free_ports(1)[0]
+    write_config(tmp_path / "config.txt", [port])
+    result = run_zgossip(role, "--port", str(port), flag, value, cwd=tmp_path)
+    assert result.returncode == 2
+    error = one_line_error(result)
+    assert flag in error and "finite" in error

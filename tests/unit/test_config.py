@@ -186,10 +186,10 @@ def test_request_timeout_is_at_most_two_seconds() -> None:
     ("options", "needle"),
     [
         ({"gossip_count": -1}, "--gossip-count"),
-        ({"gossip_interval": 0.0}, "intervals"),
-        ({"gossip_interval": -1.0}, "intervals"),
-        ({"liveness_interval": 0.0}, "intervals"),
-        ({"liveness_interval": -0.5}, "intervals"),
+        ({"gossip_interval": 0.0}, "--gossip-interval"),
+        ({"gossip_interval": -1.0}, "--gossip-interval"),
+        ({"liveness_interval": 0.0}, "--liveness-interval"),
+        ({"liveness_interval": -0.5}, "--liveness-interval"),
         ({"liveness_misses": 0}, "--liveness-misses"),
         ({"liveness_misses": -3}, "--liveness-misses"),
         ({"links": 0}, "links"),
@@ -200,3 +200,11 @@ def test_bad_options_are_config_errors(options: dict[str, float], needle: str) -
     with pytest.raises(ConfigError) as info:
         Config(**options)  # type: ignore[arg-type]
     assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), 0.0, -1.0])
+def test_timers_must_be_positive_finite_numbers(seconds: float) -> None:
+    with pytest.raises(ConfigError, match="--liveness-interval must be a positive, finite"):
+        Config(liveness_interval=seconds)
+    with pytest.raises(ConfigError, match="--gossip-interval must be a positive, finite"):
+        Config(gossip_interval=seconds)
