@@ -230,6 +230,12 @@ class Config:
         return 2 * self.death_window
 
     @property
+    def join_patience(self) -> float:
+        """How long a peer waits to join (a majority of the seeds answering) before it says
+        why it is still waiting, and how often it says so again: a few request timeouts."""
+        return 3 * self.request_timeout
+
+    @property
     def recall_interval(self) -> float:
         """How often a peer pings the neighbours it lost for dead (see ``max_recalled``)."""
         return self.recall_rounds * self.liveness_interval

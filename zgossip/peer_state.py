@@ -92,6 +92,7 @@ class PeerState(Core):
         self._sent = 0  # of which automatic ones (gossip-count): ("gossip",) once linked
         self._next_round = now + config.liveness_interval
         self.deadlines.set(("round",), self._next_round)
+        self.deadlines.set(("joining",), now + config.join_patience)
         self._gaps_due: list[tuple[str, int]] = []  # gap keys come due, asked for together
         self._joined = False  # a majority of the seeds registered us once
         self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
@@ -218,6 +219,8 @@ class PeerState(Core):
             self._gossip()
         elif kind == "recall":
             self._recall()
+        elif kind == "joining":
+            self._still_joining()
         else:
             super()._on_due(key)
 
@@ -347,6 +350,7 @@ class PeerState(Core):
             self._emit(records.SeedRegistered(seed, len(message.peers)))
         if len(self.registration.registered()) >= self.registration.quorum:
             self._joined = True  # a majority of the seeds hold our registration: we are in
+            self.deadlines.cancel(("joining",))
         self._top_up()
 
     def _top_up(self) -> None:
@@ -462,6 +466,15 @@ class PeerState(Core):
                 msg_id.hex(), _text(message.body), message.origin, sender, message
             )
         )
+
+    def _still_joining(self) -> None:
+        """Not joined yet: say why (how many seeds hold our registration, of how many
+        needed), and again every ``join_patience`` until joined; a silent wait helps no one."""
+        if self._joined:
+            return
+        registered = len(self.registration.registered())
+        self._emit(records.JoinWaiting(registered, self.registration.quorum, len(self._seeds)))
+        self.deadlines.set(("joining",), self.clock.monotonic() + self.config.join_patience)
 
     # -- after a partition -----------------------------------------------------------------
 

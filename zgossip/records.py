@@ -207,6 +207,21 @@ class SeedRegistered(Event):
         return f"registered with seed {self.seed} ({listed})"
 
 
+@event("join.waiting", YELLOW)
+class JoinWaiting(Event):
+    registered: int  # seeds that hold our registration
+    needed: int  # a majority of the seeds of config.txt
+    seeds: int  # listed in config.txt
+
+    def text(self) -> str:
+        why = (
+            "no seed answers (are they running? with CURVE, are our keys allowed?)"
+            if self.registered == 0
+            else f"only {self.registered} of the {self.needed} seeds needed hold our registration"
+        )
+        return f"not joined yet: {why}; {self.seeds} seed(s) in the config"
+
+
 @event("seed.lost", YELLOW)
 class SeedLost(Event):
     seed: str

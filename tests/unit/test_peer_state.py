@@ -98,3 +98,17 @@ def test_own_broadcast_is_logged_before_it_is_published() -> None:
     out = peer.broadcast(13.0, "mine")
     assert isinstance(out[0], records.GossipSent) and out[0].body == "mine"
     assert isinstance(out[1], Publish)
+
+
+def test_a_peer_that_cannot_join_says_why_and_again_until_it_joins() -> None:
+    peer, _ = _peer()
+    patience = peer.config.join_patience
+    out = peer.timers(10.0 + patience)  # no seed ever answered
+    assert records.JoinWaiting(0, 2, 3) in out
+    assert "no seed answers" in records.JoinWaiting(0, 2, 3).text()
+    peer.answer(10.0 + patience, str(SEEDS[0]), _listing(SEEDS[0]))
+    out = peer.timers(10.0 + 2 * patience)
+    assert records.JoinWaiting(1, 2, 3) in out  # one of the two needed
+    peer.answer(10.0 + 2 * patience, str(SEEDS[1]), _listing(SEEDS[1]))
+    out = peer.timers(10.0 + 4 * patience)
+    assert not [e for e in out if isinstance(e, records.JoinWaiting)]  # joined: quiet
