@@ -116,6 +116,7 @@ class Node:
         self._failure: BaseException | None = None
         self.endpoints: list[str] = []
         self._dealers: dict[str, zmq.Socket[bytes]] = {}  # node -> our DEALER to its ROUTER
+        self._connected: set[str] = set()  # of those, the ones connected (CURVE may refuse)
         self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
         self._router: zmq.Socket[bytes] | None = None
         self._effectors: dict[type, Callable[[Any], None]] = {
@@ -125,7 +126,8 @@ class Node:
             OpenProbe: self._do_open_probe,
             CloseProbe: self._do_close_probe,
         }
-        self.state: Core = self._core()
+        now = self.clock.monotonic()
+        self.state: Core = self._core(now, self.clock.time() - now)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -206,8 +208,9 @@ class Node:
 
     # -- what subclasses provide ----------------------------------------------
 
-    def _core(self) -> Core:
-        """The protocol core this node executes."""
+    def _core(self, now: float, wall_offset: float) -> Core:
+        """The protocol core this node executes, made at ``now`` (Unix time minus monotonic
+        time: ``wall_offset``)."""
         raise NotImplementedError
 
     def _bind(self) -> list[str]:
@@ -297,9 +300,11 @@ class Node:
             dealer.send(wire.encode(effect.message), zmq.NOBLOCK)
 
     def _open_dealer(self, target: str) -> zmq.Socket[bytes]:
-        """A DEALER to ``target``'s ROUTER, watched: what comes back is ``answer(target)``."""
+        """A DEALER to ``target``'s ROUTER, watched: what comes back is ``answer(target)``.
+        Without a certificate for ``target`` (CURVE) it stays unconnected: see ``_connect``."""
         dealer = self._dealers[target] = self._socket(zmq.DEALER)
-        self._connect(dealer, target)
+        if self._connect(dealer, target):
+            self._connected.add(target)
         self._watch(dealer, lambda frames: self._on_answer(target, frames))
         return dealer
 
@@ -309,6 +314,7 @@ class Node:
 
     def _do_disconnect(self, effect: Disconnect) -> None:
         dealer = self._dealers.pop(effect.peer, None)
+        self._connected.discard(effect.peer)
         if dealer is not None:
             self._discard(dealer)
 

@@ -92,9 +92,8 @@ class Peer(Node):
         self._effectors[Connect] = self._do_connect
         self._effectors[Disconnect] = self._do_disconnect_link
 
-    def _core(self) -> PeerState:
-        now = self.clock.monotonic()
-        return PeerState(self.config, rng=self.rng, now=now, wall_offset=self.clock.time() - now)
+    def _core(self, now: float, wall_offset: float) -> PeerState:
+        return PeerState(self.config, rng=self.rng, now=now, wall_offset=wall_offset)
 
     # -- the library API ---------------------------------------------------------
 
@@ -170,15 +169,9 @@ class Peer(Node):
         self._pub.send(effect.frame)
 
     def _do_connect(self, effect: Connect) -> None:
-        dealer = self._dealers.get(effect.peer)
-        if dealer is None:
-            dealer = self._socket(zmq.DEALER)
-            self._dealers[effect.peer] = dealer
-            connected = self._connect(dealer, effect.peer)
-            self._watch(dealer, lambda frames: self._on_answer(effect.peer, frames))
-        else:
-            connected = True
-        if connected:  # else the link never comes up, and fails in time
+        if effect.peer not in self._dealers:
+            self._open_dealer(effect.peer)
+        if effect.peer in self._connected:  # else the link never comes up, and fails in time
             self._connect(self._sub, effect.peer, effect.pub)  # a CURVE client of its XPUB
 
     def _do_disconnect_link(self, effect: Disconnect) -> None:

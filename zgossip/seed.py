@@ -4,15 +4,11 @@ and leaves, and a DEALER to each other seed. The protocol is
 
 from __future__ import annotations
 
-import random
-
 import zmq
 
 from zgossip.agreement import Agreement
-from zgossip.clock import Clock
-from zgossip.config import Config
 from zgossip.effects import Effect
-from zgossip.node import Node, Tap
+from zgossip.node import Node
 from zgossip.registry import Registry
 from zgossip.seed_state import SeedState
 
@@ -23,20 +19,8 @@ class Seed(Node):
     role = "seed"
     state: SeedState
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-        console: bool = False,
-        tap: Tap | None = None,
-    ) -> None:
-        super().__init__(config, clock=clock, rng=rng, console=console, tap=tap)
-
-    def _core(self) -> SeedState:
-        now = self.clock.monotonic()
-        return SeedState(self.config, rng=self.rng, now=now, wall_offset=self.clock.time() - now)
+    def _core(self, now: float, wall_offset: float) -> SeedState:
+        return SeedState(self.config, rng=self.rng, now=now, wall_offset=wall_offset)
 
     @property
     def registry(self) -> Registry:
