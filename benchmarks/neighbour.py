@@ -4,16 +4,18 @@ Run as ``python -m benchmarks.neighbour PEER_ID PEER_PUB COUNT``: one process ho
 neighbours, served by one poller, so that the whole harness takes one process's share of
 the cores (four processes, each with its own I/O thread, took more CPU than the peer).
 Each neighbour does exactly what a real one does on the wire, and no more: binds a ROUTER
-(its identity) and an XPUB, subscribes a SUB to the peer's PUB (with the ``\\x00<id>``
-topic of the slow-joiner handshake), sends LINK over a DEALER, answers READY and PINGs.
+(its identity) and an XPUB, subscribes a SUB to the peer's PUB (to what is addressed to
+it, and the ``\\x00<id>`` topic of the slow-joiner handshake), sends LINK over a DEALER,
+answers READY and PINGs. It ignores prunes: the peer under test runs the flood.
 
 A flood is two commands from stdin. ``prepare MESSAGES COPIES`` encodes the frames
 beforehand, so that the flood costs a send each: with ``copies`` every neighbour sends
 every frame, byte for byte, as the neighbours of a real peer each pass on what they
 received (the peer gets each message once per neighbour: one first copy, the rest
 duplicates); without, each neighbour sends its own share, as their origin. ``go WINDOW``
-then floods with at most ``window`` messages that the peer has not yet forwarded to
-every neighbour, and counts the forwards.
+then floods with at most ``window`` messages that the peer has not yet forwarded, and
+counts the forwards: the peer forwards each message to every neighbour but the one whose
+copy came first.
 
 Speaks to the parent in JSON lines on stdout: ``{"linked": [ids]}``, then one line a command.
 """
@@ -83,7 +85,7 @@ class Neighbours:
         pub = self._socket(zmq.XPUB)
         pub.setsockopt(zmq.XPUB_VERBOSE, 1)
         sub = self._socket(zmq.SUB)
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.setsockopt(zmq.SUBSCRIBE, wire.topic(own.encode()))
         sub.setsockopt(zmq.SUBSCRIBE, b"\x00" + own.encode())
         sub.connect(peer_pub)
         dealer = self._socket(zmq.DEALER)
@@ -127,13 +129,14 @@ class Neighbours:
     def prepare(self, messages: int, copies: bool) -> Flood:
         """Encode the frames of a flood of ``messages`` distinct messages."""
         flood = Flood(distinct=messages)
+        to_peer = wire.topic(self.peer.encode())
         for i in range(messages):
             if copies:  # the same bytes from every neighbour
                 self.shared_seq += 1
                 seq = self.shared_seq
                 frame = wire.encode(wire.Gossip(_SHARED, seq, float(seq), str(seq)))
                 flood.frames.extend(
-                    (n.pub, wire.gossip_frame(n.id.encode(), frame)) for n in self.links
+                    (n.pub, to_peer + wire.gossip_frame(n.id.encode(), frame)) for n in self.links
                 )
             else:  # each neighbour its own, in turn
                 link = self.links[i % len(self.links)]
@@ -141,7 +144,9 @@ class Neighbours:
                 now = time.time()
                 body = f"{now:.6f}:127.0.0.1:{link.seq}"
                 frame = wire.encode(wire.Gossip(link.id, link.seq, now, body))
-                flood.frames.append((link.pub, wire.gossip_frame(link.id.encode(), frame)))
+                flood.frames.append(
+                    (link.pub, to_peer + wire.gossip_frame(link.id.encode(), frame))
+                )
         return flood
 
     def go(self, flood: Flood, window: int) -> None:
@@ -151,7 +156,7 @@ class Neighbours:
             link.forwards = 0
         sent = 0  # frames
         while True:
-            done = min(link.forwards for link in self.links)
+            done = self.forwarded()
             if done >= flood.distinct:
                 return
             while sent < len(flood.frames) and sent // per_message - done < window:
@@ -167,6 +172,10 @@ class Neighbours:
                     self._on_router(link)
                 else:
                     self._drain(link, flood)
+
+    def forwarded(self) -> int:
+        """Messages the peer forwarded in this flood, each to all neighbours but one."""
+        return sum(link.forwards for link in self.links) // (len(self.links) - 1)
 
     @staticmethod
     def _drain(link: _Link, flood: Flood) -> None:
@@ -193,7 +202,7 @@ def _serve(neighbours: Neighbours) -> None:
             _say({"prepared": flood.distinct})
         elif words[:1] == ["go"]:
             neighbours.go(flood, int(words[1]))
-            forwards = min(link.forwards for link in neighbours.links)
+            forwards = neighbours.forwarded()
             _say({"forwards": forwards, "first": flood.first, "last": flood.last})
         else:
             break

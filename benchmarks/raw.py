@@ -36,7 +36,7 @@ def frame(seq: int) -> bytes:
     """A message as a zgossip PUB sends it: one frame, sender id then msgpack envelope."""
     now = time.time()
     envelope = {
-        "v": 1,
+        "v": wire.VERSION,
         "type": "gossip",
         "origin": "127.0.0.1:40000",
         "seq": seq,

@@ -4,10 +4,13 @@ The peer under test is the installed ``zgossip peer``, with a JSON event log and
 human log, as a user runs it. Its four neighbours live in one ``benchmarks.neighbour`` process,
 speaking the link protocol (LINK / READY, PING answered). Throughput: every neighbour
 sends the same stream of messages, as the neighbours of a real peer each pass on what they
-got, so the peer receives each message four times, forwards it once and drops three
-duplicates. Memory: each neighbour sends a quarter of the messages (one receipt, one
-forward a message), a million in all, the peer's RSS read from /proc between chunks: as
-a chunk ends (the peak) and once the peer has idled (what it keeps).
+got, so the peer receives each message four times, forwards it to the three neighbours
+whose copy did not come first, and drops three duplicates. The peer runs the flood
+(``--dissemination flood``): down the tree it would prune three of the four links, and a
+link of the tree costs what a link of the flood does. Memory: each neighbour sends a
+quarter of the messages (one receipt, three forwards a message), a million in all, the
+peer's RSS read from /proc between chunks: as a chunk ends (the peak) and once the peer
+has idled (what it keeps).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ WINDOW = 500
 _SETTLE = 1.5
 #: Timers of the peer under test: slow enough that liveness is no load.
 _TIMERS = ["--liveness-interval", "5", "--liveness-misses", "3", "--gossip-count", "0"]
+#: Every link eager, whatever the neighbours send: see the module's text.
+_FLOOD = ["--dissemination", "flood"]
 
 
 @dataclass(slots=True)
@@ -117,7 +122,7 @@ def _run(directory: Path, flood: int, total: int, chunks: int, profile: Path | N
     python_flags = ("-m", "cProfile", "-o", str(profile)) if profile else ()
     seed = start_node("seed", seed_port, directory, *_TIMERS[:4], "--log-file", "seed.log")
     peer = start_node(
-        "peer", peer_port, directory, *_TIMERS, "--json-log", str(tap.path),
+        "peer", peer_port, directory, *_TIMERS, *_FLOOD, "--json-log", str(tap.path),
         "--log-file", "peer.log", python_flags=python_flags,
     )  # fmt: skip
     neighbours: _Neighbours | None = None

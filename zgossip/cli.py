@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, NoReturn, overload
@@ -52,6 +53,22 @@ LivenessMisses = Annotated[
 JsonLog = Annotated[Path | None, typer.Option(help="Append one JSON event a line to this file.")]
 Verbose = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="Also print liveness chatter.")
+]
+
+
+class Spread(StrEnum):
+    """``--dissemination``: the values of ``Config.dissemination``."""
+
+    tree = "tree"
+    flood = "flood"
+
+
+Dissemination = Annotated[
+    Spread,
+    typer.Option(
+        help="How gossip spreads: down an epidemic broadcast tree, announcing ids on the "
+        "other links (tree), or whole down every link (flood)."
+    ),
 ]
 CurveSecret = Annotated[
     Path | None,
@@ -119,6 +136,7 @@ def _build(
     verbose: int,
     curve_secret: Path | None,
     curve_allow: Path | None,
+    dissemination: Spread = Spread.tree,
 ) -> Config:
     try:
         return Config(
@@ -133,6 +151,7 @@ def _build(
             verbose=verbose,
             curve_secret=curve_secret,
             curve_allow=curve_allow,
+            dissemination=dissemination.value,
         )
     except ConfigError as exc:
         _fail(str(exc), 2)
@@ -197,6 +216,7 @@ def peer(
     verbose: Verbose = 0,
     curve_secret: CurveSecret = None,
     curve_allow: CurveAllow = None,
+    dissemination: Dissemination = Spread.tree,
     stdin: Annotated[
         bool,
         typer.Option(
@@ -221,7 +241,7 @@ def peer(
         address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
-        curve_secret=curve_secret, curve_allow=curve_allow,
+        curve_secret=curve_secret, curve_allow=curve_allow, dissemination=dissemination,
     )  # fmt: skip
     node = _open(Peer, cfg)
     if stdin:
@@ -475,6 +495,7 @@ def simulate(
     ] = 5.0,
     liveness_interval: LivenessInterval = 13.0,
     liveness_misses: LivenessMisses = 3,
+    dissemination: Dissemination = Spread.tree,
     events: Annotated[
         Path | None,
         typer.Option(help="Write the simulated nodes' JSON event log (as --json-log) here."),
@@ -504,6 +525,7 @@ def simulate(
         partitions=[_partition(text) for text in partition or ()],
         join_interval=join_interval, message_interval=message_interval, drain=drain,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
+        options={"dissemination": dissemination.value},
     )  # fmt: skip
     started = time.perf_counter()
     try:

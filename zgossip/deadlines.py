@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 #: What the cores time: a tuple whose first item says what kind of thing it is.
-Key = tuple[str | int, ...]
+Key = tuple[str | int | bytes, ...]
 
 #: Below this many entries the heap is never rebuilt: not worth it.
 _COMPACT_AT = 64

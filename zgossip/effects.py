@@ -34,9 +34,11 @@ class Reply:
 
 @dataclass(slots=True)
 class Publish:
-    """Send a gossip frame (:func:`wire.gossip_frame`) to every subscriber of our PUB."""
+    """Send a gossip frame (:func:`wire.gossip_frame`) on our PUB to each neighbour in
+    ``to``, each copy addressed to its SUB (:func:`wire.topic`)."""
 
     frame: bytes
+    to: tuple[str, ...]
 
 
 @dataclass(slots=True)

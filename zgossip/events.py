@@ -3,9 +3,9 @@
 One call writes the JSON event line (``ts``, ``node``, ``role``, ``event`` and
 the fields), the human log line (every line names its node and event) and the
 console line, and hands the event to in-process listeners (tests and library
-users). The node calls :meth:`EventLog.flush` within a millisecond of an event
-(``zgossip.node._GRAIN``), so a ``tail -f`` sees every event at once, and a burst
-of messages costs a write per log and millisecond rather than one per line.
+users). The node calls :meth:`EventLog.flush` once it has read all the input waiting,
+before it blocks (and within a millisecond under a stream: ``zgossip.node._GRAIN``), so
+a ``tail -f`` sees every event at once, and a burst of messages costs one write per log.
 
 The log is on the hot path of every message, so this module formats its lines
 itself: Python's ``logging`` builds a record, looks up the calling frame and

@@ -35,6 +35,7 @@ class Entry:
 @dataclass(frozen=True, slots=True)
 class _Kept:
     when: float
+    id: bytes
     origin: str
     seq: int
     frame: bytes
@@ -62,11 +63,12 @@ class MessageList:
         self._history: deque[_Kept] = deque()
         self._history_size = history
         self._kept: dict[tuple[str, int], bytes] = {}  # (origin, seq) -> frame, as in _history
+        self._kept_ids: dict[bytes, bytes] = {}  # id -> frame, as in _history
 
     def __len__(self) -> int:
         return len(self._numbers)
 
-    def __contains__(self, msg_id: bytes) -> bool:
+    def __contains__(self, msg_id: object) -> bool:
         return msg_id in self._numbers
 
     def get(self, msg_id: bytes) -> Entry | None:
@@ -99,7 +101,7 @@ class MessageList:
         too_old = now - self._max_age
         while self._whens[self._oldest % self._max_entries] < too_old:
             self._forget_oldest()
-        self._keep(now, origin, seq, frame)
+        self._keep(now, msg_id, origin, seq, frame)
 
     def _forget_oldest(self) -> None:
         slot = self._oldest % self._max_entries
@@ -107,7 +109,7 @@ class MessageList:
         self._ids[slot] = b""
         self._oldest += 1
 
-    def _keep(self, now: float, origin: str, seq: int, frame: bytes) -> None:
+    def _keep(self, now: float, msg_id: bytes, origin: str, seq: int, frame: bytes) -> None:
         """Keep the frame whole among the newest ``history``."""
         if not self._history_size:
             return
@@ -115,22 +117,20 @@ class MessageList:
             gone = self._history.popleft()
             if self._kept.get((gone.origin, gone.seq)) is gone.frame:
                 del self._kept[(gone.origin, gone.seq)]
-        self._history.append(_Kept(now, origin, seq, frame))
+            if self._kept_ids.get(gone.id) is gone.frame:
+                del self._kept_ids[gone.id]
+        self._history.append(_Kept(now, msg_id, origin, seq, frame))
         self._kept[(origin, seq)] = frame
+        self._kept_ids[msg_id] = frame
 
     def kept(self, origin: str, seqs: Iterable[int], max_bytes: int) -> list[bytes]:
         """The frames of ``origin`` with these sequence numbers that are still kept whole, in
         the order asked, as many as fit in ``max_bytes`` (the rest can be asked for again)."""
-        frames: list[bytes] = []
-        for seq in seqs:
-            frame = self._kept.get((origin, seq))
-            if frame is None:
-                continue
-            max_bytes -= len(frame)
-            if max_bytes < 0:
-                break
-            frames.append(frame)
-        return frames
+        return _fitting((self._kept.get((origin, seq)) for seq in seqs), max_bytes)
+
+    def kept_by_id(self, ids: Iterable[bytes], max_bytes: int) -> list[bytes]:
+        """The frames with these ids that are still kept whole, as :meth:`kept`."""
+        return _fitting((self._kept_ids.get(msg_id) for msg_id in ids), max_bytes)
 
     def recent(self, max_bytes: int) -> list[bytes]:
         """The newest kept frames, oldest first, that fit in ``max_bytes`` and are young
@@ -144,6 +144,19 @@ class MessageList:
             frames.append(kept.frame)
         frames.reverse()
         return frames
+
+
+def _fitting(frames: Iterable[bytes | None], max_bytes: int) -> list[bytes]:
+    """The frames found (not None), in order, as many as fit in ``max_bytes``."""
+    fit: list[bytes] = []
+    for frame in frames:
+        if frame is None:
+            continue
+        max_bytes -= len(frame)
+        if max_bytes < 0:
+            break
+        fit.append(frame)
+    return fit
 
 
 @dataclass(slots=True)

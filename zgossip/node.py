@@ -38,9 +38,10 @@ T = TypeVar("T")
 
 #: Messages read from one socket before the loop looks at the others again.
 _BATCH = 256
-#: After input, the loop catches up within this many seconds: it runs the timers (for
-#: what the input made due sooner: a gap to repair, a new link's deadline) and writes the
-#: logs out. Under a stream of input, so once a millisecond rather than after each message.
+#: After input, the loop catches up before it blocks again: it runs the timers (for what
+#: the input made due sooner: a gap to repair, a new link's deadline) and writes the logs
+#: out, so a burst of input costs one wake-up. Under a stream of input that never lets it
+#: block, it catches up once this many seconds rather than after each message.
 _GRAIN = 0.001
 #: The heap is trimmed when the loop goes idle after input, at most this often (seconds).
 _TRIM_INTERVAL = 1.0
@@ -419,14 +420,14 @@ class Node:
         deadline: float | None = None  # when the timers are next due, as they last said
         caught_up = -math.inf  # when the timers last ran and the logs were last written out
         handled = True  # input came since: the timers have not seen it, nor the logs had it
-        quiet = False  # the last wait ended with nothing to read
+        quiet = False  # the last poll found nothing to read
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
             due = deadline is not None and now >= deadline
             if due:  # read what came meanwhile first: an answer may be sitting unread
                 self._guarded(self._pump)
-            if due or (handled and now - caught_up >= _GRAIN):
+            if due or (handled and (quiet or now - caught_up >= _GRAIN)):
                 deadline = self._guarded(self._timers)
                 self.events.flush()
                 caught_up, handled = now, False
@@ -435,11 +436,12 @@ class Node:
                 busy, next_trim = False, now + _TRIM_INTERVAL
             wake_at = earliest(
                 deadline,
-                caught_up + _GRAIN if handled else None,  # not caught up with the input: soon
                 next_trim if busy else None,  # a trim to come: a quiet node wakes up for it
             )
             timeout: int | None = None
-            if wake_at is not None:
+            if handled:  # not caught up with the input: first see whether more is waiting
+                timeout = 0
+            elif wake_at is not None:
                 timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
             ready = self._poller.poll(timeout)
             quiet = not ready

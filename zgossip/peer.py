@@ -88,6 +88,7 @@ class Peer(Node):
         self._pace = _Pace(config.max_rate)
         self._held = 0  # broadcasts that had to wait since it was last said
         self._held_said = -math.inf  # when that was (monotonic, real time)
+        self._topics: dict[str, bytes] = {}  # neighbour -> what its copies start with
         self._effectors[Publish] = self._do_publish
         self._effectors[Connect] = self._do_connect
         self._effectors[Disconnect] = self._do_disconnect_link
@@ -155,7 +156,8 @@ class Peer(Node):
         self._pub_endpoint = self._bind_socket(self._pub, host, None)
         self._sub = self._socket(zmq.SUB)
         self._sub.setsockopt(zmq.RCVHWM, self.config.gossip_hwm)
-        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self._topic = wire.topic(self.id.encode())  # what our neighbours address us by
+        self._sub.setsockopt(zmq.SUBSCRIBE, self._topic)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"\x00" + self.id.encode())
         self._watch(self._router, self._on_router)
         self._watch(self._pub, self._on_subscription)
@@ -166,7 +168,12 @@ class Peer(Node):
         return self.state.start(self.clock.monotonic(), self._pub_endpoint)
 
     def _do_publish(self, effect: Publish) -> None:
-        self._pub.send(effect.frame)
+        send, frame, topics = self._pub.send, effect.frame, self._topics
+        for peer in effect.to:
+            topic = topics.get(peer)
+            if topic is None:
+                topic = topics[peer] = wire.topic(peer.encode())
+            send(topic + frame)
 
     def _do_connect(self, effect: Connect) -> None:
         if effect.peer not in self._dealers:
@@ -176,6 +183,7 @@ class Peer(Node):
 
     def _do_disconnect_link(self, effect: Disconnect) -> None:
         self._do_disconnect(effect)
+        self._topics.pop(effect.peer, None)
         if effect.pub is not None:
             with contextlib.suppress(zmq.ZMQError):  # never connected
                 self._sub.disconnect(effect.pub)
@@ -211,7 +219,7 @@ class Peer(Node):
         if len(frames) != 1:
             self._bad(f"expected 1 gossip frame, got {len(frames)}")
             return
-        frame = frames[0]
+        frame = frames[0][len(self._topic) :]  # addressed to us: our SUB reads nothing else
         if self._tap is not None and not self._tap.inbound(frame, None):
             return
         effects = self.state.gossip(self.clock.monotonic(), frame)

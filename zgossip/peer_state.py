@@ -14,14 +14,15 @@ Linking A to B, without losing gossip to ZeroMQ's slow-joiner effect:
 
 1. A connects its SUB to B's PUB and a DEALER to B's ROUTER, and sends ``link``.
 2. B does the same towards A (links are symmetric).
-3. Each SUB subscribes, besides "" (all gossip), to a topic naming its own peer,
-   ``\\x00<id>``, which never matches a message. When B's PUB reports A's topic,
-   B knows A's SUB is live on B's PUB, and tells A so with ``ready``.
+3. Each SUB subscribes, besides the gossip addressed to its peer (:func:`wire.topic`),
+   to a topic naming it, ``\\x00<id>``, which never matches a message. When B's PUB
+   reports A's topic, B knows A's SUB is live on B's PUB, and tells A so with ``ready``.
 4. A side counts the link as up, logs ``neighbour.added``, starts pinging and
    hands over its recent gossip once it has both seen the other's subscription
    and received the other's ``ready``.
 
-A peer's own messages start one gossip interval after its first link is up.
+A peer's own messages start one gossip interval after its first link is up. Gossip
+spreads down an epidemic broadcast tree, or floods every link (:mod:`zgossip.tree`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from zgossip.gossip import Gaps, MessageList, message_id
 from zgossip.liveness import Liveness, Suspicions
 from zgossip.overlay import pick_neighbours
 from zgossip.registration import Registration
+from zgossip.tree import Tree
 
 
 @dataclass(slots=True)
@@ -75,6 +77,15 @@ class PeerState(Core):
             tries=config.repair_tries,
             max_missing=wire.MAX_REPAIR,
         )
+        self.tree = Tree(
+            self.deadlines,
+            self.clock,
+            lazy=config.dissemination == "tree",
+            announce_interval=config.announce_interval,
+            graft_timeout=config.graft_timeout,
+            max_announce=config.max_announce,
+            max_announced=config.max_announced,
+        )
         self.registration = Registration(
             [str(seed) for seed in config.seeds],
             self.deadlines,
@@ -94,6 +105,7 @@ class PeerState(Core):
         self.deadlines.set(("round",), self._next_round)
         self.deadlines.set(("joining",), now + config.join_patience)
         self._gaps_due: list[tuple[str, int]] = []  # gap keys come due, asked for together
+        self._grafts_due: list[bytes] = []  # and graft keys: ids announced, never come
         self._joined = False  # a majority of the seeds registered us once
         self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
         # neighbours lost for dead, pinged now and then in case a partition cut us off from
@@ -149,12 +161,23 @@ class PeerState(Core):
                 kept = self.ml.kept(origin, seqs, max_bytes=wire.MAX_FRAME // 2)
                 if kept:
                     out.append(Reply(to, wire.History(self.id, tuple(kept))))
+            case wire.IHave(peer=peer, ids=ids) if peer in self.neighbours:
+                self.tree.announced(peer, ids, self.ml)
+            case wire.Graft(peer=peer, ids=ids) if peer in self.neighbours:
+                self.tree.grafted(peer)
+                kept = self.ml.kept_by_id(ids, max_bytes=wire.MAX_FRAME // 2)
+                if kept:
+                    out.append(Reply(to, wire.History(self.id, tuple(kept))))
+            case wire.Prune(peer=peer) if peer in self.neighbours:
+                self.tree.pruned(peer)
             case wire.Bye(peer=peer) if peer in self.neighbours:
                 self._forget(peer)
                 self._emit(records.NeighbourLeft(peer))
                 self._replace()
-            case wire.Ready() | wire.History() | wire.Bye():
+            case wire.Ready() | wire.History() | wire.Bye() | wire.IHave() | wire.Graft():
                 pass  # from a link we already dropped
+            case wire.Prune():
+                pass  # likewise
             case _:
                 self._bad(f"unexpected {message.KIND} message on a peer's ROUTER")
         return out
@@ -172,16 +195,22 @@ class PeerState(Core):
     def gossip(self, now: float, frame: bytes) -> Sequence[Effect]:
         """A frame from a neighbour's PUB: the forwarder's id, then a gossip envelope.
 
-        Most frames are duplicates: those cost a hash and a lookup, and return nothing."""
+        A duplicate costs a hash and a lookup, and returns nothing unless it prunes the link
+        it came on (see :mod:`zgossip.tree`)."""
         try:
             raw_sender, envelope = wire.split_gossip(frame)
             msg_id = message_id(envelope)
-            if msg_id in self.ml:
-                return ()  # a duplicate: dropped before it is even decoded
             sender = wire.sender_id(raw_sender)
         except wire.WireError as exc:
             out = self._begin(now)
             self._bad(str(exc))
+            return out
+        if msg_id in self.ml:  # a duplicate: dropped before it is even decoded
+            if not self.tree.duplicate(sender):
+                return ()
+            out = self._begin(now)
+            self._out.append(Send(sender, wire.Prune(self.id)))
+            self._emit(records.GossipPrune(sender))
             return out
         out = self._begin(now)
         self._receive_new(msg_id, bytes(envelope), sender)
@@ -215,6 +244,10 @@ class PeerState(Core):
         elif kind == "suspicion":
             if self.suspicions.expired(str(key[1])):  # no helper vouched for it in time
                 self._on_dead(str(key[1]), self.clock.time())
+        elif kind == "graft":
+            self._grafts_due.append(bytes(key[1]))  # type: ignore[arg-type]
+        elif kind == "announce":
+            self._announce()
         elif kind == "gossip":
             self._gossip()
         elif kind == "recall":
@@ -228,6 +261,15 @@ class PeerState(Core):
         if self._gaps_due:
             self._ask_for_gaps(self._gaps_due)
             self._gaps_due = []
+        if self._grafts_due:
+            for neighbour, ids in self.tree.grafts(self._grafts_due).items():
+                self._out.append(Send(neighbour, wire.Graft(self.id, tuple(ids))))
+                self._emit(records.GossipGraft(neighbour, len(ids)))
+            self._grafts_due = []
+
+    def _announce(self) -> None:
+        for neighbour, ids in self.tree.announcements().items():
+            self._out.append(Send(neighbour, wire.IHave(self.id, ids)))
 
     def _registration(self) -> None:
         due = self.registration.poll()
@@ -334,7 +376,7 @@ class PeerState(Core):
         self.ml.record(msg_id, self.id, frame, self.id, self._seq)
         # logged first: its time comes before any receipt's
         self._emit(records.GossipSent(msg_id.hex(), _text(body)))
-        self._out.append(Publish(wire.gossip_frame(self._id_bytes, frame)))
+        self._push(msg_id, frame, self.id)
 
     # -- seeds -----------------------------------------------------------------------------
 
@@ -397,6 +439,7 @@ class PeerState(Core):
 
     def _link_up(self, neighbour: Neighbour) -> None:
         self.liveness.watch(neighbour.id)
+        self.tree.add(neighbour.id)
         self._emit(records.NeighbourAdded(neighbour.id))
         items = self.ml.recent(max_bytes=wire.MAX_FRAME // 2)
         if items:
@@ -412,6 +455,7 @@ class PeerState(Core):
         if neighbour is None:
             return
         self.liveness.forget(peer)
+        self.tree.remove(peer)
         self.suspicions.refute(peer)  # no longer ours to judge
         self.deadlines.cancel(("link", peer))
         self._out.append(Disconnect(peer, neighbour.pub))
@@ -460,12 +504,18 @@ class PeerState(Core):
             return
         self.ml.record(msg_id, sender, frame, message.origin, message.seq)
         self.gaps.seen(message.origin, message.seq, sender)
-        self._out.append(Publish(wire.gossip_frame(self._id_bytes, frame)))
+        self._push(msg_id, frame, sender)
         self._emit(
             records.GossipReceived(
                 msg_id.hex(), _text(message.body), message.origin, sender, message
             )
         )
+
+    def _push(self, msg_id: bytes, frame: bytes, sender: str) -> None:
+        """Forward a first receipt (from ``sender``: ourselves for our own) down the tree."""
+        to = self.tree.first(msg_id, sender)
+        if to:
+            self._out.append(Publish(wire.gossip_frame(self._id_bytes, frame), tuple(to)))
 
     def _still_joining(self) -> None:
         """Not joined yet: say why (how many seeds hold our registration, of how many

@@ -365,6 +365,23 @@ class GossipGap(Event):
         return f"missing {len(self.seqs)} message(s) of {self.origin}: asked {self.asked}"
 
 
+@event("gossip.graft", chatter=True)
+class GossipGraft(Event):
+    neighbour: str  # announced messages that never came whole: asked of it, now pushing
+    ids: int
+
+    def text(self) -> str:
+        return f"asked {self.neighbour} for {self.ids} message(s) it announced: on the tree"
+
+
+@event("gossip.prune", chatter=True)
+class GossipPrune(Event):
+    neighbour: str  # pushed a copy we had: it only announces to us from now on
+
+    def text(self) -> str:
+        return f"{self.neighbour} sent a copy already had: off the tree"
+
+
 @event("handler.error", ALARM)
 class HandlerError(Event):
     error: str

@@ -455,8 +455,10 @@ class Simulation:
 
     def _publish(self, node: _Node, effect: Publish) -> None:
         msg_id = message_id(wire.split_gossip(effect.frame)[1])
-        for index in node.subscribers:
-            self._deliver(node, self.nodes[index], self._gossip_in, effect.frame, msg_id)
+        for peer in effect.to:
+            target = self._by_id.get(peer)
+            if target is not None and target.index in node.subscribers:  # its SUB reads us
+                self._deliver(node, target, self._gossip_in, effect.frame, msg_id)
 
     def _gossip_in(self, target: _Node, frame: bytes, msg_id: bytes) -> None:
         if not target.alive:

@@ -21,13 +21,15 @@ from typing import Annotated, Any, ClassVar, get_type_hints
 
 import msgpack
 
-VERSION = 1
+VERSION = 2  # 2: gossip addressed to each neighbour on the PUB; ihave, graft, prune
 #: No frame above this size is read (ZMQ_MAXMSGSIZE is set to it on every socket too).
 MAX_FRAME = 1 << 20
 MAX_BODY = 64 * 1024
 MAX_LIST = 100_000
 #: Sequence numbers one repair request may ask for.
 MAX_REPAIR = 1000
+#: Bytes of a message id (:func:`zgossip.gossip.message_id`).
+ID_SIZE = 16
 
 
 class WireError(ValueError):
@@ -56,6 +58,9 @@ class Kind(StrEnum):
     REPAIR = "repair"  # peer -> neighbour: send me these messages of an origin (as history)
     PAGE = "page"  # anyone -> seed: a page of the peer list, from this offset
     LISTING = "listing"  # seed -> asker: that page, and how many peers the seed holds
+    IHAVE = "ihave"  # peer -> neighbour: ids of messages I have (announced, not pushed)
+    GRAFT = "graft"  # peer -> neighbour: push to me again, starting with these (as history)
+    PRUNE = "prune"  # peer -> neighbour: you sent me a copy I had: announce to me instead
 
 
 Check = Callable[[Any], Any]
@@ -119,6 +124,14 @@ def _blobs(value: Any) -> Any:
         raise WireError(f"expected a list of at most {MAX_LIST} items")
     if not all(type(item) is bytes for item in value):
         raise WireError("expected a list of binary items")
+    return tuple(value)
+
+
+def _ids(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_LIST:
+        raise WireError(f"expected a list of at most {MAX_LIST} message ids")
+    if not all(type(item) is bytes and len(item) == ID_SIZE for item in value):
+        raise WireError(f"expected message ids of {ID_SIZE} bytes")
     return tuple(value)
 
 
@@ -320,13 +333,34 @@ class Listing:
     peers: Annotated[tuple[PeerInfo, ...], _peer_infos]
 
 
+@dataclass(frozen=True, slots=True)
+class IHave:
+    KIND: ClassVar[Kind] = Kind.IHAVE
+    peer: PeerId  # who has them
+    ids: Annotated[tuple[bytes, ...], _ids]
+
+
+@dataclass(frozen=True, slots=True)
+class Graft:
+    KIND: ClassVar[Kind] = Kind.GRAFT
+    peer: PeerId  # who asks
+    ids: Annotated[tuple[bytes, ...], _ids]  # announced to it, never received: send them
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    KIND: ClassVar[Kind] = Kind.PRUNE
+    peer: PeerId
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
+    | IHave | Graft | Prune
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
-    Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing,
+    Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
 )  # fmt: skip
 
 
@@ -360,6 +394,14 @@ def gossip_frame(sender: bytes, envelope: bytes) -> bytes:
     envelope exactly as its origin encoded it. One frame, never a multipart message: libzmq
     4.3 can abort a SUB reading a multipart message whose publisher just went away."""
     return bytes((len(sender),)) + sender + envelope
+
+
+def topic(peer: bytes) -> bytes:
+    """What a PUB frame for ``peer`` (its id, ASCII) starts with, and what ``peer``'s SUB
+    subscribes to: the id, length-prefixed (so that no id's topic is a prefix of
+    another's). A peer's PUB addresses each copy to one neighbour: none goes back to the
+    neighbour it came from, nor to one that never asked for it. The receiver strips it."""
+    return bytes((len(peer),)) + peer
 
 
 def split_gossip(frame: bytes) -> tuple[bytes, memoryview]:

@@ -257,7 +257,7 @@ def test_neighbour_unreachable_from_one_peer_only_is_not_reported(net: Net) -> N
         [b"\xc1garbage"],
         [wire.encode(wire.Ping("127.0.0.1:1", 1.0))[:-3]],
         [b"\x93\x01\x02\x03"],  # a list, not a map
-        [msgpack.packb({"v": 2, "type": "ping", "peer": "127.0.0.1:1", "ts": 1.0})],
+        [msgpack.packb({"v": wire.VERSION + 1, "type": "ping", "peer": "127.0.0.1:1", "ts": 1.0})],
         [wire.encode(wire.Bye("127.0.0.1:1")), b"extra frame"],
     ],
     ids=["garbage", "truncated", "not-a-map", "wrong-version", "extra-frame"],

@@ -7,6 +7,7 @@ import random
 from zgossip import records, wire
 from zgossip.config import Address, Config
 from zgossip.effects import Connect, Effect, Publish, Reply, Send
+from zgossip.gossip import message_id
 from zgossip.peer_state import PeerState
 
 SEEDS = [Address("10.255.0.1", 5000), Address("10.255.0.2", 5000), Address("10.255.0.3", 5000)]
@@ -76,15 +77,96 @@ def test_a_ping_is_answered_with_its_own_fields_and_whether_we_link() -> None:
     assert pong == Reply(b"asker", wire.Pong(OTHER, 1.7e9 + 3, linked=False))
 
 
+THIRD, FOURTH = "10.0.0.3:6000", "10.0.0.4:6000"
+
+
+def _linked(*others: str, **options: object) -> PeerState:
+    """A peer whose links to ``others`` are up (each asked us to link)."""
+    peer, _ = _peer(**options)
+    for other in others:
+        peer.request(10.1, b"x", wire.Link(other, f"tcp://{other[:-5]}:6001"))
+        peer.subscription(10.2, other, True)
+        peer.request(10.3, b"x", wire.Ready(other))
+        assert peer.neighbours[other].up
+    return peer
+
+
+def _gossip(sender: str, seq: int = 1, body: str = "hello") -> tuple[bytes, bytes]:
+    """A frame of OTHER's message ``seq`` as ``sender`` forwards it, and the message's id."""
+    envelope = wire.encode(wire.Gossip(OTHER, seq, 1.7e9, body))
+    return wire.gossip_frame(sender.encode(), envelope), message_id(envelope)
+
+
 def test_a_new_message_is_recorded_forwarded_and_logged_and_a_copy_is_dropped() -> None:
-    peer, _ = _peer()
-    envelope = wire.encode(wire.Gossip(OTHER, 1, 1.7e9, "hello"))
-    frame = wire.gossip_frame(OTHER.encode(), envelope)
+    peer = _linked(OTHER, THIRD, FOURTH, dissemination="flood")
+    frame, _ = _gossip(OTHER)
     out = peer.gossip(12.0, frame)
-    assert Publish(wire.gossip_frame(str(ME).encode(), envelope)) in out
+    envelope = bytes(wire.split_gossip(frame)[1])
+    # to every neighbour but the one it came from: no echo
+    assert Publish(wire.gossip_frame(str(ME).encode(), envelope), (THIRD, FOURTH)) in out
     (received,) = [e for e in out if isinstance(e, records.GossipReceived)]
     assert (received.body, received.origin, received.sender) == ("hello", OTHER, OTHER)
     assert peer.gossip(12.1, frame) == ()
+    assert peer.gossip(12.1, _gossip(THIRD)[0]) == ()  # flood: a copy prunes nothing
+
+
+def test_a_copy_pushed_by_a_neighbour_prunes_its_link_off_the_tree() -> None:
+    peer = _linked(OTHER, THIRD, FOURTH)
+    peer.gossip(12.0, _gossip(OTHER)[0])
+    out = peer.gossip(12.1, _gossip(THIRD)[0])
+    assert _sends(list(out), wire.Prune) == [Send(THIRD, wire.Prune(str(ME)))]
+    assert records.GossipPrune(THIRD) in out
+    assert peer.gossip(12.2, _gossip(THIRD)[0]) == ()  # pruned once
+    out = peer.gossip(12.3, _gossip(OTHER, 2)[0])  # the next goes to FOURTH only
+    (publish,) = [e for e in out if isinstance(e, Publish)]
+    assert publish.to == (FOURTH,)
+    out = peer.timers(12.3 + peer.config.announce_interval)  # THIRD hears of both, at once
+    assert _sends(out, wire.IHave) == [Send(THIRD, wire.IHave(str(ME), (_gossip(OTHER, 2)[1],)))]
+
+
+def test_a_pruned_peer_announces_and_pushes_again_when_grafted() -> None:
+    peer = _linked(OTHER, THIRD)
+    peer.request(12.0, b"x", wire.Prune(THIRD))
+    out = peer.gossip(12.1, _gossip(OTHER)[0])
+    assert not [e for e in out if isinstance(e, Publish)]  # THIRD is lazy, OTHER sent it
+    out = peer.timers(12.1 + peer.config.announce_interval)
+    frame, msg_id = _gossip(OTHER)
+    assert _sends(out, wire.IHave) == [Send(THIRD, wire.IHave(str(ME), (msg_id,)))]
+    (history,) = peer.request(12.5, b"third", wire.Graft(THIRD, (msg_id,)))
+    assert history == Reply(b"third", wire.History(str(ME), (bytes(wire.split_gossip(frame)[1]),)))
+    out = peer.gossip(12.6, _gossip(OTHER, 2)[0])
+    (publish,) = [e for e in out if isinstance(e, Publish)]
+    assert publish.to == (THIRD,)
+
+
+def test_an_announced_message_that_never_comes_is_grafted_from_each_announcer_in_turn() -> None:
+    peer = _linked(OTHER, THIRD)
+    frame, msg_id = _gossip(FOURTH)
+    peer.request(12.0, b"x", wire.IHave(THIRD, (msg_id,)))
+    peer.request(12.01, b"x", wire.IHave(OTHER, (msg_id,)))
+    timeout = peer.config.graft_timeout
+    out = peer.timers(12.0 + timeout)
+    assert _sends(out, wire.Graft) == [Send(THIRD, wire.Graft(str(ME), (msg_id,)))]
+    assert records.GossipGraft(THIRD, 1) in out
+    out = peer.timers(12.0 + 2 * timeout)  # THIRD did not send it: ask the next
+    assert _sends(out, wire.Graft) == [Send(OTHER, wire.Graft(str(ME), (msg_id,)))]
+    out = peer.answer(12.0 + 2 * timeout, OTHER, wire.History(OTHER, (_envelope(frame),)))
+    assert [e.sender for e in out if isinstance(e, records.GossipReceived)] == [OTHER]
+    assert not _sends(peer.timers(20.0), wire.Graft)
+
+
+def test_a_message_announced_then_received_is_not_asked_for_nor_pushed_to_its_announcer() -> None:
+    peer = _linked(OTHER, THIRD, FOURTH)
+    frame, msg_id = _gossip(OTHER)
+    peer.request(12.0, b"x", wire.IHave(THIRD, (msg_id,)))
+    out = peer.gossip(12.01, frame)
+    (publish,) = [e for e in out if isinstance(e, Publish)]
+    assert publish.to == (FOURTH,)
+    assert not _sends(peer.timers(12.0 + peer.config.graft_timeout), wire.Graft)
+
+
+def _envelope(frame: bytes) -> bytes:
+    return bytes(wire.split_gossip(frame)[1])
 
 
 def test_garbage_on_the_gossip_socket_is_a_bad_message_and_nothing_else() -> None:
@@ -94,7 +176,7 @@ def test_garbage_on_the_gossip_socket_is_a_bad_message_and_nothing_else() -> Non
 
 
 def test_own_broadcast_is_logged_before_it_is_published() -> None:
-    peer, _ = _peer()
+    peer = _linked(OTHER)
     out = peer.broadcast(13.0, "mine")
     assert isinstance(out[0], records.GossipSent) and out[0].body == "mine"
     assert isinstance(out[1], Publish)

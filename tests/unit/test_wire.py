@@ -12,6 +12,7 @@ import pytest
 
 from zgossip import wire
 
+V = wire.VERSION
 PEER = "10.0.0.1:5000"
 OTHER = "10.0.0.2:5001"
 PUB = "tcp://10.0.0.1:40000"
@@ -44,6 +45,9 @@ SAMPLES: list[wire.Message] = [
     wire.Repair(PEER, OTHER, (3, 4, 9)),
     wire.Page(5000),
     wire.Listing("10.0.0.9:9000", 0, 1, (wire.PeerInfo(PEER, PUB, 2, 1_700_000_000.5),)),
+    wire.IHave(PEER, (b"\x01" * 16, b"\x02" * 16)),
+    wire.Graft(PEER, (b"\x03" * 16,)),
+    wire.Prune(PEER),
 ]
 
 
@@ -96,7 +100,7 @@ def test_every_kind_round_trips(message: wire.Message) -> None:
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
 def test_envelope_carries_version_and_type(message: wire.Message) -> None:
     envelope = _envelope(message)
-    assert envelope["v"] == wire.VERSION == 1
+    assert envelope["v"] == wire.VERSION == 2
     assert envelope["type"] == message.KIND.value
 
 
@@ -208,7 +212,7 @@ def test_missing_version_is_rejected() -> None:
     assert "version" in str(error)
 
 
-@pytest.mark.parametrize("version", [2, 0, -1, 1 << 40])
+@pytest.mark.parametrize("version", [1, 3, 0, -1, 1 << 40])  # 1: before the tree
 def test_unsupported_version_is_rejected(version: int) -> None:
     error = _rejected(_spoiled(wire.Leave(PEER), v=version))
     assert str(version) in str(error)
@@ -508,19 +512,19 @@ def test_history_over_max_list_items_is_rejected() -> None:
 
 
 def test_list_peers_with_a_field_is_rejected() -> None:
-    _rejected(_pack({"v": 1, "type": "list", "peer": PEER}))
+    _rejected(_pack({"v": V, "type": "list", "peer": PEER}))
 
 
 def test_extension_types_are_rejected() -> None:
-    _rejected(_pack({"v": 1, "type": "ping", "peer": PEER, "ts": msgpack.ExtType(5, b"x")}))
-    _rejected(_pack({"v": 1, "type": msgpack.ExtType(1, b"ping"), "peer": PEER, "ts": 1.0}))
+    _rejected(_pack({"v": V, "type": "ping", "peer": PEER, "ts": msgpack.ExtType(5, b"x")}))
+    _rejected(_pack({"v": V, "type": msgpack.ExtType(1, b"ping"), "peer": PEER, "ts": 1.0}))
     _rejected(_pack(msgpack.ExtType(3, b"\x00\x01")))
 
 
 def test_deeply_nested_frame_is_rejected() -> None:
     frame = b"\x91" * 100_000 + b"\xc0"  # [[[[...nil...]]]]
     _rejected(frame)
-    _rejected(_pack({"v": 1, "type": "leave", "peer": [[[[[[[[[[PEER]]]]]]]]]]}))
+    _rejected(_pack({"v": V, "type": "leave", "peer": [[[[[[[[[[PEER]]]]]]]]]]}))
 
 
 # -- fuzzing --------------------------------------------------------------------------------------
@@ -665,3 +669,14 @@ def test_repair_requests_of_wrong_shape_are_rejected(seqs: Any) -> None:
 def test_a_dead_report_reads_as_the_assignment_writes_it() -> None:
     report = wire.Dead("10.0.0.2:6001", 1_700_000_000.5, "10.0.0.1:6000")
     assert report.line() == "Dead Node:10.0.0.2:6001:1700000000.5:10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [b"x" * 16, [b"x" * 15], [b"x" * 17], ["x" * 16], [b"x" * 16, 5]],
+    ids=["not-a-list", "short", "long", "text", "mixed"],
+)
+def test_announced_ids_of_wrong_shape_are_rejected(ids: Any) -> None:
+    for message in (wire.IHave(PEER, ()), wire.Graft(PEER, ())):
+        error = _rejected(_spoiled(message, ids=ids))
+        assert "ids" in str(error)

@@ -1,0 +1,159 @@
+"""Which neighbours a message is pushed to whole, and which hear only of its id (pure).
+
+An epidemic broadcast tree (Plumtree: Leitão, Pereira and Rodrigues, SRDS 2007; the
+IHAVE/IWANT of libp2p's gossipsub is the same idea). Each link of a peer is *eager*,
+messages go down it whole, or *lazy*, their ids go down it in ``ihave`` announcements,
+batched: one frame every ``announce_interval`` for all the ids since the last.
+
+- Links start eager. A copy of a message already had *prunes* the link it came on: the
+  sender is told (``prune``) and from then on only announces to us. So the eager links
+  thin out to a tree spanning the overlay, and a peer receives each message once.
+- An announced message that has not come whole within ``graft_timeout`` is asked for
+  (``graft``) from the first neighbour that announced it, whose link turns eager again:
+  the tree heals around a dead or slow peer by itself. The next announcer is asked a
+  ``graft_timeout`` later, and so on.
+- A message goes neither back to the neighbour it came from nor to one that announced it.
+
+In ``flood`` mode (``Config.dissemination``) every link stays eager and nothing is
+announced: each peer pushes each message to every neighbour but the one it came from.
+
+The ``("announce",)`` and ``("graft", id)`` deadlines live in the peer's deadlines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable
+
+from zgossip.clock import Clock
+from zgossip.deadlines import Deadlines, Key
+
+_ANNOUNCE: Key = ("announce",)
+
+
+class Tree:
+    def __init__(
+        self,
+        deadlines: Deadlines[Key],
+        clock: Clock,
+        *,
+        lazy: bool,
+        announce_interval: float,
+        graft_timeout: float,
+        max_announce: int,
+        max_announced: int,
+    ) -> None:
+        self._deadlines = deadlines
+        self._clock = clock
+        self._lazy = lazy  # the tree; False: the plain flood
+        self._announce_interval = announce_interval
+        self._graft_timeout = graft_timeout
+        self._max_announce = max_announce
+        self._max_announced = max_announced
+        self.eager: dict[str, None] = {}  # the links messages are pushed down, in order
+        self.lazy: dict[str, None] = {}  # the links ids are announced down
+        # ids to announce at the next ("announce",) -> the neighbours not to tell: they have it
+        self._pending: dict[bytes, list[str]] = {}
+        # ids announced to us, not received -> the announcers not asked yet, first first
+        self._missing: dict[bytes, list[str]] = {}
+
+    def add(self, peer: str) -> None:
+        """A link came up: eager, to begin with."""
+        self.lazy.pop(peer, None)
+        self.eager[peer] = None
+
+    def remove(self, peer: str) -> None:
+        """A link is gone (its announcements still listed are skipped when due)."""
+        self.eager.pop(peer, None)
+        self.lazy.pop(peer, None)
+
+    def first(self, msg_id: bytes, sender: str) -> list[str]:
+        """A message received for the first time from ``sender`` (ourselves, for our own):
+        the neighbours to push it to. The rest will hear of it at the next announcement."""
+        announcers = self._missing.pop(msg_id, None)
+        if announcers is not None:
+            self._deadlines.cancel(("graft", msg_id))
+        if sender in self.lazy:  # it pushed to us: its link is on the tree (again)
+            del self.lazy[sender]
+            self.eager[sender] = None
+        skip = [sender, *announcers] if announcers else [sender]
+        if self.lazy:
+            self._pending[msg_id] = skip
+            if len(self._pending) >= self._max_announce:  # a frame full: announce it now
+                self._deadlines.set(_ANNOUNCE, self._clock.monotonic())
+            elif _ANNOUNCE not in self._deadlines:
+                self._deadlines.set(_ANNOUNCE, self._clock.monotonic() + self._announce_interval)
+        if announcers:
+            return [peer for peer in self.eager if peer not in skip]
+        return [peer for peer in self.eager if peer != sender]
+
+    def duplicate(self, sender: str) -> bool:
+        """A copy of a message had already, pushed by ``sender``: True when that prunes its
+        link (tell it so)."""
+        if self._lazy and sender in self.eager:
+            del self.eager[sender]
+            self.lazy[sender] = None
+            return True
+        return False
+
+    def pruned(self, peer: str) -> None:
+        """``peer`` had a copy of ours already: announce to it from now on."""
+        if self._lazy and peer in self.eager:
+            del self.eager[peer]
+            self.lazy[peer] = None
+
+    def grafted(self, peer: str) -> None:
+        """``peer`` asked us for a message it heard of: push to it from now on."""
+        if peer in self.lazy:
+            del self.lazy[peer]
+            self.eager[peer] = None
+
+    def announced(self, peer: str, ids: Iterable[bytes], have: Container[bytes]) -> None:
+        """``peer`` announced these ids; those not in ``have`` are awaited, and asked for
+        if they do not come within ``graft_timeout``."""
+        timeout = self._clock.monotonic() + self._graft_timeout
+        for msg_id in ids:
+            if msg_id in have:
+                skip = self._pending.get(msg_id)
+                if skip is not None:  # ours to announce still: not to it
+                    skip.append(peer)
+                continue
+            announcers = self._missing.get(msg_id)
+            if announcers is None:
+                if len(self._missing) >= self._max_announced:  # the oldest is given up
+                    oldest = next(iter(self._missing))
+                    del self._missing[oldest]
+                    self._deadlines.cancel(("graft", oldest))
+                self._missing[msg_id] = [peer]
+                self._deadlines.set(("graft", msg_id), timeout)
+            elif peer not in announcers:
+                announcers.append(peer)
+
+    def announcements(self) -> dict[str, tuple[bytes, ...]]:
+        """The ``("announce",)`` deadline came: the ids to announce to each lazy link."""
+        pending, self._pending = self._pending, {}
+        told: dict[str, tuple[bytes, ...]] = {}
+        for peer in self.lazy:
+            ids = tuple(msg_id for msg_id, skip in pending.items() if peer not in skip)
+            if ids:
+                told[peer] = ids
+        return told
+
+    def grafts(self, due: Iterable[bytes]) -> dict[str, list[bytes]]:
+        """The ``("graft", id)`` deadlines that came: the neighbour to ask for each id (its
+        link turns eager), the next announcer being asked a ``graft_timeout`` later."""
+        asks: dict[str, list[bytes]] = {}
+        timeout = self._clock.monotonic() + self._graft_timeout
+        for msg_id in due:
+            announcers = self._missing.get(msg_id)
+            if announcers is None:
+                continue
+            while announcers and announcers[0] not in self.eager and announcers[0] not in self.lazy:
+                announcers.pop(0)  # no longer a neighbour
+            if not announcers:
+                del self._missing[msg_id]  # all asked: given up (gap repair may yet find it)
+                continue
+            peer = announcers.pop(0)
+            self.grafted(peer)
+            asks.setdefault(peer, []).append(msg_id)
+            self._deadlines.set(("graft", msg_id), timeout)
+        return asks
