@@ -28,6 +28,8 @@ class NetState:
     links: dict[str, set[str]] = field(default_factory=dict)  # peer -> neighbours it has up
     sent: dict[str, tuple[str, float, str]] = field(default_factory=dict)  # id -> node, ts, body
     receipts: dict[str, dict[str, Receipt]] = field(default_factory=dict)  # id -> node -> first
+    # node -> its gossip.copies events: (ts, received, duplicates), counted since it started
+    copies: dict[str, list[tuple[float, int, int]]] = field(default_factory=dict)
     other: list[dict[str, Any]] = field(default_factory=list)  # everything else, in order
     _cursor: int = 0
 
@@ -43,6 +45,9 @@ class NetState:
             self.receipts.setdefault(event["id"], {})[node] = Receipt(event["ts"], event["from"])
         elif name == "gossip.sent":
             self.sent[event["id"]] = (node, event["ts"], event["body"])
+        elif name == "gossip.copies":
+            counted = (event["ts"], event["received"], event["duplicates"])
+            self.copies.setdefault(node, []).append(counted)
         else:
             if name == "neighbour.added":
                 self.links.setdefault(node, set()).add(event["neighbour"])
@@ -63,6 +68,14 @@ class NetState:
         if any(not graph[p] or len(graph[p]) != len(self.links.get(p, ())) for p in peers):
             return False
         return len(distances(graph, next(iter(peers)))) == len(peers)
+
+    def counted(self, peer: str, after: float = 0.0) -> tuple[int, int] | None:
+        """``peer``'s (received, duplicates) as its last gossip.copies said, if it said them
+        after ``after``; None when not."""
+        said = self.copies.get(peer)
+        if not said or said[-1][0] <= after:
+            return None
+        return said[-1][1:]
 
     def missing(self, msg_id: str, peers: set[str]) -> set[str]:
         """The peers besides the origin that have not received ``msg_id``."""

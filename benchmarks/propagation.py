@@ -8,10 +8,10 @@ and connected, every peer gossips M messages, one message at a time across the n
 with liveness at a realistic pace (every 5 s).
 
 Time-to-all of a message: the last receipt's ``ts`` minus the ``gossip.sent`` ``ts``.
-Hops: the chain of ``from`` fields back to the origin. Duplicates cannot be seen in the
-log (a peer drops them before decoding) but follow from the overlay: every peer
-publishes each message once, to each of its neighbours, so the network receives
-sum(degree) = 2E copies for N-1 deliveries.
+Hops: the chain of ``from`` fields back to the origin. Duplicates: each peer counts the
+copies pushed to it of messages it had, and logs its counts every liveness round
+(``gossip.copies``); a stage's redundancy is the duplicates its messages caused over
+their receipts, read from the counts before the stage and after its last receipt.
 
 Failure detection: in a network of its own, with fast liveness, a peer is killed with
 SIGKILL; its neighbours must log ``neighbour.dead`` and the seeds that listed it
@@ -21,6 +21,7 @@ SIGKILL; its neighbours must log ``neighbour.dead`` and the seeds that listed it
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -58,11 +59,13 @@ class Stage:
     diameter: int
     edges: int
     cpu_per_message: float  # seconds of CPU all the nodes spent, per message of the round
+    received: int = 0  # first receipts the peers counted in the stage
+    duplicates: int = 0  # and copies of what they had
 
     @property
     def duplicates_per_delivery(self) -> float:
-        """Copies beyond the first per receipt: 2E copies for N-1 receipts per message."""
-        return 2 * self.edges / (self.n - 1) - 1
+        """Copies beyond the first per receipt (relative message redundancy), as counted."""
+        return self.duplicates / self.received if self.received else math.nan
 
 
 @dataclass(slots=True)
@@ -150,6 +153,9 @@ def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
     peers = set(net.alive)
     pids = [proc.pid for proc in net.cluster.procs.values() if proc.poll() is None]
     cpu = sum(map(cpu_seconds, pids))
+    net.state.fold(net.cluster.tap.all)
+    before = {p: net.state.counted(p) or (0, 0) for p in peers}
+    started = time.time()
     ids = _gossip_round(net, n, per_peer, spacing)
     with contextlib.suppress(AssertionError):  # what has not arrived counts as incomplete
         net.wait(lambda s: not any(s.missing(i, peers) for i in ids), _GRACE, "every receipt")
@@ -157,6 +163,7 @@ def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
     graph = net.state.graph(peers)
     edges = sum(map(len, graph.values())) // 2
     stage = Stage(n, len(ids), 0, [], [], [], diameter(graph), edges, cpu)
+    _count_copies(net, stage, peers, before, started)
     for msg_id in ids:
         origin, sent_ts, _ = net.state.sent[msg_id]
         receipts = net.state.receipts.get(msg_id, {})
@@ -167,6 +174,26 @@ def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
         else:
             stage.time_to_all.append(max(r.ts for r in receipts.values()) - sent_ts)
     return stage
+
+
+def _count_copies(
+    net: Network, stage: Stage, peers: set[str], before: dict[str, tuple[int, int]], since: float
+) -> None:
+    """The receipts and duplicates of the stage, from each peer's counts as last logged
+    once each has logged them after its own last receipt (a liveness round later)."""
+    last = dict.fromkeys(peers, since)
+    for receipts in net.state.receipts.values():
+        for peer, receipt in receipts.items():
+            if peer in last and receipt.ts > last[peer]:
+                last[peer] = receipt.ts
+    with contextlib.suppress(AssertionError):  # a peer that never says counts nothing
+        net.wait(lambda s: all(s.counted(p, last[p]) for p in peers),
+                 2 * PROPAGATION_INTERVAL + 5, "every peer's counts")  # fmt: skip
+    for peer in peers:
+        after = net.state.counted(peer)
+        if after is not None:
+            stage.received += after[0] - before[peer][0]
+            stage.duplicates += after[1] - before[peer][1]
 
 
 def _kill_one(net: Network, interval: float, misses: int) -> Failure:

@@ -443,6 +443,14 @@ def simulate(
     messages: Annotated[
         int, typer.Option(help="Messages broadcast once the network stands.", min=0)
     ] = 20,
+    warmup: Annotated[
+        int,
+        typer.Option(
+            help="Messages broadcast before the failure, left out of the summary: the "
+            "broadcast tree forms on them.",
+            min=0,
+        ),
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same run.")] = 1,
     fail: Annotated[
         float,
@@ -519,9 +527,9 @@ def simulate(
     from zgossip.simulate import Scenario, Simulation, summary_json, summary_lines
 
     scenario = Scenario(
-        nodes=nodes, seeds=seeds, messages=messages, seed=seed, latency=latency / 1000.0,
-        jitter=jitter, loss=loss, fail=fail, fail_at=fail_at, restart_after=restart_after,
-        stall=stall, stall_for=stall_for,
+        nodes=nodes, seeds=seeds, messages=messages, warmup=warmup, seed=seed,
+        latency=latency / 1000.0, jitter=jitter, loss=loss, fail=fail, fail_at=fail_at,
+        restart_after=restart_after, stall=stall, stall_for=stall_for,
         partitions=[_partition(text) for text in partition or ()],
         join_interval=join_interval, message_interval=message_interval, drain=drain,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,

@@ -106,6 +106,9 @@ class PeerState(Core):
         self.deadlines.set(("joining",), now + config.join_patience)
         self._gaps_due: list[tuple[str, int]] = []  # gap keys come due, asked for together
         self._grafts_due: list[bytes] = []  # and graft keys: ids announced, never come
+        self.received = 0  # first receipts of others' messages, by any way
+        self.duplicates = 0  # copies pushed to us of messages we had: the tree's waste
+        self._counted = (0, 0)  # (received, duplicates) as last logged
         self._joined = False  # a majority of the seeds registered us once
         self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
         # neighbours lost for dead, pinged now and then in case a partition cut us off from
@@ -206,6 +209,7 @@ class PeerState(Core):
             self._bad(str(exc))
             return out
         if msg_id in self.ml:  # a duplicate: dropped before it is even decoded
+            self.duplicates += 1
             if not self.tree.duplicate(sender):
                 return ()
             out = self._begin(now)
@@ -315,6 +319,10 @@ class PeerState(Core):
             self._out.append(Send(neighbour, wire.Ping(self.id, ts)))
         for neighbour in result.dead:
             self._suspect(neighbour, ts)
+        counted = (self.received, self.duplicates)
+        if counted != self._counted:  # so often, so that a reader can tell the redundancy
+            self._counted = counted
+            self._emit(records.GossipCopies(*counted))
 
     def _suspect(self, neighbour: str, ts: float) -> None:
         """Ask others to reach a neighbour that stopped answering us; report it only if none can.
@@ -503,6 +511,7 @@ class PeerState(Core):
             self._bad(f"unexpected {message.KIND} message as gossip", sender)
             return
         self.ml.record(msg_id, sender, frame, message.origin, message.seq)
+        self.received += 1
         self.gaps.seen(message.origin, message.seq, sender)
         self._push(msg_id, frame, sender)
         self._emit(

@@ -382,6 +382,16 @@ class GossipPrune(Event):
         return f"{self.neighbour} sent a copy already had: off the tree"
 
 
+@event("gossip.copies", chatter=True)
+class GossipCopies(Event):
+    received: int  # messages of others received, first receipts, since the peer started
+    duplicates: int  # copies pushed to it of messages it had: duplicates / received is
+    # the relative message redundancy
+
+    def text(self) -> str:
+        return f"{self.received} message(s) received, and {self.duplicates} duplicate(s)"
+
+
 @event("handler.error", ALARM)
 class HandlerError(Event):
     error: str

@@ -74,6 +74,7 @@ class Scenario:
     nodes: int = 1000  # peers
     seeds: int = 3
     messages: int = 20
+    warmup: int = 0  # messages before the failure, left out of the summary: the tree forms
     seed: int = 1
     latency: float = 0.005  # one way, per delivery
     jitter: float = 0.2  # each delivery's latency varies by up to this fraction
@@ -205,7 +206,9 @@ class Simulation:
         self._order = 0
         self._events = events
         self._links: dict[int, float] = {}  # from << 32 | to -> last arrival: FIFO per link
-        self._random = self.rng.random
+        # the network's latencies and losses draw from a stream of their own: the joins, the
+        # failures and the stalls come out the same whatever the traffic (tree or flood)
+        self._random = random.Random(self.rng.getrandbits(64)).random
         self._fastest = scenario.latency * (1.0 - scenario.jitter)
         self._spread = 2.0 * scenario.latency * scenario.jitter
         self.nodes: list[_Node] = []
@@ -242,6 +245,11 @@ class Simulation:
         for n in range(s.nodes):
             self.at(n * s.join_interval, self.join)
         joined = s.nodes * s.join_interval + s.settle
+        for k in range(s.warmup):
+            self.at(joined + k * s.message_interval, self._broadcast, k, "warm-up message")
+        if s.warmup:
+            joined += s.warmup * s.message_interval + s.settle
+            self.at(joined, self._forget_messages)
         fail_at = joined if s.fail_at is None else s.fail_at
         self.at(fail_at, self._fail)
         first = max(fail_at, joined)
@@ -368,10 +376,16 @@ class Simulation:
         live = [core.id for core in self.peers()]
         self.stall(self.rng.sample(live, round(s.stall * len(peers))), s.stall_for)
 
-    def _broadcast(self, k: int) -> None:
+    def _broadcast(self, k: int, what: str = "simulated message") -> None:
         live = self.peers()
         if live:  # origins in turn, spread over the network
-            self.broadcast(live[k * 7919 % len(live)].id, f"simulated message {k + 1}")
+            self.broadcast(live[k * 7919 % len(live)].id, f"{what} {k + 1}")
+
+    def _forget_messages(self) -> None:
+        """The warm-up is over: what follows is what the summary says."""
+        self.sent.clear()
+        self.reached.clear()
+        self.copies.clear()
 
     # -- the network -------------------------------------------------------------------
 
@@ -482,6 +496,7 @@ class Simulation:
         self._deliver(node, target, self._request_in, handle, effect.message)
 
     def _request_in(self, target: _Node, handle: bytes, message: wire.Message) -> None:
+        self._count_copies(target, message)
         self._input(target, target.core.request, handle, message)
 
     def _reply(self, node: _Node, effect: Reply) -> None:
@@ -493,7 +508,17 @@ class Simulation:
             self._deliver(node, asker, self._answer_in, node.id, effect.message)
 
     def _answer_in(self, target: _Node, sender: str, message: wire.Message) -> None:
+        self._count_copies(target, message)
         self._input(target, target.core.answer, sender, message)
+
+    def _count_copies(self, target: _Node, message: wire.Message) -> None:
+        """Messages handed over whole (history: a new link's, a repair's, a graft's) are
+        copies received too."""
+        if type(message) is wire.History and target.alive:
+            for item in message.items:
+                msg_id = message_id(item)
+                if msg_id in self.copies:
+                    self.copies[msg_id] += 1
 
     def _probe_answer(self, target: _Node, probed: str, answered: bool) -> None:
         if probed in target.probes:

@@ -51,7 +51,8 @@ class Tree:
         self._max_announced = max_announced
         self.eager: dict[str, None] = {}  # the links messages are pushed down, in order
         self.lazy: dict[str, None] = {}  # the links ids are announced down
-        # ids to announce at the next ("announce",) -> the neighbours not to tell: they have it
+        # ids to announce at the next ("announce",) -> the links to tell: those lazy when it
+        # came (one grafted since is told all the same: it was pushed none of them)
         self._pending: dict[bytes, list[str]] = {}
         # ids announced to us, not received -> the announcers not asked yet, first first
         self._missing: dict[bytes, list[str]] = {}
@@ -77,11 +78,14 @@ class Tree:
             self.eager[sender] = None
         skip = [sender, *announcers] if announcers else [sender]
         if self.lazy:
-            self._pending[msg_id] = skip
-            if len(self._pending) >= self._max_announce:  # a frame full: announce it now
-                self._deadlines.set(_ANNOUNCE, self._clock.monotonic())
-            elif _ANNOUNCE not in self._deadlines:
-                self._deadlines.set(_ANNOUNCE, self._clock.monotonic() + self._announce_interval)
+            tell = [peer for peer in self.lazy if peer not in skip]
+            if tell:
+                self._pending[msg_id] = tell
+                if len(self._pending) >= self._max_announce:  # a frame full: announce it now
+                    self._deadlines.set(_ANNOUNCE, self._clock.monotonic())
+                elif _ANNOUNCE not in self._deadlines:
+                    when = self._clock.monotonic() + self._announce_interval
+                    self._deadlines.set(_ANNOUNCE, when)
         if announcers:
             return [peer for peer in self.eager if peer not in skip]
         return [peer for peer in self.eager if peer != sender]
@@ -113,9 +117,9 @@ class Tree:
         timeout = self._clock.monotonic() + self._graft_timeout
         for msg_id in ids:
             if msg_id in have:
-                skip = self._pending.get(msg_id)
-                if skip is not None:  # ours to announce still: not to it
-                    skip.append(peer)
+                tell = self._pending.get(msg_id)
+                if tell is not None and peer in tell:  # ours to announce still: not to it
+                    tell.remove(peer)
                 continue
             announcers = self._missing.get(msg_id)
             if announcers is None:
@@ -129,14 +133,14 @@ class Tree:
                 announcers.append(peer)
 
     def announcements(self) -> dict[str, tuple[bytes, ...]]:
-        """The ``("announce",)`` deadline came: the ids to announce to each lazy link."""
+        """The ``("announce",)`` deadline came: the ids to announce to each link."""
         pending, self._pending = self._pending, {}
-        told: dict[str, tuple[bytes, ...]] = {}
-        for peer in self.lazy:
-            ids = tuple(msg_id for msg_id, skip in pending.items() if peer not in skip)
-            if ids:
-                told[peer] = ids
-        return told
+        told: dict[str, list[bytes]] = {}
+        for msg_id, tell in pending.items():
+            for peer in tell:
+                if peer in self.lazy or peer in self.eager:  # still a neighbour
+                    told.setdefault(peer, []).append(msg_id)
+        return {peer: tuple(ids) for peer, ids in told.items()}
 
     def grafts(self, due: Iterable[bytes]) -> dict[str, list[bytes]]:
         """The ``("graft", id)`` deadlines that came: the neighbour to ask for each id (its

@@ -83,3 +83,42 @@ def test_a_seed_killed_and_restarted_empty_is_refilled_by_the_peers(cluster: Clu
         return {e["peer"] for e in later if e["event"] == "peer.registered" and e["node"] == seed}
 
     tap.wait_for(lambda: held[seed] <= refilled(), timeout=30, what="the restarted seed refilled")
+
+
+def test_messages_sent_right_after_a_third_of_the_peers_die_reach_every_survivor(
+    cluster: Cluster,
+) -> None:
+    for seed in cluster.seeds:
+        cluster.start("seed", seed)
+    tap = cluster.tap
+    peers = [f"127.0.0.1:{port}" for port in free_ports(12)]
+    for peer in peers:
+        cluster.start("peer", peer, "--stdin", "--gossip-count", "0", stdin=subprocess.PIPE)
+        tap.wait_event("seed.registered", node=peer)
+    for peer in peers:
+        tap.wait_event("neighbour.added", node=peer)
+
+    def say(peer: str, body: str) -> None:
+        stdin = cluster.procs[peer].stdin
+        assert stdin is not None
+        stdin.write(body.encode() + b"\n")
+        stdin.flush()
+
+    def reaches(body: str, who: list[str]) -> None:
+        def got() -> bool:
+            return {e["node"] for e in tap.of("gossip.received") if e["body"] == body} >= set(who)
+
+        tap.wait_for(got, timeout=30, what=f"{body!r} at {len(who)} peers")
+
+    for k, peer in enumerate(peers[:4]):  # the tree forms: copies prune their links
+        say(peer, f"warm-up {k}")
+        reaches(f"warm-up {k}", [p for p in peers if p != peer])
+    killed, survivors = peers[::3], [p for p in peers if p not in peers[::3]]
+    for peer in killed:  # kill -9, all at once: a third of the tree's links are gone
+        cluster.procs[peer].kill()
+    for k, peer in enumerate(survivors[:4]):
+        say(peer, f"after {k}")
+    for k, peer in enumerate(survivors[:4]):
+        reaches(f"after {k}", [p for p in survivors if p != peer])
+    receipts = [(e["node"], e["body"]) for e in tap.of("gossip.received")]
+    assert len(receipts) == len(set(receipts)), "a message was received twice"

@@ -194,3 +194,15 @@ def test_a_peer_that_cannot_join_says_why_and_again_until_it_joins() -> None:
     peer.answer(10.0 + 2 * patience, str(SEEDS[1]), _listing(SEEDS[1]))
     out = peer.timers(10.0 + 4 * patience)
     assert not [e for e in out if isinstance(e, records.JoinWaiting)]  # joined: quiet
+
+
+def test_a_peer_logs_its_receipts_and_duplicates_each_liveness_round_they_changed() -> None:
+    peer = _linked(OTHER, THIRD)
+    peer.gossip(12.0, _gossip(OTHER)[0])
+    peer.gossip(12.1, _gossip(THIRD)[0])
+    round_at = peer.deadlines.get(("round",))
+    assert round_at is not None
+    assert records.GossipCopies(1, 1) in peer.timers(round_at)
+    round_at = peer.deadlines.get(("round",))
+    assert round_at is not None
+    assert not [e for e in peer.timers(round_at) if isinstance(e, records.GossipCopies)]

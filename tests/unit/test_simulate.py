@@ -157,3 +157,20 @@ def test_two_sybils_claiming_a_huge_degree_eclipse_few_newcomers() -> None:
         links = next(p for p in sim.peers() if p.id == newcomer).neighbours
         eclipsed += n >= 10 and set(links) <= set(sybils)
     assert eclipsed <= 10
+
+
+def test_the_tree_forms_on_the_warm_up_and_heals_around_killed_peers_as_well_as_a_flood() -> None:
+    grafts: list[str] = []
+
+    def listen(node: str, event: records.Event) -> None:
+        if isinstance(event, records.GossipGraft):
+            grafts.append(node)
+
+    failed = {**SMALL, "warmup": 10, "fail": 0.2}
+    tree = Simulation(Scenario(**failed), listener=listen).run()  # type: ignore[arg-type]
+    flood = Scenario(**{**failed, "options": {"dissemination": "flood"}})  # type: ignore[arg-type]
+    flooded = Simulation(flood).run()
+    assert tree.messages == 6  # the warm-up's are left out
+    assert grafts, "no link was grafted: the killed peers cut no tree link?"
+    assert tree.reliability_mean >= flooded.reliability_mean
+    assert tree.copies_per_delivery <= 0.2 < 1.0 < flooded.copies_per_delivery
