@@ -174,15 +174,18 @@ class Config:
     #: announces its id on the other links (see :mod:`zgossip.tree`); "flood" pushes it
     #: down every link but the one it came on (each peer receives it once per link).
     dissemination: str = "tree"
-    #: A peer announces the ids of the messages it received to its lazy links this often,
-    #: all of them in one frame: a stream of messages costs no wake-up each. It is also
-    #: most of how long a message lost with a tree link takes to come another way.
+    #: A peer announces the ids of the messages it received to its lazy links within this
+    #: long, all of them in one frame, on the wake-up a later message brings once half of it
+    #: has passed: a stream of messages 100 ms apart costs no wake-up for its announcements.
+    #: With ``graft_timeout`` it is how long a message lost with a tree link takes to come
+    #: another way: 1,000 simulated peers, 5% killed, p99 of the last delivery 52 -> 401 ms
+    #: (0.1 / 0.1 s: 250 ms, but then each message of such a stream is announced alone).
     announce_interval: float = 0.2
     #: How long an announced message may take to come whole before it is asked for (and
     #: the announcer's link grafted onto the tree): above the spread of time-to-all on a
-    #: busy 2-core machine (p99 72 ms at 100 processes), so a copy on its way is not asked
-    #: for twice.
-    graft_timeout: float = 0.25
+    #: busy 2-core machine (p99 72 ms at 100 processes), so a copy on its way is seldom
+    #: asked for twice.
+    graft_timeout: float = 0.15
     #: Ids one announcement carries at most (17 bytes each: about 70 KB): a peer at
     #: ``max_rate`` fills it in two seconds, so it goes early only in a flood.
     max_announce: int = 4096

@@ -3,7 +3,8 @@
 An epidemic broadcast tree (Plumtree: Leitão, Pereira and Rodrigues, SRDS 2007; the
 IHAVE/IWANT of libp2p's gossipsub is the same idea). Each link of a peer is *eager*,
 messages go down it whole, or *lazy*, their ids go down it in ``ihave`` announcements,
-batched: one frame every ``announce_interval`` for all the ids since the last.
+batched: one frame for all the ids of up to ``announce_interval``, sent on a wake-up that
+input brings whenever it can (see :meth:`Tree._schedule`).
 
 - Links start eager. A copy of a message already had *prunes* the link it came on: the
   sender is told (``prune``) and from then on only announces to us. So the eager links
@@ -81,14 +82,21 @@ class Tree:
             tell = [peer for peer in self.lazy if peer not in skip]
             if tell:
                 self._pending[msg_id] = tell
-                if len(self._pending) >= self._max_announce:  # a frame full: announce it now
-                    self._deadlines.set(_ANNOUNCE, self._clock.monotonic())
-                elif _ANNOUNCE not in self._deadlines:
-                    when = self._clock.monotonic() + self._announce_interval
-                    self._deadlines.set(_ANNOUNCE, when)
+                self._schedule()
         if announcers:
             return [peer for peer in self.eager if peer not in skip]
         return [peer for peer in self.eager if peer != sender]
+
+    def _schedule(self) -> None:
+        """When the ids pending go out: ``announce_interval`` after the first, or with this
+        wake-up once half of that has passed (a stream of messages brings no wake-up of
+        its own for its announcements), or at once when they fill a frame."""
+        now = self._clock.monotonic()
+        due = self._deadlines.get(_ANNOUNCE)
+        if due is None:
+            self._deadlines.set(_ANNOUNCE, now + self._announce_interval)
+        elif due - now <= self._announce_interval / 2 or len(self._pending) >= self._max_announce:
+            self._deadlines.set(_ANNOUNCE, now)
 
     def duplicate(self, sender: str) -> bool:
         """A copy of a message had already, pushed by ``sender``: True when that prunes its

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from zgossip.clock import FakeClock
 from zgossip.deadlines import Deadlines, Key
 from zgossip.tree import Tree
@@ -131,3 +133,15 @@ def test_a_link_grafted_before_the_announcement_still_hears_of_what_came_while_i
     assert tree.first(_id(1), A) == []  # not pushed to B: lazy then
     tree.grafted(B)  # B asked for something else meanwhile
     assert tree.announcements() == {B: (_id(1),)}  # else B would never get it
+
+
+def test_announcements_ride_on_the_wake_up_of_a_later_message_once_half_due() -> None:
+    tree, deadlines, clock = _tree(A, B)
+    tree.pruned(B)
+    tree.first(_id(1), A)
+    clock.advance(INTERVAL / 4)
+    tree.first(_id(2), A)
+    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + 3 * INTERVAL / 4)
+    clock.advance(INTERVAL / 2)
+    tree.first(_id(3), A)
+    assert deadlines.get(("announce",)) == clock.monotonic()  # awake anyway: now
