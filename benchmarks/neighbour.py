@@ -15,7 +15,7 @@ received (the peer gets each message once per neighbour: one first copy, the res
 duplicates); without, each neighbour sends its own share, as their origin. ``go WINDOW``
 then floods with at most ``window`` messages that the peer has not yet forwarded, and
 counts the forwards: the peer forwards each message to every neighbour but the one whose
-copy came first.
+copy came first, several in one frame when a turn of its loop forwards several.
 
 Speaks to the parent in JSON lines on stdout: ``{"linked": [ids]}``, then one line a command.
 """
@@ -179,13 +179,18 @@ class Neighbours:
 
     @staticmethod
     def _drain(link: _Link, flood: Flood) -> None:
-        recv = link.sub.recv
+        recv, start = link.sub.recv, len(wire.topic(link.id.encode()))
         for _ in range(1000):
             try:
-                recv(zmq.NOBLOCK)
+                frame = recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            link.forwards += 1
+            if wire.is_batch(frame[start:]):  # what the peer forwarded in one turn
+                batch = wire.decode(frame[start + 1 :])
+                assert isinstance(batch, wire.Batch)
+                link.forwards += len(batch.items)
+            else:
+                link.forwards += 1
         flood.last = time.time()
         flood.first = flood.first or flood.last
 

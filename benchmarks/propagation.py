@@ -163,7 +163,7 @@ def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
     graph = net.state.graph(peers)
     edges = sum(map(len, graph.values())) // 2
     stage = Stage(n, len(ids), 0, [], [], [], diameter(graph), edges, cpu)
-    _count_copies(net, stage, peers, before, started)
+    stage.received, stage.duplicates = count_copies(net, peers, before, started)
     for msg_id in ids:
         origin, sent_ts, _ = net.state.sent[msg_id]
         receipts = net.state.receipts.get(msg_id, {})
@@ -176,11 +176,12 @@ def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
     return stage
 
 
-def _count_copies(
-    net: Network, stage: Stage, peers: set[str], before: dict[str, tuple[int, int]], since: float
-) -> None:
-    """The receipts and duplicates of the stage, from each peer's counts as last logged
-    once each has logged them after its own last receipt (a liveness round later)."""
+def count_copies(
+    net: Network, peers: set[str], before: dict[str, tuple[int, int]], since: float
+) -> tuple[int, int]:
+    """First receipts and duplicates the peers counted since ``before`` (their counts when
+    the work began, at Unix time ``since``), as each logged them last once it logged them
+    after its own last receipt (a liveness round later)."""
     last = dict.fromkeys(peers, since)
     for receipts in net.state.receipts.values():
         for peer, receipt in receipts.items():
@@ -189,11 +190,13 @@ def _count_copies(
     with contextlib.suppress(AssertionError):  # a peer that never says counts nothing
         net.wait(lambda s: all(s.counted(p, last[p]) for p in peers),
                  2 * PROPAGATION_INTERVAL + 5, "every peer's counts")  # fmt: skip
+    received = duplicates = 0
     for peer in peers:
         after = net.state.counted(peer)
         if after is not None:
-            stage.received += after[0] - before[peer][0]
-            stage.duplicates += after[1] - before[peer][1]
+            received += after[0] - before[peer][0]
+            duplicates += after[1] - before[peer][1]
+    return received, duplicates
 
 
 def _kill_one(net: Network, interval: float, misses: int) -> Failure:

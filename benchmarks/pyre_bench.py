@@ -28,7 +28,7 @@ import zmq
 from benchmarks.procs import stop
 
 _GROUP = "BENCH"
-_NAMESPACE_SETUP = (
+NAMESPACE_SETUP = (
     "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
 )
 
@@ -41,7 +41,7 @@ class PyreFigures:
     unavailable: str | None = None
 
 
-def _why_not() -> str | None:
+def why_not() -> str | None:
     """Why Pyre cannot run here, or None."""
     try:
         import pyre  # noqa: F401
@@ -54,11 +54,11 @@ def _why_not() -> str | None:
 
 def measure(n: int, shouts: int, timeout: float = 60.0) -> PyreFigures:
     """Run the driver in a fresh network namespace and read its figures."""
-    reason = _why_not()
+    reason = why_not()
     if reason is not None:
         return PyreFigures(n, unavailable=reason)
     driver = f"exec {sys.executable} -m benchmarks.pyre_bench {n} {shouts}"
-    command = ["unshare", "--net", "--", "sh", "-c", f"{_NAMESPACE_SETUP} && {driver}"]
+    command = ["unshare", "--net", "--", "sh", "-c", f"{NAMESPACE_SETUP} && {driver}"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -113,7 +113,7 @@ def _say(document: dict[str, Any]) -> None:
 # -- inside the namespace: the driver ----------------------------------------------
 
 
-class _Driver:
+class Driver:
     def __init__(self, n: int) -> None:
         self.procs = [
             subprocess.Popen(
@@ -155,7 +155,7 @@ class _Driver:
 
 
 def drive(n: int, shouts: int) -> None:
-    driver = _Driver(n)
+    driver = Driver(n)
     result: dict[str, Any] = {"time_to_all": [], "incomplete": 0}
     try:
         joined = n * (n - 1)

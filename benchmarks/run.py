@@ -83,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
 def _header(quick: bool) -> str:
     command = "python -m benchmarks.run" + (" --quick" if quick else "")
     return (
-        f"zgossip {zgossip.__version__} ({_revision()}) from {Path(zgossip.__file__).parent}\n"
+        f"zgossip {zgossip.__version__} ({revision()}) from {Path(zgossip.__file__).parent}\n"
         f"machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, "
         f"Python {platform.python_version()}\ncommand: {command}"
     )
 
 
-def _revision() -> str:
+def revision() -> str:
     """The commit measured, and whether the working tree differs from it."""
     where = Path(zgossip.__file__).parent
     git = ["git", "-C", str(where)]

@@ -34,10 +34,12 @@ class Reply:
 
 @dataclass(slots=True)
 class Publish:
-    """Send a gossip frame (:func:`wire.gossip_frame`) on our PUB to each neighbour in
-    ``to``, each copy addressed to its SUB (:func:`wire.topic`)."""
+    """Forward a gossip envelope, exactly as its origin encoded it, on our PUB to each
+    neighbour in ``to``: each copy addressed to its SUB (:func:`wire.topic`), in a frame
+    of its own (:func:`wire.gossip_frame`) or with the others of the same turn for the
+    same neighbour (:func:`wire.batch_frame`)."""
 
-    frame: bytes
+    envelope: bytes
     to: tuple[str, ...]
 
 

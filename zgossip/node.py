@@ -222,6 +222,9 @@ class Node:
         """The core's first effects, once bound."""
         raise NotImplementedError
 
+    def _end_turn(self) -> None:
+        """The loop is about to wait for input again: send what was held for it."""
+
     # -- helpers for subclasses -------------------------------------------------
 
     def _socket(self, kind: int) -> zmq.Socket[bytes]:
@@ -443,6 +446,7 @@ class Node:
                 timeout = 0
             elif wake_at is not None:
                 timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
+            self._guarded(self._end_turn)
             ready = self._poller.poll(timeout)
             quiet = not ready
             for sock, _ in ready:
@@ -499,6 +503,7 @@ class Node:
     def _close(self) -> None:
         try:
             self._apply(self.state.stop(self.clock.monotonic()))
+            self._end_turn()
             self.events.emit(records.Stopped())
         finally:
             self._release()

@@ -28,6 +28,8 @@ from zgossip.registration import Registration
 #: XPUB subscription notices carry this prefix before the subscriber's id.
 _SUBSCRIBED = b"\x01\x00"
 _UNSUBSCRIBED = b"\x00\x00"
+#: A batch frame holds at most this many bytes of envelopes: well within the frame limit.
+_BATCH_BYTES = wire.MAX_FRAME // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ class Peer(Node):
         self._held = 0  # broadcasts that had to wait since it was last said
         self._held_said = -math.inf  # when that was (monotonic, real time)
         self._topics: dict[str, bytes] = {}  # neighbour -> what its copies start with
+        self._prefix = wire.gossip_frame(self.id.encode(), b"")  # what a forward starts with
+        self._outbox: dict[str, list[bytes]] = {}  # neighbour -> envelopes of this turn
         self._effectors[Publish] = self._do_publish
         self._effectors[Connect] = self._do_connect
         self._effectors[Disconnect] = self._do_disconnect_link
@@ -168,12 +172,44 @@ class Peer(Node):
         return self.state.start(self.clock.monotonic(), self._pub_endpoint)
 
     def _do_publish(self, effect: Publish) -> None:
-        send, frame, topics = self._pub.send, effect.frame, self._topics
+        """Kept for the end of the turn (see :meth:`_end_turn`)."""
+        outbox = self._outbox
         for peer in effect.to:
+            waiting = outbox.get(peer)
+            if waiting is None:
+                outbox[peer] = [effect.envelope]
+            else:
+                waiting.append(effect.envelope)
+
+    def _end_turn(self) -> None:
+        """Send what this turn forwarded: one frame a neighbour, however many messages it
+        got (``Config.max_batch`` and half the frame limit at most in one frame). Most
+        turns forward one message, which goes in a frame of its own."""
+        if not self._outbox:
+            return
+        topics = self._topics
+        for peer, envelopes in self._outbox.items():
             topic = topics.get(peer)
             if topic is None:
                 topic = topics[peer] = wire.topic(peer.encode())
-            send(topic + frame)
+            chunk: list[bytes] = []
+            size = 0
+            for envelope in envelopes:
+                if chunk and (
+                    len(chunk) == self.config.max_batch or size + len(envelope) > _BATCH_BYTES
+                ):
+                    self._send_gossip(topic, chunk)
+                    chunk, size = [], 0
+                chunk.append(envelope)
+                size += len(envelope)
+            self._send_gossip(topic, chunk)
+        self._outbox.clear()
+
+    def _send_gossip(self, topic: bytes, envelopes: list[bytes]) -> None:
+        if len(envelopes) == 1:
+            self._pub.send(topic + self._prefix + envelopes[0])
+        else:
+            self._pub.send(topic + wire.batch_frame(self.id, tuple(envelopes)))
 
     def _do_connect(self, effect: Connect) -> None:
         if effect.peer not in self._dealers:
@@ -220,6 +256,23 @@ class Peer(Node):
             self._bad(f"expected 1 gossip frame, got {len(frames)}")
             return
         frame = frames[0][len(self._topic) :]  # addressed to us: our SUB reads nothing else
+        if not wire.is_batch(frame):
+            self._gossip_in(frame)
+            return
+        try:
+            batch = wire.decode(frame[1:])
+        except wire.WireError as exc:
+            self._bad(str(exc))
+            return
+        if not isinstance(batch, wire.Batch):
+            self._bad(f"unexpected {batch.KIND} message as gossip")
+            return
+        prefix = wire.gossip_frame(batch.peer.encode(), b"")
+        for envelope in batch.items:
+            self._gossip_in(prefix + envelope)
+
+    def _gossip_in(self, frame: bytes) -> None:
+        """One gossip frame (the forwarder's id, then an envelope) for the core."""
         if self._tap is not None and not self._tap.inbound(frame, None):
             return
         effects = self.state.gossip(self.clock.monotonic(), frame)

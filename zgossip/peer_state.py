@@ -60,7 +60,6 @@ class PeerState(Core):
     ) -> None:
         super().__init__(config, now=now, wall_offset=wall_offset)
         self.rng = rng
-        self._id_bytes = self.id.encode()
         self.pub = ""  # our PUB's endpoint, as bound: known at start
         self.ml = MessageList(
             self.clock,
@@ -524,7 +523,7 @@ class PeerState(Core):
         """Forward a first receipt (from ``sender``: ourselves for our own) down the tree."""
         to = self.tree.first(msg_id, sender)
         if to:
-            self._out.append(Publish(wire.gossip_frame(self._id_bytes, frame), tuple(to)))
+            self._out.append(Publish(frame, tuple(to)))
 
     def _still_joining(self) -> None:
         """Not joined yet: say why (how many seeds hold our registration, of how many

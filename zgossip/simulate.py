@@ -468,11 +468,12 @@ class Simulation:
                 self._event(node, effect)  # type: ignore[arg-type]
 
     def _publish(self, node: _Node, effect: Publish) -> None:
-        msg_id = message_id(wire.split_gossip(effect.frame)[1])
+        msg_id = message_id(effect.envelope)
+        frame = wire.gossip_frame(node.id.encode(), effect.envelope)
         for peer in effect.to:
             target = self._by_id.get(peer)
             if target is not None and target.index in node.subscribers:  # its SUB reads us
-                self._deliver(node, target, self._gossip_in, effect.frame, msg_id)
+                self._deliver(node, target, self._gossip_in, frame, msg_id)
 
     def _gossip_in(self, target: _Node, frame: bytes, msg_id: bytes) -> None:
         if not target.alive:

@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, get_type_hints
 
 import msgpack
 
-VERSION = 2  # 2: gossip addressed to each neighbour on the PUB; ihave, graft, prune
+VERSION = 2  # 2: gossip addressed to each neighbour on the PUB, batched; ihave, graft, prune
 #: No frame above this size is read (ZMQ_MAXMSGSIZE is set to it on every socket too).
 MAX_FRAME = 1 << 20
 MAX_BODY = 64 * 1024
@@ -61,6 +61,7 @@ class Kind(StrEnum):
     IHAVE = "ihave"  # peer -> neighbour: ids of messages I have (announced, not pushed)
     GRAFT = "graft"  # peer -> neighbour: push to me again, starting with these (as history)
     PRUNE = "prune"  # peer -> neighbour: you sent me a copy I had: announce to me instead
+    BATCH = "batch"  # PUB -> SUB: several gossip messages forwarded in one turn, one frame
 
 
 Check = Callable[[Any], Any]
@@ -353,14 +354,22 @@ class Prune:
     peer: PeerId
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    KIND: ClassVar[Kind] = Kind.BATCH
+    peer: PeerId  # who forwards them
+    items: Annotated[tuple[bytes, ...], _blobs]  # gossip envelopes, as their origins encoded
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
-    | IHave | Graft | Prune
+    | IHave | Graft | Prune | Batch
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
+    Batch,
 )  # fmt: skip
 
 
@@ -402,6 +411,17 @@ def topic(peer: bytes) -> bytes:
     another's). A peer's PUB addresses each copy to one neighbour: none goes back to the
     neighbour it came from, nor to one that never asked for it. The receiver strips it."""
     return bytes((len(peer),)) + peer
+
+
+def batch_frame(sender: str, envelopes: tuple[bytes, ...]) -> bytes:
+    """What a peer's PUB sends for several messages to one neighbour at once: a zero byte
+    (no sender id is empty: a single message's frame never starts so), then a ``batch``
+    envelope. The receiver hands each item on as its own :func:`gossip_frame`."""
+    return b"\x00" + encode(Batch(sender, envelopes))
+
+
+def is_batch(frame: bytes) -> bool:
+    return frame[:1] == b"\x00"
 
 
 def split_gossip(frame: bytes) -> tuple[bytes, memoryview]:

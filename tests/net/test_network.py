@@ -135,6 +135,20 @@ def test_every_message_reaches_every_other_peer_exactly_once(net: Net) -> None:
         assert all(e["origin"] == sent[e["id"]] for e in received)
 
 
+def test_a_burst_forwarded_in_batches_arrives_whole_and_once(net: Net) -> None:
+    origin, middle, last = (net.peer(gossip_count=0) for _ in range(3))
+    net.events.wait_for(
+        lambda: all(any(n.up for n in p.neighbours.values()) for p in (origin, middle, last)),
+        what="every peer linked",
+    )
+    for n in range(600):  # the loop takes them 256 a turn: its forwards go in batches
+        origin.broadcast(f"burst {n}")
+    for peer in (middle, last):
+        net.events.wait_for(lambda peer=peer: len(net.received(peer)) == 600, what="all 600")
+        bodies = [e["body"] for e in net.events.of("gossip.received", peer.id)]
+        assert sorted(bodies) == sorted(f"burst {n}" for n in range(600))  # each once
+
+
 def test_links_are_symmetric_and_every_peer_has_a_neighbour(net: Net) -> None:
     peers = [net.peer(gossip_count=0) for _ in range(5)]
 

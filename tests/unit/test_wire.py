@@ -48,6 +48,7 @@ SAMPLES: list[wire.Message] = [
     wire.IHave(PEER, (b"\x01" * 16, b"\x02" * 16)),
     wire.Graft(PEER, (b"\x03" * 16,)),
     wire.Prune(PEER),
+    wire.Batch(PEER, (b"first envelope", b"second")),
 ]
 
 
@@ -680,3 +681,12 @@ def test_announced_ids_of_wrong_shape_are_rejected(ids: Any) -> None:
     for message in (wire.IHave(PEER, ()), wire.Graft(PEER, ())):
         error = _rejected(_spoiled(message, ids=ids))
         assert "ids" in str(error)
+
+
+def test_a_batch_frame_carries_its_envelopes_untouched_and_never_looks_like_one_message() -> None:
+    envelopes = tuple(wire.encode(wire.Gossip(OTHER, n, 1.0, f"m{n}")) for n in range(3))
+    frame = wire.batch_frame(PEER, envelopes)
+    assert wire.is_batch(frame) and not wire.is_batch(wire.gossip_frame(PEER.encode(), b"x"))
+    assert wire.decode(frame[1:]) == wire.Batch(PEER, envelopes)
+    with pytest.raises(wire.WireError):
+        wire.split_gossip(frame)
