@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import selectors
 import socket
 import subprocess
@@ -22,15 +23,36 @@ TIMERS = ["--gossip-interval", "0.25", "--liveness-interval", "0.3", "--liveness
 
 
 def free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 right now (held open together so they are distinct)."""
-    holders = [socket.socket() for _ in range(count)]
+    """Ports free on 127.0.0.1 right now (held open together so they are distinct), below
+    the kernel's ephemeral range: a peer's PUB binds any free port and every connection
+    takes an ephemeral one: at 50 peer processes, one of those took a port handed out here
+    before its peer bound it."""
+    holders: list[socket.socket] = []
     try:
-        for holder in holders:
-            holder.bind(("127.0.0.1", 0))
+        while len(holders) < count:
+            holder = socket.socket()
+            try:
+                holder.bind(("127.0.0.1", random.randrange(_PORTS_FROM, _ephemeral_from())))
+            except OSError:  # in use
+                holder.close()
+                continue
+            holders.append(holder)
         return [holder.getsockname()[1] for holder in holders]
     finally:
         for holder in holders:
             holder.close()
+
+
+#: The lowest port free_ports hands out: above the well-known services.
+_PORTS_FROM = 10_000
+
+
+def _ephemeral_from() -> int:
+    """The first port of the kernel's ephemeral range (32768 unless configured)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def write_config(path: Path, ports: Iterable[int]) -> Path:
