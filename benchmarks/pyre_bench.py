@@ -1,15 +1,14 @@
-"""Item 7: Pyre (``zeromq-pyre``, the Python port of Zyre), N nodes, one SHOUT to all.
+"""Pyre's side of ``benchmarks.versus``: Pyre nodes (``zeromq-pyre``, Zyre's Python port).
 
 Pyre finds its peers by UDP beacons on the first interface that is not loopback, so
-on a machine with a network it would broadcast there. This benchmark keeps every
+on a machine with a network it would broadcast there. The benchmark keeps every
 packet on loopback by running the nodes in a network namespace of their own
 (``unshare --net``, which needs root) whose only interface is ``lo``: Pyre then falls
 back to multicast beacons on 127.0.0.1, with a route for 224.0.0.0/4 on ``lo``.
 
-Layout: this module's :func:`measure` starts ``python -m benchmarks.pyre_bench N K``
-inside the namespace; that driver starts N ``python -m benchmarks.pyre_bench node``
-processes, waits until each has seen the other N-1 join the group, makes the first
-SHOUT K times, one at a time, and prints the figures as one JSON line.
+Inside the namespace, a :class:`Driver` starts N ``python -m benchmarks.pyre_bench node
+NAME`` processes (:func:`node`) and reads what they say, one JSON line each: the JOINs and
+SHOUTs they get, and the SHOUTs they were told to send on stdin.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
@@ -33,14 +31,6 @@ NAMESPACE_SETUP = (
 )
 
 
-@dataclass(slots=True)
-class PyreFigures:
-    n: int
-    time_to_all: list[float] = field(default_factory=list)  # SHOUT sent -> last receipt
-    incomplete: int = 0
-    unavailable: str | None = None
-
-
 def why_not() -> str | None:
     """Why Pyre cannot run here, or None."""
     try:
@@ -50,27 +40,6 @@ def why_not() -> str | None:
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
         return "needs root, unshare and ip for a loopback-only network namespace"
     return None
-
-
-def measure(n: int, shouts: int, timeout: float = 60.0) -> PyreFigures:
-    """Run the driver in a fresh network namespace and read its figures."""
-    reason = why_not()
-    if reason is not None:
-        return PyreFigures(n, unavailable=reason)
-    driver = f"exec {sys.executable} -m benchmarks.pyre_bench {n} {shouts}"
-    command = ["unshare", "--net", "--", "sh", "-c", f"{NAMESPACE_SETUP} && {driver}"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return PyreFigures(n, unavailable=f"no result within {timeout:.0f} s")
-    finally:
-        stop(proc)
-    if proc.returncode != 0 or not out.strip():
-        last = (err.strip().splitlines() or ["?"])[-1]
-        return PyreFigures(n, unavailable=f"driver failed: {last[:80]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    return PyreFigures(n, result["time_to_all"], result["incomplete"])
 
 
 # -- inside the namespace: one node ------------------------------------------------
@@ -154,36 +123,5 @@ class Driver:
             stop(proc)
 
 
-def drive(n: int, shouts: int) -> None:
-    driver = Driver(n)
-    result: dict[str, Any] = {"time_to_all": [], "incomplete": 0}
-    try:
-        joined = n * (n - 1)
-        if not driver.wait(lambda s: sum(e["kind"] == "JOIN" for e in s) >= joined, 30):
-            raise SystemExit("the Pyre nodes did not all find each other in 30 s")
-        sender = driver.procs[0]
-        assert sender.stdin is not None
-        for k in range(shouts):
-            body = f"shout{k}"
-            sender.stdin.write(body + "\n")
-            sender.stdin.flush()
-
-            def got(seen: list[dict[str, Any]], body: str = body) -> list[dict[str, Any]]:
-                return [e for e in seen if e["body"] == body]
-
-            if not driver.wait(lambda s, got=got: len(got(s)) == n, 10):
-                result["incomplete"] += 1
-                continue
-            stamps = got(driver.seen)
-            sent = next(e["ts"] for e in stamps if e["kind"] == "SENT")
-            result["time_to_all"].append(max(e["ts"] for e in stamps) - sent)
-    finally:
-        driver.close()
-    print(json.dumps(result), flush=True)
-
-
 if __name__ == "__main__":
-    if sys.argv[1] == "node":
-        node(sys.argv[2])
-    else:
-        drive(int(sys.argv[1]), int(sys.argv[2]))
+    node(sys.argv[2])

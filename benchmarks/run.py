@@ -12,15 +12,14 @@ import argparse
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import zgossip
-from benchmarks import plot, propagation, pyre_bench, raw, serf, simulation, throughput, wakeup
-from benchmarks.stats import Row, ms, percentile, table
+from benchmarks import plot, propagation, raw, serf, simulation, throughput, versus, wakeup
+from benchmarks.stats import Row, ms, percentile, revision, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +40,9 @@ class Plan:
     sim_liveness_nodes: int  # simulated with liveness running for 60 s, a tenth killed
     wake_burst: int  # messages one peer receives back to back, for its hot CPU cost
     wake_spaced: int  # messages it receives 10 ms apart, for its cost when woken
-    others_n: int  # serf and pyre agents
+    others_n: int  # serf agents
     others_events: int
+    versus_messages: int  # zgossip against Pyre, same work, at each of sizes
     serf_failure: bool
 
 
@@ -50,13 +50,13 @@ FULL = Plan(
     sizes=(10, 25, 50, 100), per_peer=4, interval=0.5, misses=3, raw_hops=2000,
     raw_flood=100_000, flood=20_000, total=1_000_000, chunks=8, sim_nodes=10_000, sim_messages=20,
     sim_liveness_nodes=1000, wake_burst=2000, wake_spaced=300,
-    others_n=10, others_events=10, serf_failure=True,
+    others_n=10, others_events=10, serf_failure=True, versus_messages=60,
 )  # fmt: skip
 QUICK = Plan(
     sizes=(5,), per_peer=2, interval=0.2, misses=3, raw_hops=300, raw_flood=5_000,
     flood=2_000, total=12_000, chunks=2, sim_nodes=1_000, sim_messages=5,
     sim_liveness_nodes=100, wake_burst=100, wake_spaced=20,
-    others_n=3, others_events=2, serf_failure=False,
+    others_n=3, others_events=2, serf_failure=False, versus_messages=5,
 )  # fmt: skip
 
 
@@ -89,20 +89,6 @@ def _header(quick: bool) -> str:
     )
 
 
-def revision() -> str:
-    """The commit measured, and whether the working tree differs from it."""
-    where = Path(zgossip.__file__).parent
-    git = ["git", "-C", str(where)]
-    try:
-        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True,
-                               text=True, check=True).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"commit {commit}{', with uncommitted changes' if dirty else ''}"
-
-
 def _step(name: str) -> float:
     print(f"... {name}", file=sys.stderr, flush=True)
     return time.monotonic()
@@ -123,8 +109,11 @@ def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], li
     sim = simulation.measure(plan.sim_nodes, plan.sim_messages, plan.sim_liveness_nodes)
     _step(f"serf, {plan.others_n} agents")
     serf_figures = serf.measure(plan.others_n, plan.others_events, plan.serf_failure)
-    _step(f"pyre, {plan.others_n} nodes")
-    pyre_figures = pyre_bench.measure(plan.others_n, plan.others_events)
+    duels: list[tuple[versus.Result, versus.Result]] = []
+    for n in plan.sizes:
+        _step(f"zgossip and pyre, same work, N = {n}")
+        duels.append((versus.measure_zgossip(n, plan.versus_messages),
+                      versus.measure_pyre(n, plan.versus_messages)))  # fmt: skip
     rows = _raw_rows(raw_figures)
     rows += _propagation_rows(net, raw_figures)
     rows += _cpu_rows(wake, net.stages)
@@ -134,7 +123,7 @@ def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], li
     rows += _simulation_rows(sim)
     first = net.stages[0]
     rows += _serf_rows(serf_figures, first, net.failure)
-    rows += _pyre_rows(pyre_figures, first)
+    rows += _versus_rows(duels)
     notes = [plot.cdf_png(png, net.stages, raw_hops)]
     if peer.profile is not None:
         notes.append(f"profile of the throughput peer: {peer.profile}")
@@ -269,15 +258,29 @@ def _serf_rows(
     return rows
 
 
-def _pyre_rows(p: pyre_bench.PyreFigures, z: propagation.Stage) -> list[Row]:
-    if p.unavailable:
-        return [Row("7", f"pyre, {p.n} nodes", f"n/a ({p.unavailable})")]
-    return [
-        Row("7", f"pyre {p.n} nodes: SHOUT to all, p50 / max",
-            f"{ms(percentile(p.time_to_all, 50))} / {ms(max(p.time_to_all, default=math.nan))}",
-            f"zgossip N={z.n}: {ms(percentile(z.time_to_all, 50))} / "
-            f"{ms(max(z.time_to_all, default=math.nan))}"),
-    ]  # fmt: skip
+def _versus_rows(duels: list[tuple[versus.Result, versus.Result]]) -> list[Row]:
+    rows = []
+    for z, p in duels:
+        if z.unavailable or p.unavailable:
+            why = z.unavailable or p.unavailable
+            rows.append(Row("7", f"N={z.n}: zgossip against pyre", f"n/a ({why})"))
+            continue
+        z50, z99 = (percentile(z.time_to_all, q) for q in (50, 99))
+        p50, p99 = (percentile(p.time_to_all, q) for q in (50, 99))
+        zc, pc = z.cpu_per_message_per_node, p.cpu_per_message_per_node
+        largest = z.n == max(d[0].n for d in duels)
+        target = "below pyre's" + ("; p50 <= 1/3 of it" if largest else "")
+        rows += [
+            Row("7", f"N={z.n}: time-to-all p50 / p99, zgossip | pyre ({z.messages} msgs)",
+                f"{ms(z50)} / {ms(z99)} | {ms(p50)} / {ms(p99)}",
+                f"incomplete {z.incomplete} | {p.incomplete}", target,
+                z50 < p50 and z99 < p99 and (not largest or z50 <= p50 / 3)),
+            Row("7", f"N={z.n}: CPU a message a node, net of idle, zgossip | pyre",
+                f"{zc * 1e6:.0f} us | {pc * 1e6:.0f} us",
+                f"copies per delivery {z.copies:.2f}; idle share {z.idle_share:.0%} | "
+                f"{p.idle_share:.0%}", "<= half of pyre's", zc <= pc / 2),
+        ]  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
-"""Small statistics and the result table: shared by every benchmark."""
+"""Small statistics, the result table and what was measured: shared by every benchmark."""
 
 from __future__ import annotations
 
 import math
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import zgossip
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -46,10 +50,18 @@ class Row:
 def table(rows: Sequence[Row]) -> str:
     """The rows as a Markdown table (prints readably and pastes into README)."""
     header = ("#", "measure", "figure", "same-run baseline / ratio", "target", "verdict")
-    cells = [header] + [
-        (r.section, r.what, r.figure, r.baseline, r.target, verdict(r.met) if r.target else "")
-        for r in rows
-    ]
+    return markdown(
+        header,
+        [
+            (r.section, r.what, r.figure, r.baseline, r.target, verdict(r.met) if r.target else "")
+            for r in rows
+        ],
+    )
+
+
+def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A header and rows of cells as a Markdown table, its columns aligned."""
+    cells = [header, *rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
 
     def line(row: Sequence[str]) -> str:
@@ -57,3 +69,17 @@ def table(rows: Sequence[Row]) -> str:
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+
+
+def revision() -> str:
+    """The commit measured, and whether the working tree differs from it."""
+    where = Path(zgossip.__file__).parent
+    git = ["git", "-C", str(where)]
+    try:
+        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {commit}{', with uncommitted changes' if dirty else ''}"

@@ -57,8 +57,7 @@ from benchmarks import propagation
 from benchmarks.overlay_state import NetState
 from benchmarks.procs import cpu_seconds, stop
 from benchmarks.pyre_bench import NAMESPACE_SETUP, Driver, why_not
-from benchmarks.run import revision
-from benchmarks.stats import percentile
+from benchmarks.stats import markdown, percentile, revision
 
 #: Seconds between two messages of the work.
 SPACING = 0.1
@@ -303,14 +302,7 @@ def _cells(r: Result) -> tuple[str, ...]:
 
 def table(results: Sequence[Result]) -> str:
     """The results as a Markdown table."""
-    rows = [_HEADER, *map(_cells, results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-
-    def line(row: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(rows[0]), rule, *map(line, rows[1:])])
+    return markdown(_HEADER, [_cells(r) for r in results])
 
 
 def _header(argv: Sequence[str]) -> str:
