@@ -27,7 +27,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +89,11 @@ class Figures:
 class Network:
     """The cluster, the peers alive in it, and what their logs say."""
 
-    def __init__(self, directory: Path, interval: float, misses: int) -> None:
+    def __init__(
+        self, directory: Path, interval: float, misses: int, peer_flags: Sequence[str] = ()
+    ) -> None:
         self.cluster = Cluster(directory, seeds=3)
+        self.peer_flags = list(peer_flags)
         self.state = NetState()
         self.alive: list[str] = []
         self.timers = ["--liveness-interval", str(interval), "--liveness-misses", str(misses)]
@@ -113,7 +116,7 @@ class Network:
         """Start peers, one after the other, until ``n`` are alive and linked."""
         for port in free_ports(n - len(self.alive)):
             address = f"127.0.0.1:{port}"
-            flags = ["--stdin", "--gossip-count", "0", *self.timers]
+            flags = ["--stdin", "--gossip-count", "0", *self.timers, *self.peer_flags]
             self.cluster.start("peer", address, *flags, stdin=subprocess.PIPE)
             self.cluster.tap.wait_event("seed.registered", node=address)
             self.alive.append(address)
