@@ -271,13 +271,13 @@ def _versus_rows(duels: list[tuple[versus.Result, versus.Result]]) -> list[Row]:
         largest = z.n == max(d[0].n for d in duels)
         target = "below pyre's" + ("; p50 <= 1/3 of it" if largest else "")
         rows += [
-            Row("7", f"N={z.n}: time-to-all p50 / p99, zgossip | pyre ({z.messages} msgs)",
-                f"{ms(z50)} / {ms(z99)} | {ms(p50)} / {ms(p99)}",
-                f"incomplete {z.incomplete} | {p.incomplete}", target,
+            Row("7", f"N={z.n}: time-to-all p50 / p99, zgossip vs pyre ({z.messages} msgs)",
+                f"{ms(z50)} / {ms(z99)} vs {ms(p50)} / {ms(p99)}",
+                f"incomplete {z.incomplete} vs {p.incomplete}", target,
                 z50 < p50 and z99 < p99 and (not largest or z50 <= p50 / 3)),
-            Row("7", f"N={z.n}: CPU a message a node, net of idle, zgossip | pyre",
-                f"{zc * 1e6:.0f} us | {pc * 1e6:.0f} us",
-                f"copies per delivery {z.copies:.2f}; idle share {z.idle_share:.0%} | "
+            Row("7", f"N={z.n}: CPU a message a node, net of idle, zgossip vs pyre",
+                f"{zc * 1e6:.0f} us vs {pc * 1e6:.0f} us",
+                f"copies per delivery {z.copies:.2f}; idle share {z.idle_share:.0%} vs "
                 f"{p.idle_share:.0%}", "<= half of pyre's", zc <= pc / 2),
         ]  # fmt: skip
     return rows
