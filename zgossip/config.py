@@ -192,7 +192,9 @@ class Config:
     #: Messages forwarded to one neighbour in one frame at most, when a turn of the loop
     #: forwards several (it reads 256 from a socket before it looks at the others): a
     #: frame then costs one send and one wake-up instead of one a message, and stays well
-    #: within the 1 MiB frame limit for ordinary bodies (a frame is split past it).
+    #: within the 1 MiB frame limit for ordinary bodies (a frame is split past it). A batch
+    #: of more is refused whole: 100,000 garbage items in one frame would each be a
+    #: bad.message.
     max_batch: int = 64
     #: Ids one announcement carries at most (17 bytes each: about 70 KB): a peer at
     #: ``max_rate`` fills it in two seconds, so it goes early only in a flood.

@@ -267,6 +267,9 @@ class Peer(Node):
         if not isinstance(batch, wire.Batch):
             self._bad(f"unexpected {batch.KIND} message as gossip")
             return
+        if len(batch.items) > self.config.max_batch:  # no peer sends more: refused whole
+            self._bad(f"batch of {len(batch.items)} messages, over {self.config.max_batch}")
+            return
         prefix = wire.gossip_frame(batch.peer.encode(), b"")
         for envelope in batch.items:
             self._gossip_in(prefix + envelope)

@@ -149,6 +149,35 @@ def test_a_burst_forwarded_in_batches_arrives_whole_and_once(net: Net) -> None:
         assert sorted(bodies) == sorted(f"burst {n}" for n in range(600))  # each once
 
 
+def test_a_neighbour_s_batches_are_taken_item_by_item_and_oversized_ones_refused(
+    net: Net,
+) -> None:
+    peer = net.peer(gossip_count=0)
+    fake = f"127.0.0.1:{free_ports(1)[0]}"
+    topic = wire.topic(peer.id.encode())
+    with zmq.Context() as ctx:
+        xpub = ctx.socket(zmq.XPUB)
+        xpub.setsockopt(zmq.LINGER, 0)
+        xpub.bind("tcp://127.0.0.1:*")
+        dealer = _dealer(ctx, peer.id)  # "link to me": its SUB comes onto our PUB
+        dealer.send(wire.encode(wire.Link(fake, xpub.getsockopt_string(zmq.LAST_ENDPOINT))))
+        while xpub.poll(10_000) and xpub.recv() != b"\x01" + topic:
+            pass  # its other subscription: the handshake's marker
+        good = tuple(wire.encode(wire.Gossip(fake, n, 1.0, f"batched {n}")) for n in (1, 2))
+        xpub.send(topic + wire.batch_frame(fake, good))
+        xpub.send(topic + wire.batch_frame(fake, good * 40))  # 80 > max_batch: refused whole
+        xpub.send(topic + b"\x00not msgpack")
+        net.events.wait_for(
+            lambda: len(net.events.of("bad.message", peer.id)) == 2, what="two bad batches"
+        )
+        bodies = [e["body"] for e in net.events.of("gossip.received", peer.id)]
+        assert bodies == ["batched 1", "batched 2"]
+        reasons = [e["reason"] for e in net.events.of("bad.message", peer.id)]
+        assert "over 64" in reasons[0] and "msgpack" in reasons[1]
+        dealer.close()
+        xpub.close()
+
+
 def test_links_are_symmetric_and_every_peer_has_a_neighbour(net: Net) -> None:
     peers = [net.peer(gossip_count=0) for _ in range(5)]
 
