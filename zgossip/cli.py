@@ -233,9 +233,7 @@ def peer(
     if port is None:
         if not sys.stdin.isatty():
             _fail("--port is required when stdin is not a terminal", 2)
-        port = typer.prompt("Port for this peer", type=int)
-        if not 1 <= port <= 65535:
-            _fail(f"port {port} is not from 1 to 65535", 2)
+        port = _ask_port()
     address = _address(host, port)
     cfg = _build(
         address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
@@ -247,6 +245,15 @@ def peer(
     if stdin:
         threading.Thread(target=_gossip_lines, args=(node,), daemon=True).start()
     _run(node)
+
+
+def _ask_port() -> int:
+    """The port, asked at the terminal until it is one (a word or 99999 is asked again)."""
+    while True:
+        port: int = typer.prompt("Port for this peer", type=int)
+        if 1 <= port <= 65535:
+            return port
+        typer.echo(f"Error: {port} is not a port from 1 to 65535.", err=True)
 
 
 def _gossip_lines(peer: Peer) -> None:
@@ -285,7 +292,10 @@ def peers(
     ] = False,
     dot: Annotated[
         Path | None,
-        typer.Option(help="Write the overlay (every peer's links) as Graphviz DOT to this file."),
+        typer.Option(
+            help="Write the overlay (every peer's links) as Graphviz DOT to this file ('-': "
+            "standard output, instead of the table)."
+        ),
     ] = None,
     plot: Annotated[
         Path | None,
@@ -314,7 +324,9 @@ def peers(
     if links or dot is not None or plot is not None:
         listed = sorted({i.id for infos in answers.values() for i in infos or ()})
         overlay = query_links(listed, timeout, curve)
-    if as_json:
+    if dot is not None and str(dot) == "-":
+        pass  # standard output is the DOT's: `zgossip peers --dot - | dot -Tsvg`
+    elif as_json:
         typer.echo(json.dumps(_document(answers, overlay), indent=2))
     else:
         _print_lists(answers)
@@ -426,10 +438,14 @@ def _draw(overlay: dict[str, tuple[str, ...] | None], dot: Path | None, plot: Pa
     from zgossip.survey import to_dot
 
     try:
-        if dot is not None:
+        if dot is not None and str(dot) == "-":
+            typer.echo(to_dot(overlay), nl=False)
+        elif dot is not None:
             dot.write_text(to_dot(overlay), encoding="utf-8")
+            typer.echo(f"wrote {dot}", err=True)
         if plot is not None:
             plot_overlay(overlay, plot)
+            typer.echo(f"wrote {plot}", err=True)
     except PlotUnavailable as exc:
         _fail(str(exc), 1)
     except OSError as exc:

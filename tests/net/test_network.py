@@ -459,11 +459,15 @@ def test_peers_command_shows_lists_links_dot_and_plot(net: Net, tmp_path: Path) 
     args = ["peers", "--config", str(config), "--json", "--dot", str(dot), "--plot", str(png)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    links = json.loads(result.output)["links"]
+    assert result.stderr.splitlines() == [f"wrote {dot}", f"wrote {png}"]
+    links = json.loads(result.stdout)["links"]
     assert set(links) == {p.id for p in peers}
     assert all(links[p.id] and set(links[p.id]) <= set(links) - {p.id} for p in peers)
     assert dot.read_text().startswith("graph zgossip {") and " -- " in dot.read_text()
     assert png.read_bytes().startswith(b"\x89PNG")
+    to_stdout = runner.invoke(app, ["peers", "--config", str(config), "--dot", "-"])
+    assert to_stdout.exit_code == 0 and not (tmp_path / "-").exists()
+    assert to_stdout.stdout.startswith("graph zgossip {")  # the DOT alone: for a pipe
 
 
 def test_messages_dropped_on_a_link_are_repaired_from_a_neighbour(net: Net) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,29 @@ def test_a_timer_that_is_not_a_finite_number_is_a_one_line_error(
     assert result.returncode == 2
     error = one_line_error(result)
     assert flag in error and "finite" in error
+
+
+def test_the_port_prompt_asks_again_until_it_gets_a_port(tmp_path: Path) -> None:
+    write_config(tmp_path / "config.txt", [5001])
+    controller, terminal = pty.openpty()
+    log = tmp_path / "no-such-dir" / "peer.log"  # so the peer stops right after the prompt
+    with subprocess.Popen(
+        [ZGOSSIP, "peer", "--log-file", str(log)],
+        cwd=tmp_path, stdin=terminal, stdout=terminal, stderr=terminal,
+    ) as proc:  # fmt: skip
+        os.close(terminal)
+        os.write(controller, b"abc\n99999\n6001\n")
+        assert proc.wait(30) == 2  # the log file's error: it got past the prompt
+        said = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed
+                break
+            if not chunk:
+                break
+            said += chunk
+    os.close(controller)
+    text = said.decode(errors="replace")
+    assert text.count("Port for this peer") == 3
+    assert "99999 is not a port from 1 to 65535" in text and "no-such-dir" in text
