@@ -13,6 +13,18 @@ from zgossip.overlay import edges
 class PlotUnavailable(Exception):
     """matplotlib or networkx is not installed; the message says how to get them."""
 
+    def __init__(self, missing: str | None) -> None:
+        super().__init__(f"--plot needs {missing}: {install_hint()}")
+
+
+def install_hint() -> str:
+    """How to add the plot extra, as zgossip was installed: from a source checkout
+    (editable, as README's quickstart does) or as a package."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "setup.cfg").is_file() and (checkout / "zgossip").is_dir():
+        return f"pip install -e '{checkout}[plot]'"
+    return "pip install 'zgossip[plot]'"
+
 
 def _pyplot() -> Any:
     try:
@@ -21,7 +33,7 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")  # files only: no screen needed
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise PlotUnavailable(f"--plot needs {exc.name}: pip install 'zgossip[plot]'") from None
+        raise PlotUnavailable(exc.name) from None
     return plt
 
 
@@ -43,7 +55,7 @@ def plot_overlay(links: Mapping[str, Iterable[str] | None], path: Path) -> None:
     try:
         import networkx as nx
     except ImportError as exc:
-        raise PlotUnavailable(f"--plot needs {exc.name}: pip install 'zgossip[plot]'") from None
+        raise PlotUnavailable(exc.name) from None
     graph = nx.Graph()
     graph.add_nodes_from(links)
     graph.add_edges_from(edges(links))
