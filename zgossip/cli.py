@@ -52,7 +52,15 @@ LivenessMisses = Annotated[
 ]
 JsonLog = Annotated[Path | None, typer.Option(help="Append one JSON event a line to this file.")]
 Verbose = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, help="Also print liveness chatter.")
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        metavar="",
+        show_default=False,  # a flag, no value
+        help="Also print liveness chatter.",
+    ),
 ]
 
 

@@ -93,8 +93,11 @@ def test_module_entry_point_and_version(tmp_path: Path) -> None:
     assert result.returncode == 0 and result.stdout.startswith("zgossip ")
     helped = run_zgossip("peer", "--help", cwd=tmp_path)
     for flag in ("--gossip-interval", "--gossip-count", "--liveness-interval", "--liveness-misses",
-                 "--log-file", "--json-log", "--host", "--config", "--port"):  # fmt: skip
+                 "--log-file", "--json-log", "--host", "--config", "--port",
+                 "--dissemination"):  # fmt: skip
         assert flag in helped.stdout
+    (verbose,) = [line for line in helped.stdout.splitlines() if "--verbose" in line]
+    assert "<int>" not in verbose and "default" not in verbose  # a flag: it takes no value
 
 
 @pytest.mark.parametrize("value", ["nan", "inf"])  # -inf: below the range, typer says so
