@@ -42,7 +42,9 @@ Host = Annotated[
 GossipInterval = Annotated[
     float, typer.Option(help="Seconds between a peer's own gossip messages.", min=0.001)
 ]
-GossipCount = Annotated[int, typer.Option(help="Messages a peer creates (0: none).", min=0)]
+GossipCount = Annotated[
+    int, typer.Option(help="Messages a peer creates (0: none; -1: without end).", min=-1)
+]
 LivenessInterval = Annotated[
     float,
     typer.Option(help="Seconds between pings to each neighbour (and seed refreshes).", min=0.001),

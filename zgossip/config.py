@@ -98,7 +98,7 @@ class Config:
     address: Address = field(default_factory=lambda: Address("127.0.0.1", 0))
     #: A peer creates one gossip message this often ...
     gossip_interval: float = 5.0
-    #: ... up to this many (0 turns the automatic messages off).
+    #: ... up to this many (0 turns the automatic messages off; -1: without end, for demos).
     gossip_count: int = 10
     #: A peer pings each neighbour, and refreshes its seed registrations, this often.
     liveness_interval: float = 13.0
@@ -222,8 +222,8 @@ class Config:
                 raise ConfigError(f"{flag} must be a positive, finite number of seconds")
         if self.dissemination not in DISSEMINATIONS:
             raise ConfigError(f"--dissemination must be one of {', '.join(DISSEMINATIONS)}")
-        if self.gossip_count < 0:
-            raise ConfigError("--gossip-count must not be negative")
+        if self.gossip_count < -1:
+            raise ConfigError("--gossip-count must be -1 (without end), 0 (none) or more")
         if self.liveness_misses < 1:
             raise ConfigError("--liveness-misses must be at least 1")
         if self.links < 1:

@@ -373,8 +373,15 @@ class PeerState(Core):
         """The automatic message: ``<timestamp>:<IP>:<Msg#>``."""
         self._sent += 1
         self._publish(f"{self.clock.time():.6f}:{self.config.address.host}:{self._sent}")
-        if self._sent < self.config.gossip_count:
+        if self._more_to_send():
             self.deadlines.set(("gossip",), self.clock.monotonic() + self.config.gossip_interval)
+        else:  # said, or a demo that goes quiet looks like one that broke
+            self._emit(records.GossipDone(self._sent))
+
+    def _more_to_send(self) -> bool:
+        """Whether our automatic messages go on (``gossip_count`` -1: without end)."""
+        count = self.config.gossip_count
+        return count < 0 or self._sent < count
 
     def _publish(self, body: str | bytes) -> None:
         self._seq += 1
@@ -451,7 +458,7 @@ class PeerState(Core):
         items = self.ml.recent(max_bytes=wire.MAX_FRAME // 2)
         if items:
             self._out.append(Send(neighbour.id, wire.History(self.id, tuple(items))))
-        first = ("gossip",) not in self.deadlines and self._sent < self.config.gossip_count
+        first = ("gossip",) not in self.deadlines and self._more_to_send()
         if first:  # our own messages start one interval after the first link is up
             self.deadlines.set(("gossip",), self.clock.monotonic() + self.config.gossip_interval)
         for seed in self.registration.registered():  # tell the seeds our new degree

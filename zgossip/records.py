@@ -365,6 +365,14 @@ class GossipGap(Event):
         return f"missing {len(self.seqs)} message(s) of {self.origin}: asked {self.asked}"
 
 
+@event("gossip.done", CYAN)
+class GossipDone(Event):
+    sent: int  # the automatic messages this peer sent: all that --gossip-count allows
+
+    def text(self) -> str:
+        return f"sent the last of its {self.sent} automatic message(s) (--gossip-count)"
+
+
 @event("gossip.graft", chatter=True)
 class GossipGraft(Event):
     neighbour: str  # announced messages that never came whole: asked of it, now pushing

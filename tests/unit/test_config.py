@@ -185,7 +185,7 @@ def test_request_timeout_is_at_most_two_seconds() -> None:
 @pytest.mark.parametrize(
     ("options", "needle"),
     [
-        ({"gossip_count": -1}, "--gossip-count"),
+        ({"gossip_count": -2}, "--gossip-count"),
         ({"gossip_interval": 0.0}, "--gossip-interval"),
         ({"gossip_interval": -1.0}, "--gossip-interval"),
         ({"liveness_interval": 0.0}, "--liveness-interval"),

@@ -17,7 +17,7 @@ OTHER_PUB = "tcp://10.0.0.2:6001"
 
 
 def _peer(**options: object) -> tuple[PeerState, list[Effect]]:
-    config = Config(seeds=SEEDS, address=ME, gossip_count=0, **options)  # type: ignore[arg-type]
+    config = Config(seeds=SEEDS, address=ME, **{"gossip_count": 0, **options})  # type: ignore[arg-type]
     peer = PeerState(config, rng=random.Random(1), now=10.0, wall_offset=1.7e9)
     return peer, peer.start(10.0, "tcp://10.0.0.1:6001")
 
@@ -206,3 +206,17 @@ def test_a_peer_logs_its_receipts_and_duplicates_each_liveness_round_they_change
     round_at = peer.deadlines.get(("round",))
     assert round_at is not None
     assert not [e for e in peer.timers(round_at) if isinstance(e, records.GossipCopies)]
+
+
+def test_a_peer_says_when_it_sent_its_last_automatic_message_and_minus_one_never_ends() -> None:
+    for count, messages in ((2, 2), (-1, 12)):
+        peer = _linked(OTHER, gossip_count=count)
+        done = []
+        for _ in range(messages):
+            due = peer.deadlines.get(("gossip",))
+            assert due is not None, "the automatic messages stopped early"
+            done += [e for e in peer.timers(due) if isinstance(e, records.GossipDone)]
+        if count < 0:
+            assert not done and ("gossip",) in peer.deadlines  # on and on
+        else:
+            assert done == [records.GossipDone(2)] and ("gossip",) not in peer.deadlines
