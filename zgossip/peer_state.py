@@ -157,8 +157,8 @@ class PeerState(Core):
                 self.neighbours[peer].ready_heard = True
                 self._advance(self.neighbours[peer])
             case wire.History(peer=peer, items=items) if peer in self.neighbours:
-                for item in items:
-                    self._receive(item, peer)
+                for item in items:  # a new neighbour's recent messages
+                    self._receive(item, peer, history=True)
             case wire.Repair(origin=origin, seqs=seqs):  # from anyone: it is all gossip anyway
                 kept = self.ml.kept(origin, seqs, max_bytes=wire.MAX_FRAME // 2)
                 if kept:
@@ -500,13 +500,16 @@ class PeerState(Core):
 
     # -- gossip ----------------------------------------------------------------------------
 
-    def _receive(self, frame: bytes, sender: str) -> None:
-        """A gossip envelope from ``sender`` (in a neighbour's history): taken if new."""
+    def _receive(self, frame: bytes, sender: str, *, history: bool = False) -> None:
+        """A gossip envelope from ``sender`` (in a history: a new link's, ``history``, or
+        the answer to a repair or a graft): taken if new."""
         msg_id = message_id(frame)
         if msg_id not in self.ml:
-            self._receive_new(msg_id, frame, sender)
+            self._receive_new(msg_id, frame, sender, history=history)
 
-    def _receive_new(self, msg_id: bytes, frame: bytes, sender: str) -> None:
+    def _receive_new(
+        self, msg_id: bytes, frame: bytes, sender: str, *, history: bool = False
+    ) -> None:
         """A gossip envelope seen for the first time: record it and forward it."""
         try:
             message = wire.decode(frame)
@@ -522,7 +525,7 @@ class PeerState(Core):
         self._push(msg_id, frame, sender)
         self._emit(
             records.GossipReceived(
-                msg_id.hex(), _text(message.body), message.origin, sender, message
+                msg_id.hex(), _text(message.body), message.origin, sender, message, history or None
             )
         )
 

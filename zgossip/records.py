@@ -341,9 +341,12 @@ class GossipReceived(Event):
     origin: str
     sender: str  # "from": the neighbour it came from
     message: wire.Gossip = hidden()  # the body as sent, and when: for on_message handlers
+    history: bool | None = None  # True: handed over by a new neighbour, sent before we linked
 
     def text(self) -> str:
-        return f"received {self.body} from {self.sender}"
+        who = self.origin if self.sender == self.origin else f"{self.origin} via {self.sender}"
+        late = " (history: sent before this link)" if self.history else ""
+        return f"received {self.body} from {who}{late}"
 
 
 @event("broadcast.paced", YELLOW)

@@ -199,6 +199,9 @@ def test_late_joiner_receives_the_recent_gossip_it_missed(net: Net) -> None:
     late = net.peer(gossip_count=0)
     net.events.wait_for(lambda: len(net.received(late)) == 6, what="history at the late joiner")
     assert net.received(late) == {e["id"] for e in net.events.of("gossip.sent")}
+    assert all(e["history"] is True for e in net.events.of("gossip.received", late.id))
+    live = net.events.of("gossip.received")[0]  # sent while its receiver was linked
+    assert "history" not in live
 
 
 def test_stopped_peer_leaves_and_seeds_remove_it(net: Net) -> None:

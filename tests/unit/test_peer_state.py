@@ -220,3 +220,13 @@ def test_a_peer_says_when_it_sent_its_last_automatic_message_and_minus_one_never
             assert not done and ("gossip",) in peer.deadlines  # on and on
         else:
             assert done == [records.GossipDone(2)] and ("gossip",) not in peer.deadlines
+
+
+def test_a_received_line_names_the_origin_and_the_forwarder_and_marks_history() -> None:
+    message = wire.Gossip(THIRD, 1, 1.7e9, "hi")
+    direct = records.GossipReceived("ab", "hi", THIRD, THIRD, message)
+    assert direct.text() == f"received hi from {THIRD}"
+    forwarded = records.GossipReceived("ab", "hi", THIRD, OTHER, message)
+    assert forwarded.text() == f"received hi from {THIRD} via {OTHER}"
+    handed = records.GossipReceived("ab", "hi", THIRD, OTHER, message, history=True)
+    assert handed.text().endswith("(history: sent before this link)")
