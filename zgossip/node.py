@@ -401,7 +401,8 @@ class Node:
             self._gate = security.Gate(self._ctx, self.curve.allow)
             self._watch(self._gate.open(), self._on_zap)
         self.endpoints = self._bind()
-        self.events.emit(records.Started(self.endpoints))
+        allowed = None if self.curve is None else str(self.curve.allow)
+        self.events.emit(records.Started(self.endpoints, allowed))
         self._apply(self._begin())
 
     def _on_zap(self, frames: list[bytes]) -> None:

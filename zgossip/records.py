@@ -79,9 +79,11 @@ def event(name: str, colour: str = "", *, chatter: bool = False) -> Callable[[E]
 @event("started", GREEN)
 class Started(Event):
     endpoints: list[str]
+    curve: str | None = None  # the allow directory, when CurveZMQ is on
 
     def text(self) -> str:
-        return f"started on {', '.join(self.endpoints)}"
+        security = f"CurveZMQ on (allowed: {self.curve})" if self.curve else "CurveZMQ off"
+        return f"started on {', '.join(self.endpoints)}; {security}"
 
 
 @event("stopped", GREEN)

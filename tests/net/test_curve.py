@@ -167,6 +167,8 @@ def test_curve_network_of_three_seeds_and_three_peers_gossips_to_everyone(net: C
     listed = {i.id for infos in answers.values() for i in infos or ()}
     assert listed == set(net.peer_ids)
     assert not net.events.of("auth.denied"), "an allowed node was refused"
+    started = net.events.of("started")  # every node said it runs with CURVE, and whose keys
+    assert len(started) == 6 and all(e["curve"] for e in started)
 
 
 def test_node_with_a_key_not_allowed_cannot_register(net: CurveNet, tmp_path: Path) -> None:

@@ -75,3 +75,10 @@ def test_an_event_without_fields_has_the_four_keys(tmp_path: Path) -> None:
         "role": "seed",
         "event": "stopped",
     }
+
+
+def test_started_says_whether_curvezmq_is_on() -> None:
+    assert records.Started(["tcp://127.0.0.1:1"]).text().endswith("; CurveZMQ off")
+    on = records.Started(["tcp://127.0.0.1:1"], "allow")
+    assert on.text().endswith("; CurveZMQ on (allowed: allow)") and on.fields()["curve"] == "allow"
+    assert "curve" not in records.Started(["tcp://127.0.0.1:1"]).fields()  # off: not in the log
