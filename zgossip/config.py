@@ -196,6 +196,11 @@ class Config:
     #: of more is refused whole: 100,000 garbage items in one frame would each be a
     #: bad.message.
     max_batch: int = 64
+    #: After a graft, asked or answered, the tree is broken nearby: a peer announces every
+    #: ``hurry_interval`` for ``hurry_for`` seconds, so that each hop of a repair waits that
+    #: rather than ``announce_interval`` (a network at rest pays nothing for it).
+    hurry_interval: float = 0.1
+    hurry_for: float = 5.0
     #: Ids one announcement carries at most (17 bytes each: about 70 KB): a peer at
     #: ``max_rate`` fills it in two seconds, so it goes early only in a flood.
     max_announce: int = 4096

@@ -82,6 +82,8 @@ class PeerState(Core):
             lazy=config.dissemination == "tree",
             announce_interval=config.announce_interval,
             graft_timeout=config.graft_timeout,
+            hurry_interval=config.hurry_interval,
+            hurry_for=config.hurry_for,
             max_announce=config.max_announce,
             max_announced=config.max_announced,
         )

@@ -40,6 +40,8 @@ class Tree:
         lazy: bool,
         announce_interval: float,
         graft_timeout: float,
+        hurry_interval: float,
+        hurry_for: float,
         max_announce: int,
         max_announced: int,
     ) -> None:
@@ -48,6 +50,9 @@ class Tree:
         self._lazy = lazy  # the tree; False: the plain flood
         self._announce_interval = announce_interval
         self._graft_timeout = graft_timeout
+        self._hurry_interval = hurry_interval
+        self._hurry_for = hurry_for
+        self._hurry_until = float("-inf")  # announcing every hurry_interval until then
         self._max_announce = max_announce
         self._max_announced = max_announced
         self.eager: dict[str, None] = {}  # the links messages are pushed down, in order
@@ -92,11 +97,23 @@ class Tree:
         wake-up once half of that has passed (a stream of messages brings no wake-up of
         its own for its announcements), or at once when they fill a frame."""
         now = self._clock.monotonic()
+        interval = self._hurry_interval if now < self._hurry_until else self._announce_interval
         due = self._deadlines.get(_ANNOUNCE)
         if due is None:
-            self._deadlines.set(_ANNOUNCE, now + self._announce_interval)
-        elif due - now <= self._announce_interval / 2 or len(self._pending) >= self._max_announce:
+            self._deadlines.set(_ANNOUNCE, now + interval)
+        elif due - now <= interval / 2 or len(self._pending) >= self._max_announce:
             self._deadlines.set(_ANNOUNCE, now)
+
+    def _hurry(self) -> None:
+        """A graft, asked or answered: the tree is broken near us, and the peers cut off
+        beyond it learn of what they miss only from announcements. For ``hurry_for`` they
+        go every ``hurry_interval``: each hop of a repair then waits that, not the calm
+        ``announce_interval`` (and a network at rest pays nothing for it)."""
+        now = self._clock.monotonic()
+        self._hurry_until = now + self._hurry_for
+        due = self._deadlines.get(_ANNOUNCE)
+        if due is not None and due > now + self._hurry_interval:
+            self._deadlines.set(_ANNOUNCE, now + self._hurry_interval)
 
     def duplicate(self, sender: str) -> bool:
         """A copy of a message had already, pushed by ``sender``: True when that prunes its
@@ -114,10 +131,12 @@ class Tree:
             self.lazy[peer] = None
 
     def grafted(self, peer: str) -> None:
-        """``peer`` asked us for a message it heard of: push to it from now on."""
+        """``peer`` asked us for a message it heard of, or we asked it for one: push to it
+        from now on, and announce in a hurry for a while."""
         if peer in self.lazy:
             del self.lazy[peer]
             self.eager[peer] = None
+        self._hurry()
 
     def announced(self, peer: str, ids: Iterable[bytes], have: Container[bytes]) -> None:
         """``peer`` announced these ids; those not in ``have`` are awaited, and asked for

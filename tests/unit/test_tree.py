@@ -9,7 +9,7 @@ from zgossip.deadlines import Deadlines, Key
 from zgossip.tree import Tree
 
 A, B, C, D = "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.4:1"
-INTERVAL, TIMEOUT = 0.2, 0.25
+INTERVAL, TIMEOUT, HURRY, HURRY_FOR = 0.2, 0.25, 0.05, 1.0
 
 
 def _tree(
@@ -23,6 +23,8 @@ def _tree(
         lazy=lazy,
         announce_interval=INTERVAL,
         graft_timeout=TIMEOUT,
+        hurry_interval=HURRY,
+        hurry_for=HURRY_FOR,
         max_announce=max_announce,
         max_announced=max_announced,
     )
@@ -145,3 +147,21 @@ def test_announcements_ride_on_the_wake_up_of_a_later_message_once_half_due() ->
     clock.advance(INTERVAL / 2)
     tree.first(_id(3), A)
     assert deadlines.get(("announce",)) == clock.monotonic()  # awake anyway: now
+
+
+def test_after_a_graft_announcements_hurry_for_a_while_then_calm_down() -> None:
+    tree, deadlines, clock = _tree(A, B, C)
+    tree.pruned(B)
+    tree.first(_id(1), A)
+    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + INTERVAL)
+    tree.grafted(C)  # C asked us for something: the tree is broken near here
+    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + HURRY)
+    tree.announcements()
+    deadlines.cancel(("announce",))
+    tree.first(_id(2), A)
+    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + HURRY)
+    clock.advance(HURRY_FOR)
+    tree.announcements()
+    deadlines.cancel(("announce",))
+    tree.first(_id(3), A)  # calm again
+    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + INTERVAL)
