@@ -3,6 +3,10 @@
 The sender (a child process, ``python -m benchmarks.raw``) packs a frame shaped like a
 zgossip gossip frame (same fields, same size, same two-frame message) and the receiver
 (this process) unpacks it: exactly the work a gossip hop cannot avoid, and nothing else.
+
+:func:`woken_cpu` turns it round: a child receives and unpacks frames that come
+``pause`` apart, sleeping in a poll between them as a peer does, and its CPU a frame is
+the floor of a Python process per node that is woken for each message.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 import msgpack
 import zmq
 
+from benchmarks.procs import cpu_seconds
 from benchmarks.stats import percentile
 from zgossip import wire
 
@@ -109,5 +114,47 @@ def measure(hops: int, flood: int) -> tuple[RawFigures, list[float]]:
     return figures, latencies
 
 
+def woken_cpu(count: int, pause: float) -> float:
+    """CPU seconds a child spends to be woken for, receive and unpack one frame, with the
+    frames ``pause`` apart (it sleeps in a poll between them)."""
+    with zmq.Context() as ctx, ctx.socket(zmq.XPUB) as pub:
+        pub.setsockopt(zmq.LINGER, 0)
+        port = pub.bind_to_random_port("tcp://127.0.0.1")
+        args = [sys.executable, "-m", "benchmarks.raw", "receive", f"tcp://127.0.0.1:{port}"]
+        child = subprocess.Popen([*args, str(count)])
+        try:
+            pub.recv()  # its subscription: it is up and waiting
+            before = cpu_seconds(child.pid)
+            for seq in range(count):
+                pub.send(frame(seq))
+                time.sleep(pause)  # pacing: each frame finds the child asleep
+            spent = cpu_seconds(child.pid) - before
+            pub.send(frame(count))  # one more, to let it go: its exit is not counted
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    return spent / count
+
+
+def receive(endpoint: str, count: int) -> None:
+    """Child side of :func:`woken_cpu`: a SUB that polls, receives and unpacks ``count``
+    frames and one more, which ends it."""
+    with zmq.Context() as ctx, ctx.socket(zmq.SUB) as sub:
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(endpoint)
+        poller = zmq.Poller()
+        poller.register(sub, zmq.POLLIN)
+        for _ in range(count + 1):
+            if not poller.poll(_QUIET_MS):
+                return
+            _, payload = wire.split_gossip(sub.recv())
+            msgpack.unpackb(payload, raw=False)
+
+
 if __name__ == "__main__":
-    send(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))
+    if sys.argv[1] == "receive":
+        receive(sys.argv[2], int(sys.argv[3]))
+    else:
+        send(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))

@@ -31,6 +31,7 @@ class Plan:
     interval: float  # liveness interval of the network a peer is killed in (s)
     misses: int
     raw_hops: int
+    raw_woken: int  # frames 100 ms apart for the raw receiver's CPU when woken
     raw_flood: int
     flood: int  # throughput messages
     total: int  # messages through the peer for the memory figure
@@ -47,13 +48,13 @@ class Plan:
 
 
 FULL = Plan(
-    sizes=(10, 25, 50, 100), per_peer=4, interval=0.5, misses=3, raw_hops=2000,
+    sizes=(10, 25, 50, 100), per_peer=4, interval=0.5, misses=3, raw_hops=2000, raw_woken=60,
     raw_flood=100_000, flood=20_000, total=1_000_000, chunks=8, sim_nodes=10_000, sim_messages=20,
     sim_liveness_nodes=1000, wake_burst=2000, wake_spaced=300,
     others_n=10, others_events=10, serf_failure=True, versus_messages=60,
 )  # fmt: skip
 QUICK = Plan(
-    sizes=(5,), per_peer=2, interval=0.2, misses=3, raw_hops=300, raw_flood=5_000,
+    sizes=(5,), per_peer=2, interval=0.2, misses=3, raw_hops=300, raw_woken=10, raw_flood=5_000,
     flood=2_000, total=12_000, chunks=2, sim_nodes=1_000, sim_messages=5,
     sim_liveness_nodes=100, wake_burst=100, wake_spaced=20,
     others_n=3, others_events=2, serf_failure=False, versus_messages=5,
@@ -97,6 +98,7 @@ def _step(name: str) -> float:
 def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], list[str]]:
     _step("raw pyzmq + msgpack between two processes")
     raw_figures, raw_hops = raw.measure(plan.raw_hops, plan.raw_flood)
+    raw_woken = raw.woken_cpu(plan.raw_woken, 0.1)
     _step(f"propagation, N = {', '.join(map(str, plan.sizes))}")
     net = propagation.measure(
         list(plan.sizes), plan.per_peer, plan.interval, plan.misses, kill_at=plan.sizes[0]
@@ -114,7 +116,7 @@ def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], li
         _step(f"zgossip and pyre, same work, N = {n}")
         duels.append((versus.measure_zgossip(n, plan.versus_messages),
                       versus.measure_pyre(n, plan.versus_messages)))  # fmt: skip
-    rows = _raw_rows(raw_figures)
+    rows = _raw_rows(raw_figures, raw_woken)
     rows += _propagation_rows(net, raw_figures)
     rows += _cpu_rows(wake, net.stages)
     rows += _throughput_rows(peer, raw_figures)
@@ -130,8 +132,10 @@ def _run_all(plan: Plan, png: Path, profile: Path | None) -> tuple[list[Row], li
     return rows, notes
 
 
-def _raw_rows(r: raw.RawFigures) -> list[Row]:
+def _raw_rows(r: raw.RawFigures, woken: float) -> list[Row]:
     return [
+        Row("0", "raw SUB woken every 100 ms: CPU to receive + unpack one",
+            f"{woken * 1e6:.0f} us", "the floor of a Python process woken for a message"),
         Row("0", "raw PUB->SUB msgpack hop, p50 / p99", f"{ms(r.hop_p50)} / {ms(r.hop_p99)}",
             "the physical limit of one hop"),
         Row("0", "raw PUB->SUB msgpack rate", f"{r.rate:,.0f} msg/s",
