@@ -622,4 +622,20 @@ def _root(
 
 
 def main() -> None:
-    app(prog_name="zgossip")
+    """The installed command. typer's own usage errors (a value out of range, an unknown
+    flag) speak in the voice of ours: one line on stderr, ``zgossip: error: ...``, exit 2."""
+    try:
+        code = app(prog_name="zgossip", standalone_mode=False)
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        typer.echo("zgossip: aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise  # not a user's error: a bug, with its traceback
+        message = exc.format_message()
+        if message:  # none: no arguments at all, and the help was the answer
+            context = getattr(exc, "ctx", None)
+            see = f" (see {context.command_path} --help)" if context is not None else ""
+            typer.echo(f"zgossip: error: {message}{see}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -138,3 +138,21 @@ def test_the_port_prompt_asks_again_until_it_gets_a_port(tmp_path: Path) -> None
     text = said.decode(errors="replace")
     assert text.count("Port for this peer") == 3
     assert "99999 is not a port from 1 to 65535" in text and "no-such-dir" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["peer", "--port", "99999"], "Invalid value for '--port'"),
+        (["peer", "--bogus"], "No such option: --bogus"),
+        (["simulate", "--fail", "2"], "Invalid value for '--fail'"),
+        (["nonsense"], "No such command 'nonsense'"),
+    ],
+)
+def test_typer_s_usage_errors_are_one_line_errors_like_ours(
+    tmp_path: Path, args: list[str], reason: str
+) -> None:
+    result = run_zgossip(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    error = one_line_error(result)
+    assert error.startswith("zgossip: error: ") and reason in error
