@@ -626,7 +626,7 @@ def main() -> None:
     flag) speak in the voice of ours: one line on stderr, ``zgossip: error: ...``, exit 2."""
     try:
         code = app(prog_name="zgossip", standalone_mode=False)
-    except typer.Abort:  # Ctrl-C or end of input at a prompt
+    except typer.Abort:  # end of input at a prompt (Ctrl-C exits 130)
         typer.echo("zgossip: aborted", err=True)
         sys.exit(1)
     except Exception as exc:
