@@ -334,7 +334,7 @@ def peers(
     if links or dot is not None or plot is not None:
         listed = sorted({i.id for infos in answers.values() for i in infos or ()})
         overlay = query_links(listed, timeout, curve)
-    if dot is not None and str(dot) == "-":
+    if _is_stdout(dot):
         pass  # standard output is the DOT's: `zgossip peers --dot - | dot -Tsvg`
     elif as_json:
         typer.echo(json.dumps(_document(answers, overlay), indent=2))
@@ -443,12 +443,17 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
         )
 
 
+def _is_stdout(path: Path | None) -> bool:
+    """Whether a file option was given as ``-``: standard output."""
+    return path is not None and str(path) == "-"
+
+
 def _draw(overlay: dict[str, tuple[str, ...] | None], dot: Path | None, plot: Path | None) -> None:
     from zgossip.plot import PlotUnavailable, plot_overlay
     from zgossip.survey import to_dot
 
     try:
-        if dot is not None and str(dot) == "-":
+        if _is_stdout(dot):
             typer.echo(to_dot(overlay), nl=False)
         elif dot is not None:
             dot.write_text(to_dot(overlay), encoding="utf-8")

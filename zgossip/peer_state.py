@@ -178,10 +178,11 @@ class PeerState(Core):
                 self._forget(peer)
                 self._emit(records.NeighbourLeft(peer))
                 self._replace()
-            case wire.Ready() | wire.History() | wire.Bye() | wire.IHave() | wire.Graft():
+            case (
+                wire.Ready() | wire.History() | wire.Bye() | wire.IHave() | wire.Graft()
+                | wire.Prune()
+            ):  # fmt: skip
                 pass  # from a link we already dropped
-            case wire.Prune():
-                pass  # likewise
             case _:
                 self._bad(f"unexpected {message.KIND} message on a peer's ROUTER")
         return out
