@@ -77,6 +77,15 @@ class NetState:
             return None
         return said[-1][1:]
 
+    def time_to_all(self, msg_id: str, peers: set[str]) -> float | None:
+        """Seconds from ``msg_id``'s sending to its last receipt among ``peers``; None while
+        some of them lack it."""
+        if self.missing(msg_id, peers):
+            return None
+        sent = self.sent[msg_id][1]
+        receipts = self.receipts.get(msg_id, {})
+        return max((r.ts for p, r in receipts.items() if p in peers), default=sent) - sent
+
     def missing(self, msg_id: str, peers: set[str]) -> set[str]:
         """The peers besides the origin that have not received ``msg_id``."""
         origin = self.sent[msg_id][0]

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.support import ZGOSSIP, Events
@@ -66,6 +67,11 @@ def cpu_seconds(pid: int) -> float:
         with contextlib.suppress(FileNotFoundError):  # a thread that just ended
             total += int((task / "schedstat").read_text().split()[0])
     return total / 1e9
+
+
+def cpu_of(pids: Iterable[int]) -> float:
+    """CPU time these processes used so far, all together (see :func:`cpu_seconds`)."""
+    return sum(map(cpu_seconds, pids))
 
 
 def start_node(

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.overlay_state import NetState, diameter, hops
-from benchmarks.procs import cpu_seconds
+from benchmarks.procs import cpu_of
 from tests.support import Cluster, free_ports
 
 #: How long the last message of a round may take before the rest count as never arrived.
@@ -155,14 +155,14 @@ def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
     net.grow(n)
     peers = set(net.alive)
     pids = [proc.pid for proc in net.cluster.procs.values() if proc.poll() is None]
-    cpu = sum(map(cpu_seconds, pids))
+    cpu = cpu_of(pids)
     net.state.fold(net.cluster.tap.all)
     before = {p: net.state.counted(p) or (0, 0) for p in peers}
     started = time.time()
     ids = _gossip_round(net, n, per_peer, spacing)
     with contextlib.suppress(AssertionError):  # what has not arrived counts as incomplete
         net.wait(lambda s: not any(s.missing(i, peers) for i in ids), _GRACE, "every receipt")
-    cpu = (sum(map(cpu_seconds, pids)) - cpu) / len(ids)
+    cpu = (cpu_of(pids) - cpu) / len(ids)
     graph = net.state.graph(peers)
     edges = sum(map(len, graph.values())) // 2
     stage = Stage(n, len(ids), 0, [], [], [], diameter(graph), edges, cpu)
@@ -172,10 +172,11 @@ def _stage(net: Network, n: int, per_peer: int, spacing: float) -> Stage:
         receipts = net.state.receipts.get(msg_id, {})
         stage.deliveries.extend(r.ts - sent_ts for r in receipts.values())
         stage.hops.extend(hops(receipts, origin).values())
-        if net.state.missing(msg_id, peers):
+        span = net.state.time_to_all(msg_id, peers)
+        if span is None:
             stage.incomplete += 1
         else:
-            stage.time_to_all.append(max(r.ts for r in receipts.values()) - sent_ts)
+            stage.time_to_all.append(span)
     return stage
 
 

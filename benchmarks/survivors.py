@@ -41,13 +41,8 @@ GRACE = 60.0
 
 def _time_to_all(net: propagation.Network, ids: list[str], peers: set[str]) -> list[float]:
     """Time-to-all of each message in ``ids`` that reached every one of ``peers``."""
-    spans = []
-    for msg_id in ids:
-        sent = net.state.sent[msg_id][1]
-        receipts = net.state.receipts.get(msg_id, {})
-        if not net.state.missing(msg_id, peers):
-            spans.append(max(r.ts for p, r in receipts.items() if p in peers) - sent)
-    return spans
+    spans = (net.state.time_to_all(msg_id, peers) for msg_id in ids)
+    return [span for span in spans if span is not None]
 
 
 def _send(net: propagation.Network, origins: list[str], tag: str, count: int) -> list[str]:

@@ -55,7 +55,7 @@ from typing import Any
 import zgossip
 from benchmarks import propagation
 from benchmarks.overlay_state import NetState
-from benchmarks.procs import cpu_seconds, stop
+from benchmarks.procs import cpu_of, stop
 from benchmarks.pyre_bench import NAMESPACE_SETUP, Driver, why_not
 from benchmarks.stats import markdown, percentile, revision
 
@@ -91,10 +91,6 @@ class Result:
         return self.idle_cpu / self.busy_cpu if self.busy_cpu > 0 else math.nan
 
 
-def _cpu(pids: Sequence[int]) -> float:
-    return sum(map(cpu_seconds, pids))
-
-
 def _pace(start: float, k: int) -> float:
     """Seconds until message ``k`` is due."""
     return max(0.0, start + k * SPACING - time.monotonic())
@@ -124,7 +120,7 @@ def _zgossip_work(net: propagation.Network, n: int, messages: int) -> Result:
     before = {p: net.state.counted(p) or (0, 0) for p in peers}
     tag = f"versus-{n}-"
     started = time.time()
-    cpu = _cpu(pids)
+    cpu = cpu_of(pids)
     start = time.monotonic()
     for k in range(messages):
         time.sleep(_pace(start, k))  # pacing the work, not a wait
@@ -133,22 +129,21 @@ def _zgossip_work(net: propagation.Network, n: int, messages: int) -> Result:
     with contextlib.suppress(AssertionError):  # what has not arrived counts as incomplete
         net.wait(_all_arrived(tag, messages, peers), deadline - time.monotonic(), "every receipt")
     busy = time.monotonic() - start
-    result.busy_cpu = _cpu(pids) - cpu
+    result.busy_cpu = cpu_of(pids) - cpu
     ids = [i for i, (_, _, body) in net.state.sent.items() if body.startswith(tag)]
     result.incomplete = messages - len(ids)
     for msg_id in ids:
-        _, sent_ts, _ = net.state.sent[msg_id]
-        receipts = net.state.receipts.get(msg_id, {})
-        if net.state.missing(msg_id, peers):
+        span = net.state.time_to_all(msg_id, peers)
+        if span is None:
             result.incomplete += 1
         else:
-            result.time_to_all.append(max(r.ts for r in receipts.values()) - sent_ts)
+            result.time_to_all.append(span)
     # each peer's counts as it logged them after its last receipt (a liveness round later)
     received, duplicates = propagation.count_copies(net, peers, before, started)
     result.copies = duplicates / received if received else math.nan
-    cpu = _cpu(pids)
+    cpu = cpu_of(pids)
     time.sleep(busy)  # the idle window: a measurement, the network up and no messages
-    result.idle_cpu = _cpu(pids) - cpu
+    result.idle_cpu = cpu_of(pids) - cpu
     return result
 
 
@@ -239,7 +234,7 @@ def pyre_drive(n: int, messages: int) -> None:
             raise SystemExit(f"the Pyre nodes did not all find each other in {_join_timeout(n)} s")
         pids = [proc.pid for proc in driver.procs]
         bodies = [f"versus-{k}" for k in range(messages)]
-        cpu = _cpu(pids)
+        cpu = cpu_of(pids)
         start = time.monotonic()
         for k, body in enumerate(bodies):
             driver.wait(_never, _pace(start, k))  # pacing the work, reading what comes
@@ -250,10 +245,10 @@ def pyre_drive(n: int, messages: int) -> None:
         arrived = _Count("SHOUT", lambda c: sum(c.values()) >= messages * (n - 1))
         driver.wait(arrived, start + (messages - 1) * SPACING + GRACE - time.monotonic())
         busy = time.monotonic() - start
-        busy_cpu = _cpu(pids) - cpu
-        cpu = _cpu(pids)
+        busy_cpu = cpu_of(pids) - cpu
+        cpu = cpu_of(pids)
         driver.wait(_never, busy)  # the idle window: a measurement, no messages
-        idle_cpu = _cpu(pids) - cpu
+        idle_cpu = cpu_of(pids) - cpu
         sent = {e["body"]: e["ts"] for e in driver.seen if e["kind"] == "SENT"}
         last: dict[str, float] = {}
         for e in driver.seen:
