@@ -165,6 +165,11 @@ class Config:
     #: for room beyond this many, so a flood of broadcasts slows its source instead of
     #: stalling the loop (and liveness with it) or queueing without bound.
     max_pending: int = 1024
+    #: Items (messages, events) a node holds for one asyncio consumer (``Peer.messages()``,
+    #: ``events.stream()``) that has not read them yet: past it the oldest go, counted
+    #: (``consumer.behind``). The node never waits for a consumer; this bounds what a slow
+    #: one costs to about 10 MB (a message of the default size is well under 1 KB).
+    stream_size: int = 10_000
     #: A peer's own messages per second at most: ``broadcast`` waits beyond it. A peer
     #: forwards about 8,000 messages a second with 4 neighbours (benchmarks/RESULTS.md), so
     #: one origin at 2,000 leaves every peer on its way room for the others and for liveness;

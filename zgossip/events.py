@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from zgossip import records
 from zgossip.clock import Clock
+from zgossip.feed import Feeds, Stream
 from zgossip.records import Event
 
 Record = dict[str, Any]
@@ -159,11 +160,14 @@ class EventLog:
         log_path: Path | None = None,
         console: bool = False,
         verbose: int = 0,
+        stream_size: int = 10_000,
     ) -> None:
         self.node = node
         self.role = role
         self._clock = clock
         self._listeners: list[Listener] = []
+        self._stream_size = stream_size
+        self._streams: Feeds[Record] = Feeds("events", self._behind)
         self._who = f"{role} {node}".ljust(20)
         self._json_head = json_head(node, role)
         self._stamps = _Stamps()
@@ -186,6 +190,16 @@ class EventLog:
         """Call ``listener`` with every event from now on, in the node's own thread."""
         self._listeners.append(listener)
 
+    def stream(self, size: int | None = None) -> Stream[Record]:
+        """``async for record in events.stream()``: every event from now on, in an asyncio
+        loop. Call it in that loop. At most ``size`` (``Config.stream_size``) records wait
+        for a consumer that is behind: older ones are dropped (``consumer.behind``). It ends
+        when the node stops."""
+        return Stream(self._streams, size or self._stream_size)
+
+    def _behind(self, stream: str, dropped: int) -> None:
+        self.emit(records.ConsumerBehind(stream, dropped))
+
     def emit(self, event: Event) -> None:
         """Record ``event``: its JSON line, its human lines, and a dict for each listener."""
         ts = self._clock.time()
@@ -200,11 +214,13 @@ class EventLog:
                 self._log.write(f"{when} {self._who} {name:<16} {text}\n")
             if self._console is not None and (self._chatter or not kind.CHATTER):
                 self._show(when[11:], name, kind.COLOUR, text)
-        if self._listeners:
+        if self._listeners or self._streams.active:
             record: Record = {"ts": ts, "node": self.node, "role": self.role, "event": name}
             record.update(event.fields())
             for listener in self._listeners:
                 listener(record)
+            if self._streams.active:
+                self._streams.put(record)
 
     def _show(self, when: str, name: str, colour: str, text: str) -> None:
         assert self._console is not None
@@ -238,6 +254,7 @@ class EventLog:
         return [file for file in (self._json, self._log) if file is not None]
 
     def close(self) -> None:
+        self._streams.close()
         self.flush()
         for file in self._files():
             file.close()

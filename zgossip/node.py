@@ -14,6 +14,7 @@ writes a byte to a socketpair the poller watches.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import random
@@ -97,6 +98,7 @@ class Node:
             log_path=config.log_file,
             console=console,
             verbose=config.verbose,
+            stream_size=config.stream_size,
         )
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._poller = zmq.Poller()
@@ -176,6 +178,14 @@ class Node:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    async def __aenter__(self) -> Self:
+        """``async with Peer(config) as peer:``: started and stopped in a worker thread,
+        so the event loop goes on meanwhile."""
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.stop)
 
     def _wake(self) -> None:
         # OSError: a full pipe already wakes the loop; a closed one has no loop to wake.

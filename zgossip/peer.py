@@ -20,6 +20,7 @@ from zgossip import records, wire
 from zgossip.clock import Clock
 from zgossip.config import Config
 from zgossip.effects import Connect, Disconnect, Effect, Publish
+from zgossip.feed import Feeds, Stream
 from zgossip.liveness import Liveness
 from zgossip.node import Node, Tap
 from zgossip.peer_state import Neighbour, PeerState
@@ -87,6 +88,7 @@ class Peer(Node):
     ) -> None:
         super().__init__(config, clock=clock, rng=rng, console=console, tap=tap)
         self._handlers_of_messages: list[MessageHandler] = []
+        self._streams: Feeds[Delivery] = Feeds("messages", self._behind)
         self._pace = _Pace(config.max_rate)
         self._held = 0  # broadcasts that had to wait since it was last said
         self._held_said = -math.inf  # when that was (monotonic, real time)
@@ -109,6 +111,17 @@ class Peer(Node):
         """
         self._handlers_of_messages.append(handler)
         return handler
+
+    def messages(self, size: int | None = None) -> Stream[Delivery]:
+        """``async for message in peer.messages()``: each message on its first receipt
+        from now on, in an asyncio loop (call it in that loop). The peer never waits for
+        the consumer: at most ``size`` (``Config.stream_size``) messages wait for one that
+        is behind, and older ones are dropped, counted in the stream's ``dropped`` and
+        said in a ``consumer.behind`` event. It ends when the peer stops."""
+        return Stream(self._streams, size or self.config.stream_size)
+
+    def _behind(self, stream: str, dropped: int) -> None:
+        self.events.emit(records.ConsumerBehind(stream, dropped))
 
     def broadcast(self, body: str | bytes) -> None:
         """Gossip ``body`` to the whole network (thread-safe). Sent once this peer runs;
@@ -226,7 +239,8 @@ class Peer(Node):
 
     def _event(self, event: records.Event) -> None:
         self.events.emit(event)
-        if self._handlers_of_messages and type(event) is records.GossipReceived:
+        wanted = self._handlers_of_messages or self._streams.active
+        if wanted and type(event) is records.GossipReceived:
             self._deliver(event)
 
     def _deliver(self, event: records.GossipReceived) -> None:
@@ -237,6 +251,12 @@ class Peer(Node):
                 handler(delivery)
             except Exception as exc:  # the user's code: report it, keep gossiping
                 self.events.emit(records.HandlerError(repr(exc)))
+        if self._streams.active:
+            self._streams.put(delivery)
+
+    def _release(self) -> None:
+        super()._release()
+        self._streams.close()
 
     # -- input -------------------------------------------------------------------
 

@@ -113,6 +113,15 @@ class AuthDenied(Event):
         return f"refused key {self.key} from {self.address}: not in {self.allow}{again}"
 
 
+@event("consumer.behind", YELLOW)
+class ConsumerBehind(Event):
+    stream: str  # "messages" or "events"
+    dropped: int  # items the slow consumer lost since this was last said
+
+    def text(self) -> str:
+        return f"an asyncio consumer of {self.stream} fell behind: {self.dropped} dropped"
+
+
 @event("auth.nokey", YELLOW)
 class AuthNoKey(Event):
     target: str

@@ -16,12 +16,13 @@ pytestmark = pytest.mark.system
 README = Path(__file__).parents[2] / "README.md"
 
 
-def test_library_example_runs_as_printed(tmp_path: Path) -> None:
-    (example,) = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+@pytest.mark.parametrize(("which", "says"), [(0, "hello, network"), (1, "hello, asyncio")])
+def test_library_examples_run_as_printed(tmp_path: Path, which: int, says: str) -> None:
+    example = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)[which]
     for port, free in zip((7001, 7101, 7102), free_ports(3), strict=True):  # never collide
         example = example.replace(f'"127.0.0.1", {port})', f'"127.0.0.1", {free})')
     result = subprocess.run(
         [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(r"127\.0\.0\.1:\d+ says 'hello, network'\n", result.stdout)
+    assert re.fullmatch(rf"127\.0\.0\.1:\d+ says '{says}'\n", result.stdout)
