@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import math
 import signal
@@ -19,7 +20,7 @@ import typer
 
 from zgossip import __version__
 from zgossip.config import Address, Config, ConfigError, parse_seeds
-from zgossip.wire import PeerInfo
+from zgossip.wire import MAX_BODY, PeerInfo
 
 if TYPE_CHECKING:  # the commands import what needs pyzmq themselves: simulate needs none
     from zgossip.node import Node
@@ -344,6 +345,104 @@ def peers(
             _print_links(overlay)
     if overlay is not None:
         _draw(overlay, dot, plot)
+
+
+Target = Annotated[str, typer.Argument(metavar="IP:PORT", help="The node's address.")]
+Timeout = Annotated[float, typer.Option(help="Seconds to wait for the node.", min=0.01)]
+
+
+def _target(text: str) -> str:
+    try:
+        return str(Address.parse(text))
+    except ValueError as exc:
+        _fail(f"IP:PORT: {exc}", 2)
+
+
+@app.command()
+def monitor(
+    target: Target,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON event log's lines instead.")
+    ] = False,
+    event: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only this event (a name or a pattern such as 'gossip.*'); may be repeated."
+        ),
+    ] = None,
+    verbose: Verbose = 0,
+    timeout: Timeout = 3.0,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
+) -> None:
+    """Stream a running node's events as they happen, until it stops (exit 0) or stops
+    answering (exit 1)."""
+    from zgossip import records
+    from zgossip.events import Stamps, console_line, wants_colour, who
+    from zgossip.survey import NoAnswer, follow
+
+    address = _target(target)
+    curve = _curve(curve_secret, curve_allow)
+    coloured, stamps = wants_colour(sys.stdout), Stamps()
+    wanted = tuple(event or ())
+    asked = (*wanted, "stopped") if wanted else ()  # to end when the node does
+    try:
+        for lost, events in follow(address, asked, timeout, curve):
+            if lost:
+                typer.echo(f"zgossip: {lost} event(s) lost: this monitor fell behind", err=True)
+            stopped = False
+            for line, text in events:
+                record = json.loads(line)
+                name = record["event"]
+                stopped = stopped or name == "stopped"
+                if wanted and not any(fnmatch.fnmatchcase(name, p) for p in wanted):
+                    continue
+                if as_json:
+                    sys.stdout.write(line + "\n")
+                    continue
+                kind = records.KINDS.get(name)
+                if kind is not None and kind.CHATTER and not verbose:
+                    continue
+                colour = "" if kind is None else kind.COLOUR
+                node = who(str(record["role"]), str(record["node"]))
+                when = stamps(float(record["ts"]))[11:]
+                sys.stdout.write(console_line(when, node, name, colour, text, coloured))
+            sys.stdout.flush()
+            if stopped:
+                return
+    except NoAnswer as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        return
+
+
+@app.command()
+def send(
+    via: Annotated[str, typer.Option(metavar="IP:PORT", help="The running peer that gossips it.")],
+    text: Annotated[
+        str | None, typer.Argument(help="The message. Without it, each line of stdin is one.")
+    ] = None,
+    timeout: Timeout = 3.0,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
+) -> None:
+    """Ask a running peer to gossip a message as its own; say when it took it. Without
+    CurveZMQ a peer takes it only from its own host; with it, from any allowed key."""
+    from zgossip.survey import NoAnswer, say
+
+    address = _target(via)
+    curve = _curve(curve_secret, curve_allow)
+    lines = [text] if text is not None else (line.rstrip("\r\n") for line in sys.stdin)
+    for line in lines:
+        if not line:
+            continue
+        if len(line) > MAX_BODY:
+            _fail(f"a message is at most {MAX_BODY} characters", 2)
+        try:
+            message_id = say(address, line, timeout, curve)
+        except NoAnswer as exc:
+            _fail(str(exc), 1)
+        typer.echo(f"{address} took it: gossip {message_id}")
 
 
 def _curve(secret: Path | None, allow: Path | None) -> Curve | None:

@@ -170,6 +170,15 @@ class Config:
     #: (``consumer.behind``). The node never waits for a consumer; this bounds what a slow
     #: one costs to about 10 MB (a message of the default size is well under 1 KB).
     stream_size: int = 10_000
+    #: Monitors (``zgossip monitor``) attached to a node at once: each costs the node the
+    #: encoding and sending of every event it wants; a handful is what people run.
+    max_watchers: int = 16
+    #: Events a node sends a monitor ahead of what it said it read: past it they are
+    #: skipped (the monitor says how many it lost), so a slow or vanished monitor holds at
+    #: most this many (a few MB) in the node's queues and never makes it wait.
+    watch_window: int = 10_000
+    #: A monitor says it still watches every second; one silent this long is let go.
+    watch_for: float = 3.0
     #: A peer's own messages per second at most: ``broadcast`` waits beyond it. A peer
     #: forwards about 8,000 messages a second with 4 neighbours (benchmarks/RESULTS.md), so
     #: one origin at 2,000 leaves every peer on its way room for the others and for liveness;

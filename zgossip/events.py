@@ -68,12 +68,26 @@ def json_line(ts: float, head: str, event: Event) -> str:
     return line + "}\n"
 
 
-def _wants_colour(stream: TextIO) -> bool:
+def who(role: str, node: str) -> str:
+    """The node's part of each of its human lines."""
+    return f"{role} {node}".ljust(20)
+
+
+def console_line(when: str, who: str, name: str, colour: str, text: str, coloured: bool) -> str:
+    """One console line (with its newline), as a node prints it and ``zgossip monitor``."""
+    if coloured:
+        line = f"{_DIM}{when}{_RESET} {_BOLD}{who}{_RESET} {colour}{name:<16}{_RESET}"
+    else:
+        line = f"{when} {who} {name:<16}"
+    return f"{line} {text}\n"
+
+
+def wants_colour(stream: TextIO) -> bool:
     """Colour for a terminal, unless NO_COLOR says otherwise (https://no-color.org)."""
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-class _Stamps:
+class Stamps:
     """Local date and time of Unix seconds, as log lines show them; strftime once a second."""
 
     def __init__(self) -> None:
@@ -168,9 +182,12 @@ class EventLog:
         self._listeners: list[Listener] = []
         self._stream_size = stream_size
         self._streams: Feeds[Record] = Feeds("events", self._behind)
-        self._who = f"{role} {node}".ljust(20)
+        #: Events for the node's monitors since it last sent them (name, JSON line, console
+        #: text), while any watch: else None, and emitting costs nothing more.
+        self.watched: list[tuple[str, str, str]] | None = None
+        self._who = who(role, node)
         self._json_head = json_head(node, role)
-        self._stamps = _Stamps()
+        self._stamps = Stamps()
         self._json: _LogFile | None = None
         self._log: _LogFile | None = None
         self._console: TextIO | None = None
@@ -183,7 +200,7 @@ class EventLog:
             self.close()
             raise
         self._console = sys.stdout if console else None
-        self._colour = console and _wants_colour(sys.stdout)
+        self._colour = console and wants_colour(sys.stdout)
         self._chatter = verbose > 0
 
     def listen(self, listener: Listener) -> None:
@@ -214,6 +231,8 @@ class EventLog:
                 self._log.write(f"{when} {self._who} {name:<16} {text}\n")
             if self._console is not None and (self._chatter or not kind.CHATTER):
                 self._show(when[11:], name, kind.COLOUR, text)
+        if self.watched is not None:
+            self.watched.append((name, json_line(ts, self._json_head, event)[:-1], event.text()))
         if self._listeners or self._streams.active:
             record: Record = {"ts": ts, "node": self.node, "role": self.role, "event": name}
             record.update(event.fields())
@@ -224,12 +243,8 @@ class EventLog:
 
     def _show(self, when: str, name: str, colour: str, text: str) -> None:
         assert self._console is not None
-        if self._colour:
-            line = f"{_DIM}{when}{_RESET} {_BOLD}{self._who}{_RESET} {colour}{name:<16}{_RESET}"
-        else:
-            line = f"{when} {self._who} {name:<16}"
         try:
-            self._console.write(f"{line} {text}\n")
+            self._console.write(console_line(when, self._who, name, colour, text, self._colour))
         except OSError:  # stdout went away (a closed pipe): the logs go on without it
             self._console = None
 

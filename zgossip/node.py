@@ -33,6 +33,7 @@ from zgossip.config import Config
 from zgossip.core import Core
 from zgossip.effects import CloseProbe, Disconnect, Effect, OpenProbe, Reply, Send
 from zgossip.events import EventLog
+from zgossip.monitor import Watchers
 
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
@@ -122,6 +123,12 @@ class Node:
         self._connected: set[str] = set()  # of those, the ones connected (CURVE may refuse)
         self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
         self._router: zmq.Socket[bytes] | None = None
+        self._watchers = Watchers(
+            self.id,
+            limit=config.max_watchers,
+            window=config.watch_window,
+            ttl=config.watch_for,
+        )
         self._effectors: dict[type, Callable[[Any], None]] = {
             Send: self._do_send,
             Reply: self._do_reply,
@@ -323,8 +330,7 @@ class Node:
         return dealer
 
     def _do_reply(self, effect: Reply) -> None:
-        assert self._router is not None
-        self._router.send_multipart([effect.to, wire.encode(effect.message)])
+        self._reply(effect.to, effect.message)
 
     def _do_disconnect(self, effect: Disconnect) -> None:
         dealer = self._dealers.pop(effect.peer, None)
@@ -364,11 +370,56 @@ class Node:
 
     # -- input -------------------------------------------------------------------
 
-    def _on_router(self, frames: list[bytes]) -> None:
+    def _on_router(self, frames: list[bytes], last: zmq.Frame | None = None) -> None:
+        """A message on our ROUTER; ``last``, its last frame as received, knows where it came
+        from (what ``send --via`` needs)."""
         message = self._decode(frames, 2)
         if message is None or (self._tap is not None and not self._tap.inbound(message, None)):
             return
-        self._apply(self.state.request(self.clock.monotonic(), frames[0], message))
+        address = None if last is None else str(last.get("Peer-Address"))
+        if isinstance(message, wire.Watch):
+            self._on_watch(frames[0], message, address or "?")
+        elif isinstance(message, wire.Say):
+            self._on_say(frames[0], message, address)
+        else:
+            self._apply(self.state.request(self.clock.monotonic(), frames[0], message))
+
+    def _on_watch(self, who: bytes, request: wire.Watch, address: str) -> None:
+        """A monitor attaches, or says it still watches (see :mod:`zgossip.monitor`)."""
+        self._let_go()
+        attached = who in self._watchers
+        answer = self._watchers.watch(self.clock.monotonic(), who, request, address)
+        if not attached and who in self._watchers:
+            if self.events.watched is None:
+                self.events.watched = []
+            self.events.emit(records.MonitorAttached(address, list(request.events)))
+        self._reply(who, answer)
+
+    def _let_go(self) -> None:
+        for address in self._watchers.expire(self.clock.monotonic()):
+            self.events.emit(records.MonitorDetached(address))
+
+    def _send_watched(self) -> None:
+        """Send the monitors the events since the last time; once none watches, the log
+        keeps no more events for them."""
+        if self.events.watched is None:
+            return
+        self._let_go()
+        watched, self.events.watched = self.events.watched, []
+        for who, frame in self._watchers.frames(watched):
+            self._reply(who, frame)
+        if not self._watchers:
+            self.events.watched = None
+
+    def _on_say(self, who: bytes, request: wire.Say, address: str | None) -> None:
+        """``zgossip send --via``: a peer gossips it (see :class:`zgossip.peer.Peer`)."""
+        self._reply(who, wire.Refused(self.id, f"a {self.role} does not gossip"))
+
+    def _reply(self, to: bytes, message: wire.Message) -> None:
+        """Answer a client on our ROUTER; one that does not read (its queue full) loses it."""
+        assert self._router is not None
+        with contextlib.suppress(zmq.Again):
+            self._router.send_multipart([to, wire.encode(message)], zmq.NOBLOCK)
 
     def _on_answer(self, sender: str, frames: list[bytes]) -> None:
         message = self._decode(frames, 1, sender)
@@ -444,6 +495,7 @@ class Node:
             if due or (handled and (quiet or now - caught_up >= _GRAIN)):
                 deadline = self._guarded(self._timers)
                 self.events.flush()
+                self._guarded(self._send_watched)
                 caught_up, handled = now, False
             if quiet and busy and now >= next_trim:  # a pause after a burst: give back
                 memory.trim()  # the heap memory it freed
@@ -494,6 +546,9 @@ class Node:
                 self._drain(sock)
 
     def _drain(self, sock: zmq.Socket[bytes]) -> None:
+        if sock is self._router:
+            self._drain_router()
+            return
         # recv_multipart, inlined: it is most of the cost of a duplicate gossip message
         recv, more = sock.recv, sock.get
         for _ in range(_BATCH):
@@ -511,11 +566,27 @@ class Node:
             except Exception as exc:  # one message must not stop the node
                 self._internal_error(exc)
 
+    def _drain_router(self) -> None:
+        """The ROUTER's messages, each with its last frame as received: it knows the
+        address it came from. Liveness and requests, not gossip: this costs little."""
+        assert self._router is not None
+        recv = self._router.recv_multipart
+        for _ in range(_BATCH):
+            try:
+                parts = recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            try:
+                self._on_router([part.bytes for part in parts], parts[-1])
+            except Exception as exc:  # one message must not stop the node
+                self._internal_error(exc)
+
     def _close(self) -> None:
         try:
             self._apply(self.state.stop(self.clock.monotonic()))
             self._end_turn()
             self.events.emit(records.Stopped())
+            self._send_watched()  # a monitor sees the node stop
         finally:
             self._release()
 

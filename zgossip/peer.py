@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import zmq
 
-from zgossip import records, wire
+from zgossip import records, security, wire
 from zgossip.clock import Clock
 from zgossip.config import Config
 from zgossip.effects import Connect, Disconnect, Effect, Publish
@@ -259,6 +259,19 @@ class Peer(Node):
         self._streams.close()
 
     # -- input -------------------------------------------------------------------
+
+    def _on_say(self, who: bytes, request: wire.Say, address: str | None) -> None:
+        """``zgossip send --via``: gossip it as our own, for a client we trust: with CurveZMQ
+        any (only allowed keys get through the handshake), without it one on this host."""
+        if self.curve is None and not security.is_local(address):
+            reason = "only a client on the peer's own host may ask (CurveZMQ is off)"
+            self.events.emit(records.SayRefused(address or "?", reason))
+            self._reply(who, wire.Refused(self.id, reason))
+            return
+        effects = self.state.broadcast(self.clock.monotonic(), request.body)
+        self._apply(effects)
+        (sent,) = [e for e in effects if isinstance(e, records.GossipSent)]
+        self._reply(who, wire.Said(self.id, sent.id))
 
     def _on_subscription(self, frames: list[bytes]) -> None:
         notice = frames[0]

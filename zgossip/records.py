@@ -49,6 +49,9 @@ class Event:
 
 E = TypeVar("E", bound=type[Event])
 
+#: Every record class by its event name (what ``zgossip monitor`` colours lines by).
+KINDS: dict[str, type[Event]] = {}
+
 
 def hidden(default: Any = dataclasses.MISSING) -> Any:
     """A field that the text or the library API needs, but the event log does not."""
@@ -68,6 +71,7 @@ def event(name: str, colour: str = "", *, chatter: bool = False) -> Callable[[E]
             for f in dataclasses.fields(made)
             if not f.metadata.get("hidden")
         )
+        KINDS[name] = made
         return made  # type: ignore[no-any-return]
 
     return make
@@ -111,6 +115,32 @@ class AuthDenied(Event):
     def text(self) -> str:
         again = f" ({self.count} times since last said)" if self.count > 1 else ""
         return f"refused key {self.key} from {self.address}: not in {self.allow}{again}"
+
+
+@event("monitor.attached", GREEN)
+class MonitorAttached(Event):
+    address: str  # the monitor's IP
+    events: list[str]  # what it watches: names or patterns; [] for all
+
+    def text(self) -> str:
+        return f"monitor from {self.address} attached ({', '.join(self.events) or 'all events'})"
+
+
+@event("monitor.detached", GREEN)
+class MonitorDetached(Event):
+    address: str
+
+    def text(self) -> str:
+        return f"monitor from {self.address} went silent: let go"
+
+
+@event("say.refused", MAGENTA)
+class SayRefused(Event):
+    address: str  # the client's IP
+    reason: str
+
+    def text(self) -> str:
+        return f"refused to gossip for {self.address}: {self.reason}"
 
 
 @event("consumer.behind", YELLOW)

@@ -17,7 +17,10 @@ Without a key pair nothing here runs, and the wire is exactly as it was.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import os
+import socket
 import tempfile
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -41,6 +44,21 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 
 # -- key files ------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def is_local(ip: str | None) -> bool:
+    """Whether ``ip`` is an address of this machine (loopback, or one it can bind)."""
+    if ip is None:
+        return False
+    try:
+        if ipaddress.ip_address(ip).is_loopback:
+            return True
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((ip, 0))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def key_stem(address: Address | None = None, name: str | None = None) -> str:

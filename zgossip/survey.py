@@ -1,17 +1,19 @@
-"""Looking at a running network from outside: seeds' peer lists and peers' links.
+"""Looking at a running network from outside: seeds' peer lists and peers' links, a
+node's events as they happen, and a message for a peer to gossip.
 
 What ``zgossip peers`` shows: :func:`query_peers` asks every seed for its list,
 :func:`query_links` asks peers whom they link to, :func:`to_dot` writes the
 overlay for Graphviz. Each query goes to every node at once and waits for all
 answers together, so a survey of many nodes takes one timeout at most. In a
 CURVE network each query is a CURVE client with the caller's keys (``curve``).
+:func:`follow` is ``zgossip monitor``, :func:`say` is ``zgossip send --via``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
 import zmq
@@ -25,7 +27,7 @@ M = TypeVar("M", bound=wire.Message)
 
 def _ask(
     requests: Mapping[str, wire.Message],
-    answer: type[M],
+    answer: type[M] | tuple[type[M], ...],
     timeout: float,
     curve: Curve | None,
 ) -> dict[str, M | None]:
@@ -38,13 +40,9 @@ def _ask(
         for address, request in requests.items():
             frame = wire.encode(request)
             answers[address] = None
-            dealer = ctx.socket(zmq.DEALER)
-            dealer.setsockopt(zmq.LINGER, 0)
-            dealer.setsockopt(zmq.MAXMSGSIZE, wire.MAX_FRAME)
-            if curve is not None and not curve.client(dealer, address):
-                dealer.close()
+            dealer = _dealer(ctx, address, curve)
+            if dealer is None:
                 continue
-            dealer.connect(f"tcp://{address}")
             dealer.send(frame)
             poller.register(dealer, zmq.POLLIN)
             dealers[dealer] = address
@@ -61,6 +59,116 @@ def _ask(
         for dealer in dealers:
             dealer.close()
     return answers
+
+
+def _dealer(
+    ctx: zmq.Context[zmq.Socket[bytes]], address: str, curve: Curve | None
+) -> zmq.Socket[bytes] | None:
+    """A DEALER connected to ``address``'s ROUTER; None when ``curve`` has no key for it."""
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.MAXMSGSIZE, wire.MAX_FRAME)
+    if curve is not None and not curve.client(dealer, address):
+        dealer.close()
+        return None
+    dealer.connect(f"tcp://{address}")
+    return dealer
+
+
+class NoAnswer(Exception):
+    """A node did not answer (or refused); the message is one line for the user."""
+
+
+def say(address: str, body: str | bytes, timeout: float, curve: Curve | None = None) -> str:
+    """Ask the peer at ``address`` to gossip ``body`` as its own; the message's id once it
+    did. Raises NoAnswer when it refused, or did not answer within ``timeout``."""
+    answers = _ask({address: wire.Say(body)}, (wire.Said, wire.Refused), timeout, curve)
+    answer = answers[address]
+    if isinstance(answer, wire.Refused):
+        raise NoAnswer(f"{address} refused: {answer.reason}")
+    if not isinstance(answer, wire.Said):
+        raise NoAnswer(f"{address} did not answer within {timeout} s")
+    return answer.id
+
+
+#: A monitor says it still watches this often (seconds), and says what it read once it
+#: read this many events since it last did: well within the node's ``watch_window``.
+_WATCH_EVERY = 1.0
+_ACK_EVERY = 1000
+
+
+def follow(
+    address: str,
+    events: tuple[str, ...],
+    timeout: float,
+    curve: Curve | None = None,
+) -> Iterator[tuple[int, tuple[tuple[str, str], ...]]]:
+    """The events of the node at ``address`` as they happen (those named by ``events``,
+    shell patterns; all for ``()``): (how many were lost just before, [(JSON line, console
+    text)]), for as long as the caller reads. Returns once the node took the watch: the
+    events from then on come. Raises NoAnswer (here, or from the iterator) when the node
+    refuses, does not answer within ``timeout``, or later stops answering for as long."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        dealer = _dealer(ctx, address, curve)
+        if dealer is None:
+            raise NoAnswer(f"no certificate for {address} in {curve.allow if curve else ''}")
+        dealer.send(wire.encode(wire.Watch(events, 0)))
+        first = _receive(dealer, address, timeout)
+        if first is None:
+            raise NoAnswer(f"{address} did not answer within {timeout} s")
+    except BaseException:
+        ctx.destroy()
+        raise
+    return _follow(ctx, dealer, address, events, timeout, first.seq)
+
+
+def _follow(
+    ctx: zmq.Context[zmq.Socket[bytes]],
+    dealer: zmq.Socket[bytes],
+    address: str,
+    events: tuple[str, ...],
+    timeout: float,
+    read: int,  # the number of the next event expected
+) -> Iterator[tuple[int, tuple[tuple[str, str], ...]]]:
+    acked = read
+    asked = heard = time.monotonic()
+    silence = max(timeout, 2 * _WATCH_EVERY)  # the node answers each watch, once a second
+    try:
+        while True:
+            now = time.monotonic()
+            if now - heard > silence:
+                raise NoAnswer(f"{address} stopped answering for {silence:g} s")
+            if now - asked >= _WATCH_EVERY or read - acked >= _ACK_EVERY:
+                dealer.send(wire.encode(wire.Watch(events, read)))
+                acked, asked = read, now
+            message = _receive(dealer, address, asked + _WATCH_EVERY - now)
+            if message is None:
+                continue
+            heard = time.monotonic()
+            if message.events:
+                lost = max(0, message.seq - read)
+                read = max(read, message.seq + len(message.events))
+                yield lost, message.events
+    finally:
+        ctx.destroy()
+
+
+def _receive(dealer: zmq.Socket[bytes], address: str, wait: float) -> wire.Watched | None:
+    """The node's next frame for its watcher, or None when none came within ``wait``."""
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        if not dealer.poll(max(1, math.ceil(left * 1000))):
+            return None
+        try:
+            message = wire.decode(dealer.recv())
+        except wire.WireError:
+            continue
+        if isinstance(message, wire.Refused):
+            raise NoAnswer(f"{address} refused: {message.reason}")
+        if isinstance(message, wire.Watched):
+            return message
+    return None
 
 
 def query_peers(

@@ -28,6 +28,9 @@ MAX_BODY = 64 * 1024
 MAX_LIST = 100_000
 #: Sequence numbers one repair request may ask for.
 MAX_REPAIR = 1000
+#: What a watch's event names (or patterns) may hold: a few of them, short.
+MAX_NAMES = 64
+MAX_NAME = 64
 #: Bytes of a message id (:func:`zgossip.gossip.message_id`).
 ID_SIZE = 16
 
@@ -62,11 +65,17 @@ class Kind(StrEnum):
     GRAFT = "graft"  # peer -> neighbour: push to me again, starting with these (as history)
     PRUNE = "prune"  # peer -> neighbour: you sent me a copy I had: announce to me instead
     BATCH = "batch"  # PUB -> SUB: several gossip messages forwarded in one turn, one frame
+    WATCH = "watch"  # client -> node: send me your events (zgossip monitor); again each second
+    WATCHED = "watched"  # node -> watcher: its events since the last, numbered (reply to watch)
+    SAY = "say"  # client -> peer: gossip this as your own (zgossip send --via)
+    SAID = "said"  # peer -> client: it went out, with this id (reply to say)
+    REFUSED = "refused"  # node -> client: not done, and why (reply to watch or say)
 
 
 Check = Callable[[Any], Any]
 
 _NUMBER = "(0|[1-9][0-9]{0,4})"  # ASCII digits, no leading zeros: one spelling per id
+_HEX_ID = re.compile(f"[0-9a-f]{{{2 * ID_SIZE}}}")
 _ADDRESS = re.compile(rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}\.{_NUMBER}:{_NUMBER}")
 
 
@@ -159,6 +168,35 @@ def _peer_infos(value: Any) -> Any:
             PeerInfo(_peer_id(item[0]), _endpoint(item[1]), _count(item[2]), _stamp(item[3]))
         )
     return tuple(infos)
+
+
+def _names(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_NAMES:
+        raise WireError(f"expected a list of at most {MAX_NAMES} names")
+    if not all(type(item) is str and 0 < len(item) <= MAX_NAME for item in value):
+        raise WireError(f"expected names of 1 to {MAX_NAME} characters")
+    return tuple(value)
+
+
+def _lines(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_LIST:
+        raise WireError(f"expected a list of at most {MAX_LIST} events")
+    for item in value:
+        if type(item) is not list or len(item) != 2 or not all(type(t) is str for t in item):
+            raise WireError("expected [json, text] events")
+    return tuple((json, text) for json, text in value)
+
+
+def _reason(value: Any) -> Any:
+    if type(value) is not str or len(value) > MAX_NAME * 4:
+        raise WireError(f"expected a text of at most {MAX_NAME * 4} characters")
+    return value
+
+
+def _hex_id(value: Any) -> Any:
+    if type(value) is not str or not _HEX_ID.fullmatch(value):
+        raise WireError(f"expected a message id of {2 * ID_SIZE} hex digits")
+    return value
 
 
 PeerId = Annotated[str, _peer_id]
@@ -361,15 +399,50 @@ class Batch:
     items: Annotated[tuple[bytes, ...], _blobs]  # gossip envelopes, as their origins encoded
 
 
+@dataclass(frozen=True, slots=True)
+class Watch:
+    KIND: ClassVar[Kind] = Kind.WATCH
+    events: Annotated[tuple[str, ...], _names]  # the events wanted, as patterns; () for all
+    read: Count  # events received of the node so far (numbered as in Watched.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    KIND: ClassVar[Kind] = Kind.WATCHED
+    node: PeerId
+    seq: Count  # the number of the first of these among the watched events (a gap: lost)
+    events: Annotated[tuple[tuple[str, str], ...], _lines]  # JSON line, console text
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    KIND: ClassVar[Kind] = Kind.SAY
+    body: Annotated[str | bytes, _body]
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    KIND: ClassVar[Kind] = Kind.SAID
+    peer: PeerId  # who gossiped it
+    id: Annotated[str, _hex_id]  # as gossip.sent and gossip.received name it
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    KIND: ClassVar[Kind] = Kind.REFUSED
+    node: PeerId
+    reason: Annotated[str, _reason]
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
-    | IHave | Graft | Prune | Batch
+    | IHave | Graft | Prune | Batch | Watch | Watched | Say | Said | Refused
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
-    Batch,
+    Batch, Watch, Watched, Say, Said, Refused,
 )  # fmt: skip
 
 
@@ -384,9 +457,18 @@ _SCHEMAS: dict[str, tuple[type[Message], dict[str, Check]]] = {
 
 
 def _plain(value: Any) -> Any:
+    """A field's value as msgpack takes it: tuples (of peers, of events) as lists."""
     if type(value) is tuple:
-        return [[p.id, p.pub, p.degree, p.since] if type(p) is PeerInfo else p for p in value]
+        return [_plain_item(item) for item in value]
     return value
+
+
+def _plain_item(item: Any) -> Any:
+    if type(item) is PeerInfo:
+        return [item.id, item.pub, item.degree, item.since]
+    if type(item) is tuple:
+        return list(item)
+    return item
 
 
 def encode(message: Message) -> bytes:

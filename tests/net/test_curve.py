@@ -16,6 +16,7 @@ from tests.support import Events, free_ports
 from zgossip import Config, ConfigError, Peer, Seed, query_peers, security, wire
 from zgossip.config import Address
 from zgossip.node import Node
+from zgossip.survey import NoAnswer, follow, say
 
 FAST = {"gossip_interval": 0.05, "liveness_interval": 0.1, "liveness_misses": 3}
 #: What a client's socket monitor says when its handshake is over, one way or the other.
@@ -304,3 +305,21 @@ def test_bad_key_setups_are_config_errors(net: CurveNet, tmp_path: Path) -> None
             Peer(net.config(address, **options))
     with pytest.raises(ConfigError, match="go together"):
         Config(curve_secret=net.secrets[address])
+
+
+def test_an_allowed_client_monitors_and_sends_and_an_outsider_is_refused(
+    net: CurveNet, tmp_path: Path
+) -> None:
+    peer = net.peer(net.peer_ids[0], gossip_count=0)
+    stream = follow(peer.id, ("gossip.sent",), 5.0, net.curve())
+    message_id = say(peer.id, "through curve", 5.0, net.curve())
+    _, events = next(stream)
+    stream.close()  # type: ignore[attr-defined]
+    assert f'"id":"{message_id}"' in events[0][0]
+    secret, allow = net.keys.outsider(tmp_path, f"127.0.0.1:{free_ports(1)[0]}")
+    outsider = security.Curve.load(secret, allow)
+    with pytest.raises(NoAnswer, match="did not answer"):
+        say(peer.id, "forged", 0.5, outsider)
+    with pytest.raises(NoAnswer, match="did not answer"):
+        follow(peer.id, (), 0.5, outsider)
+    assert [e["body"] for e in net.events.of("gossip.sent", peer.id)] == ["through curve"]

@@ -49,6 +49,11 @@ SAMPLES: list[wire.Message] = [
     wire.Graft(PEER, (b"\x03" * 16,)),
     wire.Prune(PEER),
     wire.Batch(PEER, (b"first envelope", b"second")),
+    wire.Watch(("gossip.*", "stopped"), 12),
+    wire.Watched(PEER, 12, (('{"event":"stopped"}', "stopped"),)),
+    wire.Say("hello from outside"),
+    wire.Said(PEER, "0123456789abcdef" * 2),
+    wire.Refused(PEER, "a seed does not gossip"),
 ]
 
 
@@ -690,3 +695,28 @@ def test_a_batch_frame_carries_its_envelopes_untouched_and_never_looks_like_one_
     assert wire.decode(frame[1:]) == wire.Batch(PEER, envelopes)
     with pytest.raises(wire.WireError):
         wire.split_gossip(frame)
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "value"),
+    [
+        (wire.Watch((), 0), "events", "gossip.*"),
+        (wire.Watch((), 0), "events", [""]),
+        (wire.Watch((), 0), "events", ["x" * (wire.MAX_NAME + 1)]),
+        (wire.Watch((), 0), "events", ["e"] * (wire.MAX_NAMES + 1)),
+        (wire.Watch((), 0), "events", [b"gossip.*"]),
+        (wire.Watch((), 0), "read", -1),
+        (wire.Watched(PEER, 0, ()), "events", [["json only"]]),
+        (wire.Watched(PEER, 0, ()), "events", [["{}", b"text"]]),
+        (wire.Watched(PEER, 0, ()), "events", ["{}"]),
+        (wire.Said(PEER, "ab" * 16), "id", "AB" * 16),
+        (wire.Said(PEER, "ab" * 16), "id", "ab" * 15),
+        (wire.Said(PEER, "ab" * 16), "id", b"\x01" * 16),
+        (wire.Refused(PEER, "no"), "reason", "x" * (wire.MAX_NAME * 4 + 1)),
+    ],
+    ids=lambda v: v.KIND.value if hasattr(v, "KIND") else str(v)[:12],
+)
+def test_monitor_and_send_messages_of_wrong_shape_are_rejected(
+    message: wire.Message, field: str, value: Any
+) -> None:
+    assert field in str(_rejected(_spoiled(message, **{field: value})))

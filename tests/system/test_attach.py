@@ -1,0 +1,99 @@
+"""README's "Attaching to a running node", run as printed against node processes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import ZGOSSIP, Cluster, one_line_error, run_zgossip
+
+pytestmark = pytest.mark.system
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def _commands(first: str, second: str) -> list[list[str]]:
+    """The section's commands, aimed at two running peers instead of 6001 and 6002."""
+    section = README.read_text().split("## Attaching to a running node")[1]
+    (block,) = re.findall(r"```sh\n(.*?)```", section.split("\n## ")[0], re.DOTALL)
+    commands = []
+    for line in block.splitlines():
+        line = line.split("  #")[0].replace("127.0.0.1:6001", first)
+        words = shlex.split(line.replace("127.0.0.1:6002", second))
+        assert words[0] == "zgossip"
+        commands.append([ZGOSSIP, *words[1:]])
+    return commands
+
+
+def test_monitor_and_send_work_as_the_readme_prints_them(cluster: Cluster) -> None:
+    first, second = cluster.boot(2, "--gossip-count", "0")
+    for peer in (first, second):
+        cluster.tap.wait_event("neighbour.added", node=peer)
+    console, gossip, send = _commands(first, second)
+    monitors = [
+        subprocess.Popen(
+            command,
+            cwd=cluster.directory,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for command in (console, gossip)
+    ]
+    try:
+        for peer in (first, second):
+            cluster.tap.wait_event("monitor.attached", node=peer)
+        said = subprocess.run(
+            send, cwd=cluster.directory, capture_output=True, text=True, timeout=30
+        )
+        assert said.returncode == 0, said.stderr
+        took = re.fullmatch(rf"{first} took it: gossip ([0-9a-f]{{32}})\n", said.stdout)
+        assert took is not None, said.stdout
+        message_id = took.group(1)
+        cluster.tap.wait_event("gossip.received", node=second, id=message_id)
+        for peer in (first, second):
+            cluster.procs[peer].terminate()
+        outputs = [monitor.communicate(timeout=20) for monitor in monitors]
+    finally:
+        for monitor in monitors:
+            monitor.kill()
+            monitor.wait()
+    assert [monitor.returncode for monitor in monitors] == [0, 0], outputs
+    (console_out, _), (gossip_out, _) = outputs
+    assert re.search(rf"peer {first} +gossip.sent +sent hello from outside\n", console_out)
+    assert re.search(rf"peer {first} +stopped +stopped\n$", console_out)
+    records = [json.loads(line) for line in gossip_out.splitlines()]
+    assert {r["event"] for r in records} <= {"gossip.received", "gossip.copies", "gossip.prune"}
+    (received,) = [r for r in records if r["event"] == "gossip.received"]
+    assert received["id"] == message_id and received["origin"] == first
+
+
+def test_send_takes_stdin_line_by_line_and_says_clearly_when_no_peer_answers(
+    cluster: Cluster,
+) -> None:
+    (peer,) = cluster.boot(1, "--gossip-count", "0")
+    lines = subprocess.run(
+        [ZGOSSIP, "send", "--via", peer],
+        input="one\n\ntwo\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert lines.returncode == 0, lines.stderr
+    assert len(lines.stdout.splitlines()) == 2  # the empty line is no message
+    bodies = {e["body"] for e in cluster.tap.of("gossip.sent", peer)}
+    assert bodies == {"one", "two"}
+    silent = run_zgossip("send", "--via", "127.0.0.1:1", "x", "--timeout", "0.3", cwd=Path("."))
+    assert silent.returncode == 1
+    assert one_line_error(silent) == "zgossip: error: 127.0.0.1:1 did not answer within 0.3 s"
+    watcher = run_zgossip("monitor", "127.0.0.1:1", "--timeout", "0.3", cwd=Path("."))
+    assert watcher.returncode == 1
+    assert one_line_error(watcher) == "zgossip: error: 127.0.0.1:1 did not answer within 0.3 s"
+    bad = run_zgossip("monitor", "localhost:1", cwd=Path("."))
+    assert bad.returncode == 2 and "IP:PORT" in one_line_error(bad)
