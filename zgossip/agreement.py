@@ -68,6 +68,9 @@ class Agreement:
     def __contains__(self, peer: str) -> bool:
         return peer in self._cases
 
+    def __len__(self) -> int:
+        return len(self._cases)
+
     @property
     def full(self) -> bool:
         """As many cases open as a seed takes on at once (each probes a suspect): a flood of

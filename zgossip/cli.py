@@ -81,6 +81,15 @@ Dissemination = Annotated[
         "other links (tree), or whole down every link (flood)."
     ),
 ]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        help="Serve Prometheus metrics on this port of the node's address, at /metrics "
+        "(needs the metrics extra: prometheus_client).",
+        min=1,
+        max=65535,
+    ),
+]
 CurveSecret = Annotated[
     Path | None,
     typer.Option(
@@ -147,6 +156,7 @@ def _build(
     verbose: int,
     curve_secret: Path | None,
     curve_allow: Path | None,
+    metrics_port: int | None,
     dissemination: Spread = Spread.tree,
 ) -> Config:
     try:
@@ -162,6 +172,7 @@ def _build(
             verbose=verbose,
             curve_secret=curve_secret,
             curve_allow=curve_allow,
+            metrics_port=metrics_port,
             dissemination=dissemination.value,
         )
     except ConfigError as exc:
@@ -182,6 +193,7 @@ def seed(
     verbose: Verbose = 0,
     curve_secret: CurveSecret = None,
     curve_allow: CurveAllow = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run a seed: it keeps the list of live peers and hands it to peers that register."""
     from zgossip.seed import Seed
@@ -200,7 +212,7 @@ def seed(
         address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
-        curve_secret=curve_secret, curve_allow=curve_allow,
+        curve_secret=curve_secret, curve_allow=curve_allow, metrics_port=metrics_port,
     )  # fmt: skip
     _run(_open(Seed, cfg))
 
@@ -227,6 +239,7 @@ def peer(
     verbose: Verbose = 0,
     curve_secret: CurveSecret = None,
     curve_allow: CurveAllow = None,
+    metrics_port: MetricsPort = None,
     dissemination: Dissemination = Spread.tree,
     stdin: Annotated[
         bool,
@@ -250,7 +263,8 @@ def peer(
         address, seeds, gossip_interval=gossip_interval, gossip_count=gossip_count,
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
-        curve_secret=curve_secret, curve_allow=curve_allow, dissemination=dissemination,
+        curve_secret=curve_secret, curve_allow=curve_allow, metrics_port=metrics_port,
+        dissemination=dissemination,
     )  # fmt: skip
     node = _open(Peer, cfg)
     if stdin:

@@ -231,6 +231,8 @@ class Config:
     #: the network in the clear, as before.
     curve_secret: Path | None = None
     curve_allow: Path | None = None
+    #: Serve Prometheus metrics on this port of the node's host (the ``metrics`` extra).
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         for flag, seconds in (

@@ -85,6 +85,11 @@ class Core:
         """When :meth:`timers` has something to do next (monotonic), if ever."""
         return self.deadlines.next()
 
+    def gauges(self) -> dict[str, float]:
+        """What the core holds and has counted, for metrics (read from any thread: sizes
+        and counters only)."""
+        return {"probes": len(self.probes)}
+
     # -- what the roles provide ----------------------------------------------------------
 
     def _on_due(self, key: Key) -> None:

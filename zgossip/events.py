@@ -122,6 +122,10 @@ class _LogFile:
     def write(self, line: str) -> None:
         self._lines.append(line)
 
+    @property
+    def waiting(self) -> bool:
+        return bool(self._lines)
+
     def flush(self, now: float) -> list[Event]:
         """Write out what waits; what changed for the worse or the better, as events."""
         news: list[Event] = []
@@ -185,6 +189,9 @@ class EventLog:
         #: Events for the node's monitors since it last sent them (name, JSON line, console
         #: text), while any watch: else None, and emitting costs nothing more.
         self.watched: list[tuple[str, str, str]] | None = None
+        #: Events by name since start, while metrics are on (``--metrics-port``): else None.
+        self.counts: dict[str, int] | None = None
+        self._flushed = clock.monotonic()  # when the logs were last written out
         self._who = who(role, node)
         self._json_head = json_head(node, role)
         self._stamps = Stamps()
@@ -231,6 +238,8 @@ class EventLog:
                 self._log.write(f"{when} {self._who} {name:<16} {text}\n")
             if self._console is not None and (self._chatter or not kind.CHATTER):
                 self._show(when[11:], name, kind.COLOUR, text)
+        if self.counts is not None:
+            self.counts[name] = self.counts.get(name, 0) + 1
         if self.watched is not None:
             self.watched.append((name, json_line(ts, self._json_head, event)[:-1], event.text()))
         if self._listeners or self._streams.active:
@@ -252,7 +261,7 @@ class EventLog:
         """Write out what the logs hold: the node calls this soon after each event. A log
         that cannot be written is said so once (and again once it can), on the other log
         and the console, and the node goes on."""
-        now = self._clock.monotonic()
+        now = self._flushed = self._clock.monotonic()
         news = [event for file in self._files() for event in file.flush(now)]
         for event in news:
             self.emit(event)
@@ -264,6 +273,12 @@ class EventLog:
                 self._console.flush()
             except OSError:
                 self._console = None
+
+    def lag(self) -> float:
+        """How long the oldest line not written out yet has waited (seconds; 0: none)."""
+        if not any(file.waiting for file in self._files()):
+            return 0.0
+        return self._clock.monotonic() - self._flushed
 
     def _files(self) -> list[_LogFile]:
         return [file for file in (self._json, self._log) if file is not None]

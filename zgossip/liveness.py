@@ -128,6 +128,9 @@ class Suspicions:
     def __contains__(self, suspect: str) -> bool:
         return suspect in self._open
 
+    def __len__(self) -> int:
+        return len(self._open)
+
     def open(self, suspect: str, helpers: Iterable[str]) -> None:
         """Ask ``helpers`` (at least one) to probe ``suspect``; wait ``timeout`` at most."""
         waiting = set(helpers)

@@ -45,8 +45,8 @@ class Watchers:
         self._ttl = ttl
         self._watchers: dict[bytes, _Watcher] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self._watchers)
+    def __len__(self) -> int:
+        return len(self._watchers)
 
     def __contains__(self, who: bytes) -> bool:
         return who in self._watchers

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import math
 import random
 import socket
@@ -27,7 +28,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import zmq
 
-from zgossip import memory, records, security, wire
+from zgossip import memory, metrics, records, security, wire
 from zgossip.clock import Clock, SystemClock, earliest
 from zgossip.config import Config
 from zgossip.core import Core
@@ -87,6 +88,10 @@ class Node:
         self._tap = tap
         self.id = str(config.address)
         self.curve = security.from_config(config)  # first: a bad key file opens no log file
+        if config.metrics_port is not None:
+            metrics.check()
+        self._metrics: metrics.Server | None = None
+        self._refusals = 0  # CURVE handshakes refused
         self._gate: security.Gate | None = None
         self._denials = security.Denials()
         self.clock: Clock = clock or SystemClock()
@@ -101,6 +106,8 @@ class Node:
             verbose=config.verbose,
             stream_size=config.stream_size,
         )
+        if config.metrics_port is not None:
+            self.events.counts = {}
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._poller = zmq.Poller()
         self._handlers: dict[zmq.Socket[bytes], Handler] = {}
@@ -462,9 +469,39 @@ class Node:
             self._gate = security.Gate(self._ctx, self.curve.allow)
             self._watch(self._gate.open(), self._on_zap)
         self.endpoints = self._bind()
+        if self.config.metrics_port is not None:
+            self.endpoints.append(self._serve_metrics(self.config.metrics_port))
         allowed = None if self.curve is None else str(self.curve.allow)
         self.events.emit(records.Started(self.endpoints, allowed))
         self._apply(self._begin())
+
+    def _serve_metrics(self, port: int) -> str:
+        host = self.config.address.host
+        labels = {"node": self.id, "role": self.role}
+        try:
+            self._metrics = metrics.Server(host, port, labels, self._scrape)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise BindError(f"metrics port {port} on {host} is already in use") from None
+            raise BindError(f"cannot serve metrics on {host}:{port}: {exc.strerror}") from None
+        return self._metrics.endpoint
+
+    def _scrape(self) -> metrics.Figures | None:
+        """The node's figures for a scrape, taken in its own thread (see :mod:`metrics`)."""
+
+        def ask(took: Callable[[metrics.Figures], None]) -> None:
+            self._call_soon(lambda: took((self.figures(), dict(self.events.counts or {}))))
+
+        return metrics.wait(ask)
+
+    def figures(self) -> dict[str, float]:
+        """What metrics show of this node beyond its event counts (call in its thread)."""
+        return {
+            **self.state.gauges(),
+            "auth_refusals": self._refusals,
+            "monitors": len(self._watchers),
+            "log_lag": self.events.lag(),
+        }
 
     def _on_zap(self, frames: list[bytes]) -> None:
         """A server of ours asks whether a CURVE client may in; refusals are logged, a
@@ -473,6 +510,7 @@ class Node:
         denied = self._gate.check(frames)
         if denied is None:
             return
+        self._refusals += 1
         count = self._denials.report(denied.key, self.clock.monotonic())
         if count is not None:
             self.events.emit(
@@ -591,6 +629,9 @@ class Node:
             self._release()
 
     def _release(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
         self._handlers.clear()
         if self._ctx is not None:
             # Closes the gate's ZAP socket with the rest: the servers no longer read, so a

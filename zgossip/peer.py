@@ -95,6 +95,7 @@ class Peer(Node):
         self._topics: dict[str, bytes] = {}  # neighbour -> what its copies start with
         self._prefix = wire.gossip_frame(self.id.encode(), b"")  # what a forward starts with
         self._outbox: dict[str, list[bytes]] = {}  # neighbour -> envelopes of this turn
+        self._forwarded_bytes = self._forwarded_frames = 0  # gossip sent on the PUB
         self._effectors[Publish] = self._do_publish
         self._effectors[Connect] = self._do_connect
         self._effectors[Disconnect] = self._do_disconnect_link
@@ -220,9 +221,19 @@ class Peer(Node):
 
     def _send_gossip(self, topic: bytes, envelopes: list[bytes]) -> None:
         if len(envelopes) == 1:
-            self._pub.send(topic + self._prefix + envelopes[0])
+            frame = topic + self._prefix + envelopes[0]
         else:
-            self._pub.send(topic + wire.batch_frame(self.id, tuple(envelopes)))
+            frame = topic + wire.batch_frame(self.id, tuple(envelopes))
+        self._pub.send(frame)
+        self._forwarded_bytes += len(frame)
+        self._forwarded_frames += 1
+
+    def figures(self) -> dict[str, float]:
+        return {
+            **super().figures(),
+            "forwarded_bytes": self._forwarded_bytes,
+            "forwarded_frames": self._forwarded_frames,
+        }
 
     def _do_connect(self, effect: Connect) -> None:
         if effect.peer not in self._dealers:

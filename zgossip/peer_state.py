@@ -222,6 +222,16 @@ class PeerState(Core):
         self._receive_new(msg_id, bytes(envelope), sender)
         return out
 
+    def gauges(self) -> dict[str, float]:
+        return {
+            **super().gauges(),
+            "neighbours": sum(1 for n in list(self.neighbours.values()) if n.up),
+            "suspects": len(self.suspicions),
+            "received": self.received,
+            "duplicates": self.duplicates,
+            "seeds": len(self.registration.registered()),
+        }
+
     def subscription(self, now: float, peer: str, subscribed: bool) -> list[Effect]:
         """``peer``'s SUB came onto our PUB (or went): the slow-joiner handshake's step 3."""
         out = self._begin(now)

@@ -17,13 +17,13 @@ class PlotUnavailable(Exception):
         super().__init__(f"--plot needs {missing}: {install_hint()}")
 
 
-def install_hint() -> str:
-    """How to add the plot extra, as zgossip was installed: from a source checkout
-    (editable, as README's quickstart does) or as a package."""
+def install_hint(extra: str = "plot") -> str:
+    """How to add an extra, as zgossip was installed: from a source checkout (editable,
+    as README's quickstart does) or as a package."""
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "setup.cfg").is_file() and (checkout / "zgossip").is_dir():
-        return f"pip install -e '{checkout}[plot]'"
-    return "pip install 'zgossip[plot]'"
+        return f"pip install -e '{checkout}[{extra}]'"
+    return f"pip install 'zgossip[{extra}]'"
 
 
 def _pyplot() -> Any:

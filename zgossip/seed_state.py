@@ -45,6 +45,9 @@ class SeedState(Core):
 
     # -- entry points ----------------------------------------------------------------------
 
+    def gauges(self) -> dict[str, float]:
+        return {**super().gauges(), "peers": len(self.registry), "cases": len(self.agreement)}
+
     def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
         """A message on our ROUTER, from a peer, another seed, or a client."""
         out = self._begin(now)

@@ -1,4 +1,4 @@
-"""README's "Attaching to a running node", run as printed against node processes."""
+"""README's "Attaching to a running node" and "Metrics", run as printed against node processes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import json
 import re
 import shlex
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support import ZGOSSIP, Cluster, one_line_error, run_zgossip
+from tests.support import ZGOSSIP, Cluster, free_ports, one_line_error, run_zgossip
 
 pytestmark = pytest.mark.system
 
@@ -97,3 +98,22 @@ def test_send_takes_stdin_line_by_line_and_says_clearly_when_no_peer_answers(
     assert one_line_error(watcher) == "zgossip: error: 127.0.0.1:1 did not answer within 0.3 s"
     bad = run_zgossip("monitor", "localhost:1", cwd=Path("."))
     assert bad.returncode == 2 and "IP:PORT" in one_line_error(bad)
+
+
+def test_metrics_are_served_as_the_readme_prints_them(cluster: Cluster) -> None:
+    section = README.read_text().split("## Metrics")[1]
+    (block,) = re.findall(r"```sh\n(.*?)```", section.split("\n## ")[0], re.DOTALL)
+    start, fetch = block.splitlines()
+    port, metrics_port = (str(p) for p in free_ports(2))
+    words = shlex.split(start.replace("6001", port).replace("9101", metrics_port))
+    url = shlex.split(fetch.replace("9101", metrics_port))[2]
+    for seed in cluster.seeds:
+        cluster.start("seed", seed)
+    peer = f"127.0.0.1:{port}"
+    cluster.start("peer", peer, *words[4:])  # the README's flags, after --port PORT
+    cluster.tap.wait_event("seed.registered", node=peer)
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        text = answer.read().decode()
+    lines = [line for line in text.splitlines() if line.startswith("zgossip_")]  # the grep
+    assert f'zgossip_info{{node="{peer}",role="peer"}} 1.0' in lines
+    assert any(line.startswith("zgossip_seeds_registered{") for line in lines)
