@@ -128,7 +128,8 @@ def _address(host: str, port: int) -> Address:
 
 
 def _run(node: Node) -> None:
-    """Serve until SIGINT or SIGTERM, then leave cleanly and exit 0."""
+    """Serve until SIGINT or SIGTERM, then leave cleanly and exit 0; on SIGHUP, read the
+    allow directory again."""
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         node.stop()
@@ -137,6 +138,7 @@ def _run(node: Node) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, lambda signum, frame: node.reload_keys())
     try:
         node.run()
     except BindError as exc:

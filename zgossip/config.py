@@ -231,6 +231,10 @@ class Config:
     #: the network in the clear, as before.
     curve_secret: Path | None = None
     curve_allow: Path | None = None
+    #: How often a node with CurveZMQ looks whether its allow directory changed (seconds;
+    #: SIGHUP makes it look at once): a certificate added is admitted, and one removed has
+    #: its connections refused and its links dropped, within this. A listing: cheap.
+    keys_check: float = 1.0
     #: Serve Prometheus metrics on this port of the node's host (the ``metrics`` extra).
     metrics_port: int | None = None
 

@@ -73,6 +73,14 @@ class Core:
         self.probes.answered(target)
         return out
 
+    def revoked(self, now: float, nodes: list[str]) -> list[Effect]:
+        """The keys of ``nodes`` were taken out of the allow directory: have no more to do
+        with them (the executor refuses what they send from now on)."""
+        out = self._begin(now)
+        for node in nodes:
+            self._revoke(node)
+        return out
+
     def timers(self, now: float) -> list[Effect]:
         """Do what is due at ``now``."""
         out = self._begin(now)
@@ -106,6 +114,10 @@ class Core:
 
     def _after_due(self) -> None:
         """Once the keys due are handled: what is best done for them all at once."""
+
+    def _revoke(self, node: str) -> None:
+        """Let go of ``node``, whose key was revoked."""
+        raise NotImplementedError
 
     def _probe_result(self, target: str, alive: bool) -> None:
         """This node's own probe of ``target`` ended (the seed votes on it)."""

@@ -30,7 +30,7 @@ import zmq
 
 from zgossip import memory, metrics, records, security, wire
 from zgossip.clock import Clock, SystemClock, earliest
-from zgossip.config import Config
+from zgossip.config import Config, ConfigError
 from zgossip.core import Core
 from zgossip.effects import CloseProbe, Disconnect, Effect, OpenProbe, Reply, Send
 from zgossip.events import EventLog
@@ -91,6 +91,10 @@ class Node:
         if config.metrics_port is not None:
             metrics.check()
         self._metrics: metrics.Server | None = None
+        # The allow directory as last read, when to look at it again, and whether asked to.
+        self._keys_seen = () if self.curve is None else security.signature(self.curve.allow)
+        self._keys_at = 0.0
+        self._keys_asked = False
         self._refusals = 0  # CURVE handshakes refused
         self._gate: security.Gate | None = None
         self._denials = security.Denials()
@@ -186,6 +190,12 @@ class Node:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+    def reload_keys(self) -> None:
+        """Read the allow directory again now (thread- and signal-safe; SIGHUP does this).
+        It is also read whenever it changes, within ``Config.keys_check``."""
+        self._keys_asked = True
+        self._wake()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -384,12 +394,27 @@ class Node:
         if message is None or (self._tap is not None and not self._tap.inbound(message, None)):
             return
         address = None if last is None else str(last.get("Peer-Address"))
+        if self._gate is not None and not self._still_allowed(last, address):
+            return
         if isinstance(message, wire.Watch):
             self._on_watch(frames[0], message, address or "?")
         elif isinstance(message, wire.Say):
             self._on_say(frames[0], message, address)
         else:
             self._apply(self.state.request(self.clock.monotonic(), frames[0], message))
+
+    def _still_allowed(self, last: zmq.Frame | None, address: str | None) -> bool:
+        """Whether the client that sent ``last`` is still allowed: its key may have been
+        taken out of the allow directory since its handshake (then it is refused)."""
+        assert self._gate is not None
+        try:
+            user = "" if last is None else str(last.get("User-Id"))
+        except zmq.ZMQError:  # no ZAP reply named it: it did not come through the gate
+            user = ""
+        if self._gate.allows(user):
+            return True
+        self._deny(user or "?", address or "?")
+        return False
 
     def _on_watch(self, who: bytes, request: wire.Watch, address: str) -> None:
         """A monitor attaches, or says it still watches (see :mod:`zgossip.monitor`)."""
@@ -508,14 +533,44 @@ class Node:
         client's first at once and then once a while, so retries cannot flood the log."""
         assert self._gate is not None and self.curve is not None
         denied = self._gate.check(frames)
-        if denied is None:
-            return
+        if denied is not None:
+            self._deny(denied.key, denied.address)
+
+    def _deny(self, key: str, address: str) -> None:
+        """A client refused: said at once the first time, then once a while with a count."""
+        assert self.curve is not None
         self._refusals += 1
-        count = self._denials.report(denied.key, self.clock.monotonic())
+        count = self._denials.report(key, self.clock.monotonic())
         if count is not None:
-            self.events.emit(
-                records.AuthDenied(denied.key, denied.address, count, str(self.curve.allow))
-            )
+            self.events.emit(records.AuthDenied(key, address, count, str(self.curve.allow)))
+
+    def _check_keys(self) -> None:
+        """Take what changed in the allow directory: new keys are let in from the next
+        handshake, and nodes whose key went are let go of (see ``Core.revoked``)."""
+        assert self.curve is not None and self._gate is not None
+        now = self.clock.monotonic()
+        self._keys_at = now + self.config.keys_check
+        asked, self._keys_asked = self._keys_asked, False
+        seen = security.signature(self.curve.allow)
+        if seen == self._keys_seen and not asked:
+            return
+        self._keys_seen = seen
+        try:
+            curve = security.from_config(self.config)
+        except ConfigError as exc:  # a half-copied file, say: the keys read before hold
+            self.events.emit(records.KeysUnreadable(str(self.curve.allow), str(exc)))
+            return
+        assert curve is not None  # the config names the keys: this node has them
+        before = self._gate.keys
+        self._gate.reload()
+        after = self._gate.keys
+        old, self.curve = self.curve, curve
+        revoked = [node for node, key in old.servers.items() if curve.servers.get(node) != key]
+        if before != after:
+            added, removed = sorted(after - before), sorted(before - after)
+            self.events.emit(records.KeysChanged(str(curve.allow), added, removed))
+        if revoked:
+            self._apply(self.state.revoked(now, revoked))
 
     def _serve(self) -> None:
         self._loop_thread = threading.current_thread()
@@ -527,6 +582,8 @@ class Node:
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
+            if self.curve is not None and (self._keys_asked or now >= self._keys_at):
+                self._guarded(self._check_keys)
             due = deadline is not None and now >= deadline
             if due:  # read what came meanwhile first: an answer may be sitting unread
                 self._guarded(self._pump)
@@ -541,6 +598,7 @@ class Node:
             wake_at = earliest(
                 deadline,
                 next_trim if busy else None,  # a trim to come: a quiet node wakes up for it
+                None if self.curve is None else self._keys_at,
             )
             timeout: int | None = None
             if handled:  # not caught up with the input: first see whether more is waiting

@@ -293,6 +293,8 @@ class PeerState(Core):
             self._lists.pop(seed, None)
             self._out.append(Disconnect(seed))  # drop the requests queued for it
             self._emit(records.SeedLost(seed))
+        for seed in due.silent:
+            self._out.append(Disconnect(seed))
         for seed in due.send:
             self._send_register(seed)
 
@@ -486,6 +488,13 @@ class PeerState(Core):
         self.suspicions.refute(peer)  # no longer ours to judge
         self.deadlines.cancel(("link", peer))
         self._out.append(Disconnect(peer, neighbour.pub))
+
+    def _revoke(self, node: str) -> None:
+        linked = node in self.neighbours
+        self._forget(node)
+        if linked:
+            self._emit(records.NeighbourRevoked(node))
+            self._replace()
 
     def _forget(self, peer: str) -> None:
         """Drop the link and strike ``peer`` off the seeds' lists until they list it again."""

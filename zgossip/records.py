@@ -117,6 +117,25 @@ class AuthDenied(Event):
         return f"refused key {self.key} from {self.address}: not in {self.allow}{again}"
 
 
+@event("keys.changed", GREEN)
+class KeysChanged(Event):
+    allow: str  # the allow directory
+    added: list[str]  # public keys (z85) admitted from now on
+    removed: list[str]  # public keys refused from now on
+
+    def text(self) -> str:
+        return f"{self.allow}: {len(self.added)} key(s) admitted, {len(self.removed)} revoked"
+
+
+@event("keys.unreadable", ALARM)
+class KeysUnreadable(Event):
+    allow: str
+    error: str  # why the changed directory was not taken: the keys read before still hold
+
+    def text(self) -> str:
+        return f"{self.allow} changed but cannot be read ({self.error}): keys unchanged"
+
+
 @event("monitor.attached", GREEN)
 class MonitorAttached(Event):
     address: str  # the monitor's IP
@@ -179,6 +198,14 @@ class PeerRegistered(Event):
 
     def text(self) -> str:
         return f"Connection request from {self.peer}"
+
+
+@event("peer.revoked", YELLOW)
+class PeerRevoked(Event):
+    peer: str
+
+    def text(self) -> str:
+        return f"removed {self.peer}: its key is no longer allowed"
 
 
 @event("peer.removed", RED)
@@ -293,6 +320,14 @@ class NeighbourLeft(Event):
 
     def text(self) -> str:
         return f"neighbour {self.neighbour} left"
+
+
+@event("neighbour.revoked", YELLOW)
+class NeighbourRevoked(Event):
+    neighbour: str
+
+    def text(self) -> str:
+        return f"neighbour {self.neighbour} dropped: its key is no longer allowed"
 
 
 @event("neighbour.lost", YELLOW)

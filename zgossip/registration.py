@@ -35,6 +35,9 @@ class Due:
 
     send: list[str] = field(default_factory=list)  # send a register request to these
     lost: list[str] = field(default_factory=list)  # registered seeds that stopped answering
+    #: Seeds not registered with that did not answer: ask anew, on a fresh connection (one
+    #: refused at the handshake, a key not yet allowed, say, is never tried again by ZeroMQ)
+    silent: list[str] = field(default_factory=list)
 
 
 class Registration:
@@ -84,6 +87,8 @@ class Registration:
                 if state.registered:
                     due.lost.append(seed)
                     state.lost = True
+                else:
+                    due.silent.append(seed)
                 state.active = state.registered = False
                 state.next_at = now + self._interval
         active = sum(s.active for s in self._seeds.values())

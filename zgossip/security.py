@@ -236,6 +236,16 @@ def _servers(allow: Path) -> dict[str, bytes]:
     return servers
 
 
+def signature(allow: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when a certificate is added to, removed from or rewritten in ``allow``:
+    cheap to take, so a node can look every second."""
+    try:
+        found = [(p.name, p.stat()) for p in allow.glob(f"*{PUBLIC_SUFFIX}")]
+    except OSError:
+        return ()
+    return tuple(sorted((name, stat.st_mtime_ns, stat.st_size) for name, stat in found))
+
+
 def load(secret: Path | None, allow: Path | None, own: str | None = None) -> Curve | None:
     """The keys given by ``--curve-secret`` and ``--curve-allow`` (both or neither), or None
     for a network in the clear; ``own`` is the loading node's address (see Curve.load)."""
@@ -278,6 +288,20 @@ class Gate(Authenticator):
         self.configure_curve(domain="*", location=str(self._allow))
         socket: zmq.Socket[bytes] = self.zap_socket
         return socket
+
+    def reload(self) -> None:
+        """Read the allow directory again: the next handshakes go by what it holds now."""
+        self.configure_curve(domain="*", location=str(self._allow))
+
+    def allows(self, user_id: str) -> bool:
+        """Whether a client let in as ``user_id`` (its key, z85, as :meth:`curve_user_id`
+        names it) is still allowed: a key taken out of the directory no longer is."""
+        return user_id.encode() in self.certs.get("*", {})
+
+    @property
+    def keys(self) -> set[str]:
+        """The public keys (z85) allowed in now."""
+        return {key.decode() for key in self.certs.get("*", {})}
 
     def curve_user_id(self, client_public_key: bytes) -> str:
         """Called by pyzmq for an accepted CURVE client only: that is how we learn it."""

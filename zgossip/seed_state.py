@@ -48,6 +48,10 @@ class SeedState(Core):
     def gauges(self) -> dict[str, float]:
         return {**super().gauges(), "peers": len(self.registry), "cases": len(self.agreement)}
 
+    def _revoke(self, node: str) -> None:
+        if self.registry.remove(node):
+            self._emit(records.PeerRevoked(node))
+
     def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
         """A message on our ROUTER, from a peer, another seed, or a client."""
         out = self._begin(now)

@@ -323,3 +323,50 @@ def test_an_allowed_client_monitors_and_sends_and_an_outsider_is_refused(
     with pytest.raises(NoAnswer, match="did not answer"):
         follow(peer.id, (), 0.5, outsider)
     assert [e["body"] for e in net.events.of("gossip.sent", peer.id)] == ["through curve"]
+
+
+def test_keys_added_are_admitted_and_keys_removed_let_go_without_a_restart(
+    net: CurveNet, tmp_path: Path
+) -> None:
+    first = net.peer(net.peer_ids[0], gossip_count=0)
+    second = net.peer(net.peer_ids[1], gossip_count=0)
+    for peer in (first, second):
+        net.events.wait_event("neighbour.added", node=peer.id)
+    newcomer_id = f"127.0.0.1:{free_ports(1)[0]}"
+    secret, allow = net.keys.outsider(tmp_path, newcomer_id)
+    key = _public(secret)
+    newcomer: Peer = net._start(Peer(net.config(newcomer_id, secret, allow, gossip_count=0)))
+    net.events.wait_for(
+        lambda: len({e["node"] for e in net.events.of("auth.denied") if e["key"] == key}) >= 2,
+        what="a majority of the seeds refusing the newcomer",
+    )
+    shutil.copy(net.keys.dir / f"{newcomer_id.replace(':', '-')}.key", net.keys.allow)
+    changed = net.events.wait_event("keys.changed", node=net.seed_ids[0])
+    assert changed["added"] == [key] and changed["removed"] == []
+    net.events.wait_event("neighbour.added", node=newcomer_id)  # admitted, no restart
+    first.broadcast("welcome")
+    net.events.wait_event("gossip.received", node=newcomer_id, body="welcome")
+
+    revoked = _public(net.secrets[second.id])
+    had = [p for p in (first, newcomer) if second.id in p.neighbours]
+    holders = [seed.id for seed in net.seeds if second.id in seed.registry]
+    for directory in (net.keys.allow, allow):  # out of every allow directory
+        (directory / f"{second.id.replace(':', '-')}.key").unlink()
+    for seed_id in holders:
+        net.events.wait_event("peer.revoked", node=seed_id, peer=second.id)
+    for peer in had:
+        net.events.wait_event("neighbour.revoked", node=peer.id, neighbour=second.id)
+    net.events.wait_for(  # what it still sends is refused: its pings, say
+        lambda: any(e["key"] == revoked for e in net.events.of("auth.denied")),
+        what="the revoked key refused",
+    )
+    first.broadcast("not for the revoked")
+    net.events.wait_event("gossip.received", node=newcomer_id, body="not for the revoked")
+    assert second.id not in first.neighbours and second.id not in newcomer.neighbours
+    assert not [
+        e for e in net.events.of("gossip.received", second.id) if e["body"] == "not for the revoked"
+    ]
+
+    (net.keys.allow / "broken.key").write_text("not a certificate\n")
+    unreadable = net.events.wait_event("keys.unreadable", node=first.id)
+    assert "broken.key" in unreadable["error"]

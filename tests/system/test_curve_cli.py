@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq.auth
 
 from tests.support import Cluster, free_ports, one_line_error, run_zgossip
 from zgossip import security
@@ -36,6 +38,11 @@ def keyed(tmp_path: Path) -> Iterator[tuple[Cluster, list[str]]]:
     finally:
         cluster.close()
     assert not cluster.tap.of("internal.error"), cluster.tap.of("internal.error")
+
+
+def _public(certificate: Path) -> str:
+    public, _ = zmq.auth.load_certificate(certificate)
+    return public.decode()
 
 
 def _flags(address: str) -> list[str]:
@@ -68,6 +75,27 @@ def test_curve_network_of_processes_gossips_and_answers_only_keyed_queries(
     assert unkeyed.returncode == 1
     assert "no seed of config.txt answered" in one_line_error(unkeyed)
     assert not tap.of("auth.denied")
+    said = run_zgossip("send", "--via", peers[0], "keyed hello", *admin, cwd=cluster.directory)
+    assert said.returncode == 0 and said.stdout.startswith(f"{peers[0]} took it"), said.stderr
+    tap.wait_event("gossip.received", node=peers[1], body="keyed hello")
+
+
+def test_a_key_added_while_the_network_runs_is_taken_and_sighup_reads_at_once(
+    keyed: tuple[Cluster, list[str]],
+) -> None:
+    cluster, _ = keyed
+    (seed, *_) = cluster.seeds
+    proc = cluster.start("seed", seed, *_flags(seed))
+    cluster.tap.wait_event("started", node=seed)
+    late = security.keygen(cluster.directory / "keys", name="late")[0]
+    shutil.copy(late, cluster.directory / "allow")
+    proc.send_signal(signal.SIGHUP)
+    changed = cluster.tap.wait_event("keys.changed", node=seed)
+    assert changed["added"] == [_public(late)] and changed["removed"] == []
+    late_flags = ["--curve-secret", "keys/late.key_secret", "--curve-allow", "allow"]
+    shown = run_zgossip("peers", "--json", *late_flags, cwd=cluster.directory)
+    assert shown.returncode == 0, shown.stderr  # the first seed answers it now
+    assert proc.poll() is None  # SIGHUP did not stop it
 
 
 def test_keygen_refuses_to_overwrite_and_rejects_bad_arguments(tmp_path: Path) -> None:

@@ -109,7 +109,8 @@ def test_seed_that_does_not_answer_in_time_is_replaced_by_another() -> None:
     clock.advance(TIMEOUT)
     due = registration.poll()
     (spare,) = set(_seeds(3)) - {silent, answering}
-    assert due == Due(send=[spare], lost=[])  # never registered: not "lost"
+    # never registered: not "lost", but silent: its next try goes on a fresh connection
+    assert due == Due(send=[spare], lost=[], silent=[silent])
     registration.answered(spare)
     assert sorted(registration.registered()) == sorted([answering, spare])
 
@@ -124,7 +125,9 @@ def test_each_silent_seed_is_replaced_while_spares_last() -> None:
     second = registration.poll().send
     assert sorted(second) == sorted(set(_seeds(5)) - set(first))
     clock.advance(TIMEOUT)
-    assert registration.poll() == Due()  # no spare left until the interval has passed
+    due = registration.poll()
+    assert due.send == [] and due.lost == []  # no spare left until the interval has passed
+    assert sorted(due.silent) == sorted(second)
     assert registration.registered() == [first[0]]
 
 
@@ -244,7 +247,7 @@ def test_seed_that_never_answers_is_retried_every_interval() -> None:
     (seed,) = registration.poll().send
     for _ in range(5):
         clock.advance(TIMEOUT)
-        assert registration.poll() == Due()  # never registered, so never "lost"
+        assert registration.poll() == Due(silent=[seed])  # never registered: never "lost"
         assert registration.next_deadline() == clock.monotonic() + INTERVAL
         clock.advance(INTERVAL)
         assert registration.poll().send == [seed]
