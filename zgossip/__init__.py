@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from zgossip.security import Curve, keygen
     from zgossip.seed import Seed
     from zgossip.simulate import Scenario, Simulation
-    from zgossip.survey import query_links, query_peers
+    from zgossip.survey import query_links, query_members, query_peers
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ _LAZY = {
     "Simulation": "zgossip.simulate",
     "keygen": "zgossip.security",
     "query_links": "zgossip.survey",
+    "query_members": "zgossip.survey",
     "query_peers": "zgossip.survey",
 }
 
@@ -58,5 +59,6 @@ __all__ = [
     "keygen",
     "parse_seeds",
     "query_links",
+    "query_members",
     "query_peers",
 ]

@@ -37,6 +37,7 @@ class Decision:
 @dataclass(slots=True)
 class _Case:
     reporter: str
+    since: float  # Unix time it opened
     votes: dict[str, bool] = field(default_factory=dict)
 
 
@@ -91,9 +92,14 @@ class Agreement:
         """Suspect ``peer``; True when the case is new: probe it and tell the other seeds."""
         if self.refusal(peer) is not None:
             return False
-        self._cases[peer] = _Case(reporter)
+        self._cases[peer] = _Case(reporter, self._clock.time())
         self._deadlines.set(("case", peer), self._clock.monotonic() + self._patience)
         return True
+
+    def since(self, peer: str) -> float | None:
+        """When the open case on ``peer`` opened (Unix time); None when none is open."""
+        case = self._cases.get(peer)
+        return None if case is None else case.since
 
     def reporter(self, peer: str) -> str | None:
         """Who opened the open case on ``peer``; None when no case is open."""

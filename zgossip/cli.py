@@ -363,6 +363,48 @@ def peers(
         _draw(overlay, dot, plot)
 
 
+@app.command()
+def members(
+    config: ConfigPath = Path("config.txt"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the seeds.", min=0.01)] = 2.0,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
+) -> None:
+    """One row a peer: alive, suspect, left, dead or revoked, since when, as the seeds of
+    the config see it together (the newest news of each wins); exit 1 if no seed answers."""
+    from zgossip.survey import query_members
+
+    seeds = [str(s) for s in _seeds(config)]
+    rows, silent = query_members(seeds, timeout, _curve(curve_secret, curve_allow))
+    if len(silent) == len(seeds):
+        _fail(f"no seed of {config} answered within {timeout} s", 1)
+    if as_json:
+        document = {
+            "members": [
+                {"peer": r.peer, "state": r.state, "since": r.since, "seeds": list(r.seeds)}
+                for r in rows
+            ],
+            "silent_seeds": silent,
+        }
+        typer.echo(json.dumps(document, indent=2))
+        return
+    table = [("PEER", "STATE", "SINCE", "SEEDS")]
+    for row in sorted(rows, key=lambda r: _sort_key(r.peer)):
+        since = datetime.fromtimestamp(row.since).strftime("%Y-%m-%d %H:%M:%S")
+        table.append((row.peer, row.state, since, f"{len(row.seeds)} of {len(seeds)}"))
+    if len(table) == 1:
+        table.append(("(no peers)", "", "", ""))
+    _table(table)
+    for seed in silent:
+        typer.echo(f"zgossip: warning: seed {seed} did not answer within {timeout} s", err=True)
+
+
+def _sort_key(peer: str) -> tuple[int, ...]:
+    address = Address.parse(peer)
+    return (*map(int, address.host.split(".")), address.port)
+
+
 Target = Annotated[str, typer.Argument(metavar="IP:PORT", help="The node's address.")]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for the node.", min=0.01)]
 

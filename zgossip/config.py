@@ -170,6 +170,11 @@ class Config:
     #: (``consumer.behind``). The node never waits for a consumer; this bounds what a slow
     #: one costs to about 10 MB (a message of the default size is well under 1 KB).
     stream_size: int = 10_000
+    #: A seed remembers the peers it removed (dead, left, revoked), at most this many for
+    #: this long (seconds), so that ``zgossip members`` shows what became of them: about
+    #: 100 bytes each.
+    max_departed: int = 4096
+    departed_for: float = 600.0
     #: Monitors (``zgossip monitor``) attached to a node at once: each costs the node the
     #: encoding and sending of every event it wants; a handful is what people run.
     max_watchers: int = 16

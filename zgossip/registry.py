@@ -15,7 +15,7 @@ import random
 
 from zgossip.clock import Clock
 from zgossip.deadlines import Deadlines, Key
-from zgossip.wire import PeerInfo
+from zgossip.wire import Member, PeerInfo
 
 
 class Registry:
@@ -87,3 +87,31 @@ class Registry:
             if peer != without:
                 chosen[peer] = None
         return tuple(map(peers.__getitem__, chosen))
+
+
+class Departed:
+    """The peers a seed removed and why (``dead``, ``left``, ``revoked``): the last
+    ``limit`` of them, each for ``keep`` seconds, for ``zgossip members`` to show."""
+
+    def __init__(self, clock: Clock, *, limit: int, keep: float) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._keep = keep
+        self._peers: dict[str, Member] = {}  # oldest first
+
+    def add(self, peer: str, state: str) -> None:
+        self._peers.pop(peer, None)
+        self._peers[peer] = Member(peer, state, self._clock.time())
+        if len(self._peers) > self._limit:
+            del self._peers[next(iter(self._peers))]
+
+    def discard(self, peer: str) -> None:
+        """``peer`` is back (it registered again)."""
+        self._peers.pop(peer, None)
+
+    def members(self) -> list[Member]:
+        """Those removed within ``keep`` seconds; the older are forgotten."""
+        cutoff = self._clock.time() - self._keep
+        while self._peers and next(iter(self._peers.values())).since < cutoff:
+            del self._peers[next(iter(self._peers))]
+        return list(self._peers.values())

@@ -22,7 +22,7 @@ from zgossip.config import Config
 from zgossip.core import Core
 from zgossip.deadlines import Key
 from zgossip.effects import Effect, Reply, Send
-from zgossip.registry import Registry
+from zgossip.registry import Departed, Registry
 
 
 class SeedState(Core):
@@ -42,6 +42,7 @@ class SeedState(Core):
             patience=config.death_window,
         )
         self._others = sorted(self.agreement.seeds - {self.id})
+        self.departed = Departed(self.clock, limit=config.max_departed, keep=config.departed_for)
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -50,6 +51,7 @@ class SeedState(Core):
 
     def _revoke(self, node: str) -> None:
         if self.registry.remove(node):
+            self.departed.add(node, "revoked")
             self._emit(records.PeerRevoked(node))
 
     def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
@@ -62,6 +64,7 @@ class SeedState(Core):
                 others = len(self.registry) - (peer in self.registry)
                 believed = min(degree, others, self.config.max_degree)
                 if self.registry.register(peer, pub, believed):
+                    self.departed.discard(peer)
                     self._emit(records.PeerRegistered(peer))
                 if peer in self.agreement:  # it speaks: alive, as far as this seed can tell
                     self._voted(peer, dead=False)
@@ -78,7 +81,12 @@ class SeedState(Core):
                 self._on_dead(dead, ts, reporter)
             case wire.Leave(peer=peer):
                 if self.registry.remove(peer):
+                    self.departed.add(peer, "left")
                     self._emit(records.PeerRemoved(peer, "left"))
+            case wire.Members(offset=offset):
+                members = self._members()
+                shown = tuple(members[offset : offset + self.config.page_size])
+                out.append(Reply(to, wire.Roster(self.id, offset, len(members), shown)))
             case wire.Probe():
                 self._probe_for(to, message)
             case wire.Suspect(seed=seed, peer=peer, reporter=reporter) if self._known(seed):
@@ -117,6 +125,19 @@ class SeedState(Core):
             self.agreement.forget(peer)
         else:
             super()._on_due(key)
+
+    def _members(self) -> list[wire.Member]:
+        """Every peer this seed holds or removed lately, as it sees each, by address."""
+        members: dict[str, wire.Member] = {}
+        for info in self.registry.snapshot():
+            suspected = self.agreement.since(info.id)
+            if suspected is None:
+                members[info.id] = wire.Member(info.id, "alive", info.since)
+            else:
+                members[info.id] = wire.Member(info.id, "suspect", suspected)
+        for member in self.departed.members():
+            members.setdefault(member.peer, member)
+        return sorted(members.values(), key=lambda member: member.peer)
 
     # -- cases -----------------------------------------------------------------------------
 
@@ -170,6 +191,7 @@ class SeedState(Core):
         votes = sorted(seed for seed, dead in decision.votes.items() if dead == decision.dead)
         if decision.dead:
             if self.registry.remove(peer):
+                self.departed.add(peer, "dead")
                 self._emit(records.PeerRemoved(peer, "dead", reporter, votes))
             return
         if peer in self.registry:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 import zmq
@@ -171,28 +172,82 @@ def _receive(dealer: zmq.Socket[bytes], address: str, wait: float) -> wire.Watch
     return None
 
 
+Paged = TypeVar("Paged", wire.Listing, wire.Roster)
+Item = TypeVar("Item")
+
+
+def _pages(
+    seeds: list[str],
+    ask: Callable[[int], wire.Message],
+    answer: type[Paged],
+    items: Callable[[Paged], tuple[Item, ...]],
+    timeout: float,
+    curve: Curve | None,
+) -> dict[str, list[Item] | None]:
+    """Every item of each seed's paged answer, page by page (all seeds at once); None for
+    a seed that did not answer a page within ``timeout``."""
+    got: dict[str, list[Item] | None] = {seed: [] for seed in seeds}
+    offsets = dict.fromkeys(seeds, 0)
+    while offsets:
+        answers = _ask(
+            {seed: ask(offset) for seed, offset in offsets.items()}, answer, timeout, curve
+        )
+        offsets = {}
+        for seed, page in answers.items():
+            so_far = got[seed]
+            if page is None or so_far is None:
+                got[seed] = None
+                continue
+            so_far += items(page)
+            more = page.offset + len(items(page))
+            if items(page) and more < page.total:
+                offsets[seed] = more
+    return got
+
+
 def query_peers(
     seeds: list[str], timeout: float, curve: Curve | None = None
 ) -> dict[str, tuple[wire.PeerInfo, ...] | None]:
     """Ask every seed for its whole peer list, page by page (all seeds at once); None for a
     seed that did not answer a page in ``timeout``. A peer that registers or leaves while
     the pages come may be missed; none is listed twice."""
-    lists: dict[str, dict[str, wire.PeerInfo] | None] = {seed: {} for seed in seeds}
-    offsets = dict.fromkeys(seeds, 0)
-    while offsets:
-        requests = {seed: wire.Page(offset) for seed, offset in offsets.items()}
-        answers = _ask(requests, wire.Listing, timeout, curve)
-        offsets = {}
-        for seed, listing in answers.items():
-            listed = lists[seed]
-            if listing is None or listed is None:
-                lists[seed] = None
-                continue
-            listed.update((info.id, info) for info in listing.peers)
-            more = listing.offset + len(listing.peers)
-            if listing.peers and more < listing.total:
-                offsets[seed] = more
-    return {seed: None if got is None else tuple(got.values()) for seed, got in lists.items()}
+    pages = _pages(seeds, wire.Page, wire.Listing, lambda page: page.peers, timeout, curve)
+    return {
+        seed: None if infos is None else tuple({info.id: info for info in infos}.values())
+        for seed, infos in pages.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A peer as the network sees it: the newest of what the seeds say of it."""
+
+    peer: str
+    state: str  # one of wire.STATES
+    since: float  # Unix time it came to be so, as the seed that says it saw it
+    seeds: tuple[str, ...]  # the seeds that know of it
+
+
+def query_members(
+    seeds: list[str], timeout: float, curve: Curve | None = None
+) -> tuple[list[Standing], list[str]]:
+    """What became of every peer the seeds know, merged: one row a peer, with the newest
+    news of it (a later removal beats an older registration, a registration again beats
+    an older removal); and the seeds that did not answer."""
+    pages = _pages(seeds, wire.Members, wire.Roster, lambda page: page.members, timeout, curve)
+    newest: dict[str, wire.Member] = {}
+    known: dict[str, list[str]] = {}
+    for seed, members in pages.items():
+        for member in members or ():
+            known.setdefault(member.peer, []).append(seed)
+            held = newest.get(member.peer)
+            if held is None or member.since > held.since:
+                newest[member.peer] = member
+    rows = [
+        Standing(peer, m.state, m.since, tuple(sorted(known[peer])))
+        for peer, m in sorted(newest.items())
+    ]
+    return rows, [seed for seed, members in pages.items() if members is None]
 
 
 def query_links(

@@ -65,6 +65,8 @@ class Kind(StrEnum):
     GRAFT = "graft"  # peer -> neighbour: push to me again, starting with these (as history)
     PRUNE = "prune"  # peer -> neighbour: you sent me a copy I had: announce to me instead
     BATCH = "batch"  # PUB -> SUB: several gossip messages forwarded in one turn, one frame
+    MEMBERS = "members"  # anyone -> seed: a page of what became of every peer, from an offset
+    ROSTER = "roster"  # seed -> asker: that page: each peer's state and since when
     WATCH = "watch"  # client -> node: send me your events (zgossip monitor); again each second
     WATCHED = "watched"  # node -> watcher: its events since the last, numbered (reply to watch)
     SAY = "say"  # client -> peer: gossip this as your own (zgossip send --via)
@@ -168,6 +170,21 @@ def _peer_infos(value: Any) -> Any:
             PeerInfo(_peer_id(item[0]), _endpoint(item[1]), _count(item[2]), _stamp(item[3]))
         )
     return tuple(infos)
+
+
+#: What a seed says of a peer (``zgossip members``).
+STATES = ("alive", "suspect", "left", "dead", "revoked")
+
+
+def _members(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_LIST:
+        raise WireError(f"expected a list of at most {MAX_LIST} members")
+    members = []
+    for item in value:
+        if type(item) is not list or len(item) != 3 or item[1] not in STATES:
+            raise WireError(f"expected [peer, state ({'/'.join(STATES)}), since] entries")
+        members.append(Member(_peer_id(item[0]), item[1], _stamp(item[2])))
+    return tuple(members)
 
 
 def _names(value: Any) -> Any:
@@ -400,6 +417,30 @@ class Batch:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """One peer as a seed sees it: its state (one of STATES) and since when (Unix time)."""
+
+    peer: str
+    state: str
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    KIND: ClassVar[Kind] = Kind.MEMBERS
+    offset: Count
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    KIND: ClassVar[Kind] = Kind.ROSTER
+    seed: PeerId
+    offset: Count  # the page's, echoed
+    total: Count  # the members the seed knows of
+    members: Annotated[tuple[Member, ...], _members]
+
+
+@dataclass(frozen=True, slots=True)
 class Watch:
     KIND: ClassVar[Kind] = Kind.WATCH
     events: Annotated[tuple[str, ...], _names]  # the events wanted, as patterns; () for all
@@ -437,12 +478,12 @@ class Refused:
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
-    | IHave | Graft | Prune | Batch | Watch | Watched | Say | Said | Refused
+    | IHave | Graft | Prune | Batch | Members | Roster | Watch | Watched | Say | Said | Refused
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
-    Batch, Watch, Watched, Say, Said, Refused,
+    Batch, Members, Roster, Watch, Watched, Say, Said, Refused,
 )  # fmt: skip
 
 
@@ -466,6 +507,8 @@ def _plain(value: Any) -> Any:
 def _plain_item(item: Any) -> Any:
     if type(item) is PeerInfo:
         return [item.id, item.pub, item.degree, item.since]
+    if type(item) is Member:
+        return [item.peer, item.state, item.since]
     if type(item) is tuple:
         return list(item)
     return item

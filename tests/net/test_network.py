@@ -15,7 +15,7 @@ import zmq
 from typer.testing import CliRunner
 
 from tests.support import Events, free_ports, write_config
-from zgossip import BindError, Config, Peer, Seed, query_peers, wire
+from zgossip import BindError, Config, Peer, Seed, query_members, query_peers, wire
 from zgossip.cli import app
 from zgossip.config import Address
 from zgossip.effects import Effect, Send
@@ -568,3 +568,19 @@ def test_two_sides_of_a_healed_partition_link_up_and_gossip_again(net: Net) -> N
     for faults in net.faults.values():
         faults.deaf_to = lambda m, s: False  # healed
     net.everyone_hears_everyone(peers, "after the heal", timeout=20)
+
+
+def test_members_merge_what_every_seed_says_of_each_peer(net: Net) -> None:
+    leaving, dying, staying = (net.peer(gossip_count=0) for _ in range(3))
+    for peer in (leaving, dying, staying):
+        net.linked(peer)
+    leaving.stop()
+    net.events.wait_event("peer.removed", peer=leaving.id, reason="left")
+    _die_silently(net, dying)
+    net.events.wait_event("peer.removed", peer=dying.id, reason="dead")
+    rows, silent = query_members([s.id for s in net.seeds], 5.0)
+    assert silent == []
+    states = {row.peer: row.state for row in rows}
+    assert states == {leaving.id: "left", dying.id: "dead", staying.id: "alive"}
+    (row,) = [r for r in rows if r.peer == staying.id]
+    assert len(row.seeds) >= 2  # registered with a majority of the seeds

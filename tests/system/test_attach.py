@@ -117,3 +117,25 @@ def test_metrics_are_served_as_the_readme_prints_them(cluster: Cluster) -> None:
     lines = [line for line in text.splitlines() if line.startswith("zgossip_")]  # the grep
     assert f'zgossip_info{{node="{peer}",role="peer"}} 1.0' in lines
     assert any(line.startswith("zgossip_seeds_registered{") for line in lines)
+
+
+def test_members_shows_one_row_a_peer_and_warns_of_a_silent_seed(cluster: Cluster) -> None:
+    leaving, staying = cluster.boot(2, "--gossip-count", "0")
+    cluster.procs[leaving].terminate()
+    cluster.tap.wait_event("peer.removed", peer=leaving, reason="left")
+    cluster.procs[cluster.seeds[2]].terminate()
+    cluster.tap.wait_event("stopped", node=cluster.seeds[2])
+    table = run_zgossip("members", "--timeout", "0.5", cwd=cluster.directory)
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split() == ["PEER", "STATE", "SINCE", "SEEDS"]
+    states = {row.split()[0]: row.split()[1] for row in rows}
+    assert states == {leaving: "left", staying: "alive"}
+    assert one_line_error(table) == (
+        f"zgossip: warning: seed {cluster.seeds[2]} did not answer within 0.5 s"
+    )
+    document = json.loads(
+        run_zgossip("members", "--json", "--timeout", "0.5", cwd=cluster.directory).stdout
+    )
+    assert document["silent_seeds"] == [cluster.seeds[2]]
+    assert {m["peer"]: m["state"] for m in document["members"]} == states

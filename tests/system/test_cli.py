@@ -79,9 +79,10 @@ def test_seed_not_in_config_is_warned_about(tmp_path: Path) -> None:
         proc.wait(10)
 
 
-def test_peers_with_no_seed_answering_exits_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["peers", "members"])
+def test_peers_and_members_with_no_seed_answering_exit_1(tmp_path: Path, command: str) -> None:
     write_config(tmp_path / "config.txt", free_ports(2))
-    result = run_zgossip("peers", "--timeout", "0.2", cwd=tmp_path)
+    result = run_zgossip(command, "--timeout", "0.2", cwd=tmp_path)
     assert result.returncode == 1
     assert "no seed of config.txt answered" in one_line_error(result)
 

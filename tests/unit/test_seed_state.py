@@ -120,3 +120,31 @@ def test_a_claimed_degree_is_believed_only_up_to_the_peers_there_are_and_a_bound
         _register(seed, n)
     seed.request(101.0, b"sybil", wire.Register(_peer(9), "tcp://10.0.0.9:6001", 2**62))
     assert seed.registry.page(0, 1000)[5].degree == 100  # and never past the bound
+
+
+def _roster(seed: SeedState, now: float) -> dict[str, tuple[str, float]]:
+    (reply,) = seed.request(now, b"asker", wire.Members(0))
+    assert isinstance(reply, Reply) and isinstance(reply.message, wire.Roster)
+    return {m.peer: (m.state, m.since) for m in reply.message.members}
+
+
+def test_members_say_what_became_of_each_peer_and_since_when() -> None:
+    seed = _seed(max_departed=2, departed_for=60.0)
+    for n in range(1, 6):
+        _register(seed, n)
+    seed.request(110.0, b"r", wire.Leave(_peer(1)))
+    seed.request(111.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(3)))  # a case: a suspect
+    assert _roster(seed, 112.0) == {
+        _peer(1): ("left", 1.7e9 + 110.0),
+        _peer(2): ("suspect", 1.7e9 + 111.0),
+        **{_peer(n): ("alive", 1.7e9 + 100.0) for n in (3, 4, 5)},
+    }
+    seed.revoked(113.0, [_peer(4)])
+    seed.request(114.0, b"r", wire.Leave(_peer(5)))  # the third departed: the first forgotten
+    roster = _roster(seed, 115.0)
+    assert _peer(1) not in roster
+    assert roster[_peer(4)] == ("revoked", 1.7e9 + 113.0)
+    assert roster[_peer(5)] == ("left", 1.7e9 + 114.0)
+    _register(seed, 5, now=116.0)  # back: alive again, since it registered anew
+    assert _roster(seed, 116.0)[_peer(5)] == ("alive", 1.7e9 + 116.0)
+    assert _peer(4) not in _roster(seed, 174.0)  # past departed_for

@@ -49,6 +49,10 @@ SAMPLES: list[wire.Message] = [
     wire.Graft(PEER, (b"\x03" * 16,)),
     wire.Prune(PEER),
     wire.Batch(PEER, (b"first envelope", b"second")),
+    wire.Members(5000),
+    wire.Roster(
+        "10.0.0.9:9000", 0, 2, (wire.Member(PEER, "alive", 1.5), wire.Member(OTHER, "dead", 2.0))
+    ),
     wire.Watch(("gossip.*", "stopped"), 12),
     wire.Watched(PEER, 12, (('{"event":"stopped"}', "stopped"),)),
     wire.Say("hello from outside"),
@@ -700,6 +704,10 @@ def test_a_batch_frame_carries_its_envelopes_untouched_and_never_looks_like_one_
 @pytest.mark.parametrize(
     ("message", "field", "value"),
     [
+        (wire.Roster(PEER, 0, 0, ()), "members", [[OTHER, "asleep", 1.0]]),
+        (wire.Roster(PEER, 0, 0, ()), "members", [[OTHER, "alive"]]),
+        (wire.Roster(PEER, 0, 0, ()), "members", [["nobody", "alive", 1.0]]),
+        (wire.Roster(PEER, 0, 0, ()), "members", [[OTHER, "alive", float("nan")]]),
         (wire.Watch((), 0), "events", "gossip.*"),
         (wire.Watch((), 0), "events", [""]),
         (wire.Watch((), 0), "events", ["x" * (wire.MAX_NAME + 1)]),
