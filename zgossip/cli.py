@@ -40,19 +40,22 @@ Host = Annotated[
     str | None,
     typer.Option(help="IP to bind and advertise. [default: the seed's config entry / 127.0.0.1]"),
 ]
-GossipInterval = Annotated[
-    float, typer.Option(help="Seconds between a peer's own gossip messages.", min=0.001)
-]
-GossipCount = Annotated[
-    int, typer.Option(help="Messages a peer creates (0: none; -1: without end).", min=-1)
-]
-LivenessInterval = Annotated[
-    float,
-    typer.Option(help="Seconds between pings to each neighbour (and seed refreshes).", min=0.001),
-]
-LivenessMisses = Annotated[
-    int, typer.Option(help="Unanswered pings in a row after which a neighbour is dead.", min=1)
-]
+GOSSIP_INTERVAL = "Seconds between a peer's own gossip messages."
+GOSSIP_COUNT = "Messages a peer creates (0: none; -1: without end)."
+LIVENESS_INTERVAL = "Seconds between pings to each neighbour (and seed refreshes)."
+LIVENESS_MISSES = "Unanswered pings in a row after which a neighbour is dead."
+GossipInterval = Annotated[float, typer.Option(help=GOSSIP_INTERVAL, min=0.001)]
+GossipCount = Annotated[int, typer.Option(help=GOSSIP_COUNT, min=-1)]
+#: A seed creates no messages: it takes the gossip flags so that one set of timer flags
+#: serves every node (the launcher, scripts), and says so in its help.
+_FOR_PEERS = (
+    "Peers' only: a seed creates no messages (it takes the flag so that seeds and peers "
+    "share one set of flags)."
+)
+SeedGossipInterval = Annotated[float, typer.Option(help=_FOR_PEERS, min=0.001)]
+SeedGossipCount = Annotated[int, typer.Option(help=_FOR_PEERS, min=-1)]
+LivenessInterval = Annotated[float, typer.Option(help=LIVENESS_INTERVAL, min=0.001)]
+LivenessMisses = Annotated[int, typer.Option(help=LIVENESS_MISSES, min=1)]
 JsonLog = Annotated[Path | None, typer.Option(help="Append one JSON event a line to this file.")]
 Verbose = Annotated[
     int,
@@ -79,6 +82,14 @@ Dissemination = Annotated[
     typer.Option(
         help="How gossip spreads: down an epidemic broadcast tree, announcing ids on the "
         "other links (tree), or whole down every link (flood)."
+    ),
+]
+Compact = Annotated[
+    bool,
+    typer.Option(
+        "--compact",
+        help="Console lines without the node's role and address (for a window or a tmux "
+        "pane whose title shows them).",
     ),
 ]
 MetricsPort = Annotated[
@@ -159,6 +170,7 @@ def _build(
     curve_secret: Path | None,
     curve_allow: Path | None,
     metrics_port: int | None,
+    compact: bool,
     dissemination: Spread = Spread.tree,
 ) -> Config:
     try:
@@ -175,6 +187,7 @@ def _build(
             curve_secret=curve_secret,
             curve_allow=curve_allow,
             metrics_port=metrics_port,
+            compact=compact,
             dissemination=dissemination.value,
         )
     except ConfigError as exc:
@@ -186,8 +199,8 @@ def seed(
     port: Annotated[int, typer.Option(help="Port of the seed's ROUTER.", min=1, max=65535)],
     host: Host = None,
     config: ConfigPath = Path("config.txt"),
-    gossip_interval: GossipInterval = 5.0,
-    gossip_count: GossipCount = 10,
+    gossip_interval: SeedGossipInterval = 5.0,
+    gossip_count: SeedGossipCount = 10,
     liveness_interval: LivenessInterval = 13.0,
     liveness_misses: LivenessMisses = 3,
     log_file: Annotated[Path, typer.Option(help="Human log file.")] = Path("seed_network.log"),
@@ -196,6 +209,7 @@ def seed(
     curve_secret: CurveSecret = None,
     curve_allow: CurveAllow = None,
     metrics_port: MetricsPort = None,
+    compact: Compact = False,
 ) -> None:
     """Run a seed: it keeps the list of live peers and hands it to peers that register."""
     from zgossip.seed import Seed
@@ -215,6 +229,7 @@ def seed(
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
         curve_secret=curve_secret, curve_allow=curve_allow, metrics_port=metrics_port,
+        compact=compact,
     )  # fmt: skip
     _run(_open(Seed, cfg))
 
@@ -242,6 +257,7 @@ def peer(
     curve_secret: CurveSecret = None,
     curve_allow: CurveAllow = None,
     metrics_port: MetricsPort = None,
+    compact: Compact = False,
     dissemination: Dissemination = Spread.tree,
     stdin: Annotated[
         bool,
@@ -266,7 +282,7 @@ def peer(
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
         curve_secret=curve_secret, curve_allow=curve_allow, metrics_port=metrics_port,
-        dissemination=dissemination,
+        compact=compact, dissemination=dissemination,
     )  # fmt: skip
     node = _open(Peer, cfg)
     if stdin:
@@ -578,6 +594,10 @@ def _print_lists(answers: dict[str, tuple[PeerInfo, ...] | None]) -> None:
             since = datetime.fromtimestamp(info.since).strftime("%Y-%m-%d %H:%M:%S")
             rows.append((seed, info.id, str(info.degree), since, info.pub))
     _table(rows)
+    typer.echo(
+        "DEGREE: as the peer told the seed at its last refresh (at most a liveness interval "
+        "ago); --links asks the peers now"
+    )
 
 
 def _print_links(overlay: dict[str, tuple[str, ...] | None]) -> None:
@@ -766,6 +786,99 @@ def _partition(text: str) -> Partition:
     if not 0 <= start < end or not 0 < fraction < 1:
         _fail(f"--partition: expected 0 <= START < END and 0 < FRACTION < 1, got {text!r}", 2)
     return Partition(start, end, fraction)
+
+
+tmux_app = typer.Typer(
+    no_args_is_help=True,
+    help="Run a whole network in one tmux session, a pane a node (bin/zgossip-tmux).",
+)
+app.add_typer(tmux_app, name="tmux")
+Session = Annotated[str, typer.Option(help="The tmux session's name.")]
+
+
+@tmux_app.command("up")
+def tmux_up(
+    peers: Annotated[int, typer.Option(help="Peers to start.", min=0)] = 4,
+    config: ConfigPath = Path("config.txt"),
+    session: Session = "zgossip",
+    base_port: Annotated[
+        int, typer.Option(help="Port of the first peer; the others follow.", min=1, max=65535)
+    ] = 6001,
+    log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every node's logs here (and its JSON event log, ROLE-IP-PORT.jsonl)."
+        ),
+    ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option("--detach", help="Do not attach (the default when stdin is no terminal)."),
+    ] = False,
+    gossip_interval: Annotated[float | None, typer.Option(help=GOSSIP_INTERVAL, min=0.001)] = None,
+    gossip_count: Annotated[int | None, typer.Option(help=GOSSIP_COUNT, min=-1)] = None,
+    liveness_interval: Annotated[
+        float | None, typer.Option(help=LIVENESS_INTERVAL, min=0.001)
+    ] = None,
+    liveness_misses: Annotated[int | None, typer.Option(help=LIVENESS_MISSES, min=1)] = None,
+    verbose: Verbose = 0,
+    peer_flags: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[-- PEER-FLAGS...]",
+            help="After --: more flags for every peer.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Start the seeds of the config, then the peers on ports P, P+1, ..., a pane each; the
+    timer flags and -v go to seeds and peers alike. Exit 1 when a node fails to start."""
+    from zgossip import launcher
+
+    node_flags: list[str] = []
+    for flag, value in (
+        ("--gossip-interval", gossip_interval),
+        ("--gossip-count", gossip_count),
+        ("--liveness-interval", liveness_interval),
+        ("--liveness-misses", liveness_misses),
+    ):
+        if value is not None:
+            if isinstance(value, float) and not math.isfinite(value):
+                _fail(f"{flag} must be a positive, finite number of seconds", 2)
+            node_flags += [flag, str(value)]
+    node_flags += ["-v"] * verbose
+    try:
+        planned = launcher.plan(config, peers, base_port, node_flags, peer_flags or [], log_dir)
+        for line in launcher.up(launcher.Tmux(), session, planned, detach=detach):
+            typer.echo(f"zgossip: {line}")
+    except launcher.LaunchError as exc:
+        _fail(str(exc), exc.code)
+
+
+@tmux_app.command("down")
+def tmux_down(session: Session = "zgossip") -> None:
+    """Stop the session's peers (they tell their seeds they leave), then its seeds, and
+    close it, whatever of it still runs."""
+    from zgossip import launcher
+
+    try:
+        launcher.down(launcher.Tmux(), session, lambda line: typer.echo(f"zgossip: {line}"))
+    except launcher.LaunchError as exc:
+        _fail(str(exc), exc.code)
+
+
+@tmux_app.command("status")
+def tmux_status(session: Session = "zgossip") -> None:
+    """List the session's panes; exit 1 when a node is down or no such session runs."""
+    from zgossip import launcher
+
+    try:
+        lines, running = launcher.status(launcher.Tmux(), session)
+    except launcher.LaunchError as exc:
+        _fail(str(exc), exc.code)
+    for line in lines:
+        typer.echo(line)
+    if not running:
+        raise typer.Exit(1)
 
 
 def _version(value: bool) -> None:

@@ -231,6 +231,8 @@ class Config:
     json_log: Path | None = None
     #: Console verbosity: 0 prints the events a person follows, 1 adds liveness chatter.
     verbose: int = 0
+    #: Console lines without the node's role and address (a tmux pane's title shows them).
+    compact: bool = False
     #: CurveZMQ: this node's secret key file and the directory of the public certificates
     #: allowed in the network (see :mod:`zgossip.security`). Both or neither; neither keeps
     #: the network in the clear, as before.

@@ -74,11 +74,13 @@ def who(role: str, node: str) -> str:
 
 
 def console_line(when: str, who: str, name: str, colour: str, text: str, coloured: bool) -> str:
-    """One console line (with its newline), as a node prints it and ``zgossip monitor``."""
+    """One console line (with its newline), as a node prints it and ``zgossip monitor``;
+    ``who`` empty: without it (compact)."""
     if coloured:
-        line = f"{_DIM}{when}{_RESET} {_BOLD}{who}{_RESET} {colour}{name:<16}{_RESET}"
+        head = f"{_DIM}{when}{_RESET} {_BOLD}{who}{_RESET} " if who else f"{_DIM}{when}{_RESET} "
+        line = f"{head}{colour}{name:<16}{_RESET}"
     else:
-        line = f"{when} {who} {name:<16}"
+        line = f"{when} {who} {name:<16}" if who else f"{when} {name:<16}"
     return f"{line} {text}\n"
 
 
@@ -178,8 +180,11 @@ class EventLog:
         log_path: Path | None = None,
         console: bool = False,
         verbose: int = 0,
+        compact: bool = False,
         stream_size: int = 10_000,
     ) -> None:
+        """``compact``: console lines without the node's role and address, for a terminal
+        (a tmux pane) whose title shows them already."""
         self.node = node
         self.role = role
         self._clock = clock
@@ -193,6 +198,7 @@ class EventLog:
         self.counts: dict[str, int] | None = None
         self._flushed = clock.monotonic()  # when the logs were last written out
         self._who = who(role, node)
+        self._console_who = "" if compact else self._who
         self._json_head = json_head(node, role)
         self._stamps = Stamps()
         self._json: _LogFile | None = None
@@ -253,7 +259,9 @@ class EventLog:
     def _show(self, when: str, name: str, colour: str, text: str) -> None:
         assert self._console is not None
         try:
-            self._console.write(console_line(when, self._who, name, colour, text, self._colour))
+            self._console.write(
+                console_line(when, self._console_who, name, colour, text, self._colour)
+            )
         except OSError:  # stdout went away (a closed pipe): the logs go on without it
             self._console = None
 

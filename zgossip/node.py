@@ -108,6 +108,7 @@ class Node:
             log_path=config.log_file,
             console=console,
             verbose=config.verbose,
+            compact=config.compact,
             stream_size=config.stream_size,
         )
         if config.metrics_port is not None:

@@ -93,10 +93,10 @@ def test_launcher_runs_a_network_in_tmux_and_stops_it_cleanly(
         for port in range(base, base + PEERS):
             tap.fifo(f"peer-127.0.0.1-{port}")
         timers = ["--gossip-interval", "0.3", "--gossip-count", str(MESSAGES)]
-        timers += ["--liveness-interval", "0.5"]
         up = launcher(
             "up", "--peers", str(PEERS), "--config", str(config), "--base-port", str(base),
-            "--log-dir", str(tmp_path / "logs"), "--detach", "--", *timers,
+            "--log-dir", str(tmp_path / "logs"), "--detach", *timers,  # before --, too
+            "--", "--liveness-interval", "0.5", "--dissemination", "flood",
         )  # fmt: skip
         assert up.returncode == 0, up.stderr
 
@@ -118,6 +118,11 @@ def test_launcher_runs_a_network_in_tmux_and_stops_it_cleanly(
         )
         screen = launcher.tmux("capture-pane", "-p", "-J", "-t", "zgossip:0.2")
         assert "received" in screen and "sent" in screen
+        for pane in range(len(seeds) + PEERS):  # compact lines, panes wide enough: no wraps
+            joined = launcher.tmux("capture-pane", "-p", "-J", "-t", f"zgossip:0.{pane}")
+            as_shown = launcher.tmux("capture-pane", "-p", "-t", f"zgossip:0.{pane}")
+            assert joined.rstrip().splitlines() == as_shown.rstrip().splitlines()
+            assert "127.0.0.1" not in as_shown.splitlines()[0][:30]  # no node before the event
 
         down = launcher("down")
         assert down.returncode == 0, down.stderr
@@ -128,3 +133,61 @@ def test_launcher_runs_a_network_in_tmux_and_stops_it_cleanly(
         assert launcher("status").returncode == 1
     finally:
         tap.close()
+
+
+def test_up_refuses_ports_in_use_and_starts_nothing(launcher: Launcher, tmp_path: Path) -> None:
+    seeds = free_ports(2)
+    config = write_config(tmp_path / "config.txt", seeds)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", seeds[1]))
+        squatter.listen()
+        up = launcher("up", "--peers", "1", "--config", str(config), "--detach")
+    assert up.returncode == 1
+    assert up.stderr == (
+        f"zgossip: error: ports already in use, nothing started: seed 127.0.0.1:{seeds[1]} "
+        f"(port {seeds[1]})\n"
+    )
+    assert launcher("status").returncode == 1  # no session
+
+
+def test_nodes_that_fail_to_start_fail_up_and_status_and_down_stops_the_rest(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "config.txt", free_ports(1))
+    base = _consecutive_free_ports(2)
+    up = launcher(
+        "up", "--peers", "2", "--config", str(config), "--base-port", str(base), "--detach",
+        "--", "--dissemination", "bogus",
+    )  # fmt: skip
+    assert up.returncode == 1
+    assert f"2 node(s) failed to start: peer 127.0.0.1:{base} (exited with status 2)" in up.stderr
+    status = launcher("status")
+    assert status.returncode == 1
+    assert status.stdout.count("exited with status 2 (pane kept open)") == 2
+    assert status.stdout.count("running") == 1  # the seed
+    down = launcher("down")
+    assert down.returncode == 0, down.stderr
+    assert "2 node(s) had exited already" in down.stdout
+    assert launcher("status").returncode == 1
+
+
+def test_launcher_errors_are_one_line_and_say_what_to_do(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "config.txt", free_ports(1))
+    bin_dir = tmp_path / "bin"  # bash and zgossip, no tmux
+    bin_dir.mkdir()
+    (bin_dir / "bash").symlink_to(shutil.which("bash") or "/bin/bash")
+    no_tmux = {**launcher.env, "PATH": f"{bin_dir}:{Path(sys.executable).parent}"}
+    result = subprocess.run(
+        [LAUNCHER, "status"], env=no_tmux, capture_output=True, text=True, timeout=30
+    )
+    assert (result.returncode, result.stderr) == (
+        1, "zgossip: error: tmux is not installed (no tmux on PATH)\n"
+    )  # fmt: skip
+    own = launcher("up", "--config", str(config), "--", "--port", "7000")
+    assert own.returncode == 2 and "--port is set by the launcher" in own.stderr
+    unknown = launcher("up", "--bogus")
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("zgossip: error: No such option: --bogus")
+    assert launcher("down").stderr == "zgossip: error: no tmux session 'zgossip' is running\n"
