@@ -362,7 +362,7 @@ def peers(
         )
     answers = query_peers(seeds, timeout, curve)
     if all(infos is None for infos in answers.values()):
-        _fail(f"no seed of {config} answered within {timeout} s", 1)
+        _no_seed_answered(config, timeout, curve)
     overlay: dict[str, tuple[str, ...] | None] | None = None
     if links or dot is not None or plot is not None:
         listed = sorted({i.id for infos in answers.values() for i in infos or ()})
@@ -392,9 +392,10 @@ def members(
     from zgossip.survey import query_members
 
     seeds = [str(s) for s in _seeds(config)]
-    rows, silent = query_members(seeds, timeout, _curve(curve_secret, curve_allow))
+    curve = _curve(curve_secret, curve_allow)
+    rows, silent = query_members(seeds, timeout, curve)
     if len(silent) == len(seeds):
-        _fail(f"no seed of {config} answered within {timeout} s", 1)
+        _no_seed_answered(config, timeout, curve)
     if as_json:
         document = {
             "members": [
@@ -517,6 +518,17 @@ def send(
         except NoAnswer as exc:
             _fail(str(exc), 1)
         typer.echo(f"{address} took it: gossip {message_id}")
+
+
+def _no_seed_answered(config: Path, timeout: float, curve: Curve | None) -> NoReturn:
+    """No seed answered: why that may be (a CURVE network refuses a client without keys
+    at the handshake, which looks the same from here)."""
+    hint = (
+        "if the network runs CurveZMQ, give --curve-secret and --curve-allow"
+        if curve is None
+        else f"is this client's key in the seeds' allow directories ({curve.allow} here)?"
+    )
+    _fail(f"no seed of {config} answered within {timeout} s ({hint})", 1)
 
 
 def _curve(secret: Path | None, allow: Path | None) -> Curve | None:

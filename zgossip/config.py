@@ -152,7 +152,8 @@ class Config:
     #: per byte); a connection that sends a bigger one is dropped before it is stored.
     max_subscription: int = 1024
     #: Sockets a node may hold at once (ZMQ_MAX_SOCKETS, libzmq's default): neighbours,
-    #: seeds and the probes out (two sockets each); one over it is refused, not a crash.
+    #: seeds and the probes out (two sockets each, as each DEALER with CurveZMQ on: its
+    #: monitor says how the handshake went); one over it is refused, not a crash.
     max_sockets: int = 1023
     #: A peer remembers the neighbours it lost for dead, at most this many for this long
     #: (seconds), and pings them every ``recall_rounds`` liveness intervals: a partition

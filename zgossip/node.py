@@ -48,6 +48,13 @@ _BATCH = 256
 _GRAIN = 0.001
 #: The heap is trimmed when the loop goes idle after input, at most this often (seconds).
 _TRIM_INTERVAL = 1.0
+#: What a DEALER's monitor reports with CURVE on: how each handshake went.
+_HANDSHAKES = (
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
 
@@ -133,6 +140,8 @@ class Node:
         self.endpoints: list[str] = []
         self._dealers: dict[str, zmq.Socket[bytes]] = {}  # node -> our DEALER to its ROUTER
         self._connected: set[str] = set()  # of those, the ones connected (CURVE may refuse)
+        self._handshakes: dict[str, zmq.Socket[bytes]] = {}  # CURVE: each DEALER's monitor
+        self._refused_by: set[str] = set()  # nodes that refused our handshake, said once
         self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
         self._router: zmq.Socket[bytes] | None = None
         self._watchers = Watchers(
@@ -342,10 +351,29 @@ class Node:
         """A DEALER to ``target``'s ROUTER, watched: what comes back is ``answer(target)``.
         Without a certificate for ``target`` (CURVE) it stays unconnected: see ``_connect``."""
         dealer = self._dealers[target] = self._socket(zmq.DEALER)
+        if self.curve is not None:  # a refused handshake is silent: ZeroMQ just drops it
+            monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(_HANDSHAKES)
+            self._handshakes[target] = monitor
+            self._watch(monitor, lambda frames: self._on_handshake(target, frames))
         if self._connect(dealer, target):
             self._connected.add(target)
         self._watch(dealer, lambda frames: self._on_answer(target, frames))
         return dealer
+
+    def _on_handshake(self, target: str, frames: list[bytes]) -> None:
+        """How a CURVE handshake with ``target`` went: a refusal is said once, until one
+        succeeds again (a refused peer retries on fresh connections)."""
+        event = int.from_bytes(frames[0][:2], "little") if frames and frames[0] else 0
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._refused_by.discard(target)
+        elif event and target not in self._refused_by:
+            self._refused_by.add(target)
+            reason = (
+                "our key is not in its allow directory"
+                if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                else "the handshake failed (do both hold each other's certificates?)"
+            )
+            self.events.emit(records.AuthRefused(target, reason))
 
     def _do_reply(self, effect: Reply) -> None:
         self._reply(effect.to, effect.message)
@@ -353,8 +381,13 @@ class Node:
     def _do_disconnect(self, effect: Disconnect) -> None:
         dealer = self._dealers.pop(effect.peer, None)
         self._connected.discard(effect.peer)
-        if dealer is not None:
-            self._discard(dealer)
+        if dealer is None:
+            return
+        monitor = self._handshakes.pop(effect.peer, None)
+        if monitor is not None:
+            dealer.disable_monitor()
+            self._discard(monitor)
+        self._discard(dealer)
 
     def _do_open_probe(self, effect: OpenProbe) -> None:
         """Ping the target's ROUTER once from a fresh DEALER; a monitor tells when its port

@@ -171,6 +171,15 @@ class ConsumerBehind(Event):
         return f"an asyncio consumer of {self.stream} fell behind: {self.dropped} dropped"
 
 
+@event("auth.refused", MAGENTA)
+class AuthRefused(Event):
+    target: str  # the node whose server refused our handshake
+    reason: str  # "our key is not allowed", or a CurveZMQ protocol error
+
+    def text(self) -> str:
+        return f"{self.target} refused our CurveZMQ handshake: {self.reason}"
+
+
 @event("auth.nokey", YELLOW)
 class AuthNoKey(Event):
     target: str

@@ -189,6 +189,10 @@ def test_node_with_a_key_not_allowed_cannot_register(net: CurveNet, tmp_path: Pa
     assert all(rogue_id not in {i.id for i in infos or ()} for infos in answers.values())
     denied = net.events.of("auth.denied")[0]
     assert denied["address"] == "127.0.0.1" and denied["count"] == 1
+    refused = net.events.wait_event("auth.refused", node=rogue_id)  # it is told why, once
+    assert refused["target"] in net.seed_ids
+    assert refused["reason"] == "our key is not in its allow directory"
+    assert len(net.events.of("auth.refused", rogue_id)) <= len(net.seed_ids)
 
 
 def test_key_not_allowed_gets_no_pong_and_no_peer_list(
