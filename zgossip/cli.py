@@ -860,8 +860,7 @@ def tmux_up(
     node_flags += ["-v"] * verbose
     try:
         planned = launcher.plan(config, peers, base_port, node_flags, peer_flags or [], log_dir)
-        for line in launcher.up(launcher.Tmux(), session, planned, detach=detach):
-            typer.echo(f"zgossip: {line}")
+        launcher.up(launcher.Tmux(), session, planned, detach=detach, say=_say)
     except launcher.LaunchError as exc:
         _fail(str(exc), exc.code)
 
@@ -873,9 +872,13 @@ def tmux_down(session: Session = "zgossip") -> None:
     from zgossip import launcher
 
     try:
-        launcher.down(launcher.Tmux(), session, lambda line: typer.echo(f"zgossip: {line}"))
+        launcher.down(launcher.Tmux(), session, _say)
     except launcher.LaunchError as exc:
         _fail(str(exc), exc.code)
+
+
+def _say(line: str) -> None:
+    typer.echo(f"zgossip: {line}")
 
 
 @tmux_app.command("status")

@@ -117,6 +117,13 @@ class Tmux:
             [*self.command, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL
         )
 
+    def attach(self, session: str) -> None:
+        """Show ``session`` in this terminal (from inside tmux: switch this client to it)."""
+        if os.environ.get("TMUX"):
+            self("switch-client", "-t", f"={session}")
+        else:  # the terminal's own: no output captured
+            subprocess.run([*self.command, "attach-session", "-t", f"={session}"], check=False)
+
     def has(self, session: str) -> bool:
         return self._run("has-session", "-t", f"={session}").returncode == 0
 
@@ -211,8 +218,11 @@ def _peer_host(extra: Sequence[str]) -> str:
     return "127.0.0.1"
 
 
-def up(tmux: Tmux, session: str, planned: Plan, *, detach: bool) -> list[str]:
-    """Start the planned network in ``session``; what to tell the user. Raises LaunchError
+def up(
+    tmux: Tmux, session: str, planned: Plan, *, detach: bool, say: Callable[[str], None]
+) -> None:
+    """Start the planned network in ``session``, and attach unless ``detach`` (or stdin is
+    no terminal); ``say`` tells the user what came of it. Raises LaunchError
     (exit 1) when a node's port is taken, nothing having started, or when nodes failed to
     start, their panes kept open."""
     check_session(session)
@@ -236,7 +246,7 @@ def up(tmux: Tmux, session: str, planned: Plan, *, detach: bool) -> list[str]:
     columns, rows = WINDOW
     if attach:
         columns, rows = shutil.get_terminal_size(WINDOW)
-    layout = _Layout(tmux, session, columns, rows, len(planned.peers))
+    layout = _Layout(tmux, session, columns, rows)
     started = False
     try:
         for node in planned.seeds:
@@ -258,16 +268,12 @@ def up(tmux: Tmux, session: str, planned: Plan, *, detach: bool) -> list[str]:
             f"{len(failed)} node(s) failed to start: {', '.join(failed)}; their panes stay "
             f"open (zgossip tmux down --session {session} stops the rest)"
         )
-    told = [f"session '{session}': {len(planned.seeds)} seed(s), {len(planned.peers)} peer(s)"]
+    say(f"session '{session}': {len(planned.seeds)} seed(s), {len(planned.peers)} peer(s)")
     if attach:
-        inside = os.environ.get("TMUX")
-        tmux("switch-client" if inside else "attach-session", "-t", f"={session}")
-        return told
+        tmux.attach(session)
+        return
     how = " ".join(tmux.command)
-    told.append(
-        f"attach with: {how} attach -t {session}; stop with: zgossip tmux down --session {session}"
-    )
-    return told
+    say(f"attach with: {how} attach -t {session}; stop with: zgossip tmux down --session {session}")
 
 
 def _free(node: Node) -> bool:
@@ -305,7 +311,7 @@ class _Layout:
     a seed's compact lines fit); the peers in as many columns as they need (``PANE_ROWS``
     rows each at least), sharing the rest (a peer's received lines take about 110)."""
 
-    def __init__(self, tmux: Tmux, session: str, columns: int, rows: int, peers: int) -> None:
+    def __init__(self, tmux: Tmux, session: str, columns: int, rows: int) -> None:
         self._tmux, self._session = tmux, session
         self._size = (columns, rows)
         self._per_column = max(1, rows // PANE_ROWS)

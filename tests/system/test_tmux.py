@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
+import select
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +195,44 @@ def test_launcher_errors_are_one_line_and_say_what_to_do(
     assert unknown.returncode == 2
     assert unknown.stderr.startswith("zgossip: error: No such option: --bogus")
     assert launcher("down").stderr == "zgossip: error: no tmux session 'zgossip' is running\n"
+
+
+def _read_until(fd: int, wanted: bytes, timeout: float) -> bytes:
+    """What a pty shows until ``wanted`` (or the timeout, or its end)."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while wanted not in seen and (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the other side closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_up_at_a_terminal_attaches_and_detaching_leaves_it_running(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "config.txt", free_ports(1))
+    base = _consecutive_free_ports(1)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a user at a terminal
+        os.chdir(tmp_path)
+        os.execve(LAUNCHER, [LAUNCHER, "up", "--peers", "1", "--config", str(config),
+                             "--base-port", str(base)], launcher.env)  # fmt: skip
+    try:
+        shown = _read_until(fd, b"zgossip*", 30)  # tmux drew its status line: attached
+        assert b"zgossip: session 'zgossip': 1 seed(s), 1 peer(s)" in shown
+        launcher.tmux("detach-client", "-s", "zgossip")  # as Ctrl-B d does
+        assert b"[detached" in _read_until(fd, b"[detached", 30)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert launcher("status").returncode == 0  # still running, detached
+    assert launcher("down").returncode == 0
