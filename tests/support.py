@@ -78,6 +78,11 @@ class Events:
                 e for e in self.all if e["event"] == name and (node is None or e["node"] == node)
             ]
 
+    def bad_inputs(self, node: str) -> int:
+        """The bad inputs ``node`` dropped: each bad.message is one, or says how many it
+        stands for (a sender's bad input is said once a while, with a count)."""
+        return sum(int(e.get("count", 1)) for e in self.of("bad.message", node))
+
     def wait_for(
         self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "a condition"
     ) -> None:

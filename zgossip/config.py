@@ -171,6 +171,11 @@ class Config:
     #: (``consumer.behind``). The node never waits for a consumer; this bounds what a slow
     #: one costs to about 10 MB (a message of the default size is well under 1 KB).
     stream_size: int = 10_000
+    #: Seconds a node keeps quiet about a sender's bad input after saying it (a 100 KB
+    #: history frame of 50,000 bad items wrote 50,000 lines), and about a client's refused
+    #: handshakes (a client retries every 100 ms): then one event says how many came.
+    bad_quiet: float = 1.0
+    auth_quiet: float = 10.0
     #: A seed remembers the peers it removed (dead, left, revoked), at most this many for
     #: this long (seconds), so that ``zgossip members`` shows what became of them: about
     #: 100 bytes each.

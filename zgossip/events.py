@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from zgossip import records
 from zgossip.clock import Clock
 from zgossip.feed import Feeds, Stream
+from zgossip.quiet import Quiet
 from zgossip.records import Event
 
 Record = dict[str, Any]
@@ -182,6 +183,7 @@ class EventLog:
         verbose: int = 0,
         compact: bool = False,
         stream_size: int = 10_000,
+        bad_quiet: float = 1.0,
     ) -> None:
         """``compact``: console lines without the node's role and address, for a terminal
         (a tmux pane) whose title shows them already."""
@@ -191,6 +193,9 @@ class EventLog:
         self._listeners: list[Listener] = []
         self._stream_size = stream_size
         self._streams: Feeds[Record] = Feeds("events", self._behind)
+        #: bad.message is said once a while a sender, with a count (see zgossip.quiet)
+        self._bad = Quiet(bad_quiet)
+        self._bad_last: dict[str, records.BadMessage] = {}  # the last kept quiet, a sender
         #: Events for the node's monitors since it last sent them (name, JSON line, console
         #: text), while any watch: else None, and emitting costs nothing more.
         self.watched: list[tuple[str, str, str]] | None = None
@@ -231,9 +236,15 @@ class EventLog:
         self.emit(records.ConsumerBehind(stream, dropped))
 
     def emit(self, event: Event) -> None:
-        """Record ``event``: its JSON line, its human lines, and a dict for each listener."""
-        ts = self._clock.time()
+        """Record ``event``: its JSON line, its human lines, and a dict for each listener.
+        A sender's bad input is said once a while, with how much of it came."""
         kind = type(event)
+        if kind is records.BadMessage:
+            said = self._said_bad(event)  # type: ignore[arg-type]
+            if said is None:
+                return
+            event = said
+        ts = self._clock.time()
         name = kind.NAME
         if self._json is not None:  # a line built here, not from a dict: messages make many
             self._json.write(json_line(ts, self._json_head, event))
@@ -244,7 +255,7 @@ class EventLog:
                 self._log.write(f"{when} {self._who} {name:<16} {text}\n")
             if self._console is not None and (self._chatter or not kind.CHATTER):
                 self._show(when[11:], name, kind.COLOUR, text)
-        if self.counts is not None:
+        if self.counts is not None and kind is not records.BadMessage:  # counted as it came
             self.counts[name] = self.counts.get(name, 0) + 1
         if self.watched is not None:
             self.watched.append((name, json_line(ts, self._json_head, event)[:-1], event.text()))
@@ -255,6 +266,23 @@ class EventLog:
                 listener(record)
             if self._streams.active:
                 self._streams.put(record)
+
+    def _said_bad(self, event: records.BadMessage) -> records.BadMessage | None:
+        """``event`` as it is to be said now, or None to keep quiet about it for now (one
+        with a count says what was kept quiet: it is said as it is)."""
+        if event.count is not None:
+            return event
+        if self.counts is not None:
+            self.counts["bad.message"] = self.counts.get("bad.message", 0) + 1
+        key = event.sender or "?"
+        count = self._bad.report(key, self._clock.monotonic())
+        if count is None:
+            if len(self._bad_last) >= 1024 and key not in self._bad_last:
+                self._bad_last.clear()  # bounded, as Quiet is; a count may go unsaid
+            self._bad_last[key] = event
+            return None
+        self._bad_last.pop(key, None)
+        return event if count == 1 else records.BadMessage(event.reason, event.sender, count)
 
     def _show(self, when: str, name: str, colour: str, text: str) -> None:
         assert self._console is not None
@@ -270,6 +298,10 @@ class EventLog:
         that cannot be written is said so once (and again once it can), on the other log
         and the console, and the node goes on."""
         now = self._flushed = self._clock.monotonic()
+        for key, count in self._bad.due(now):  # what was kept quiet, said once quiet ends
+            last = self._bad_last.pop(key, None)
+            if last is not None:
+                self.emit(records.BadMessage(last.reason, last.sender, count))
         news = [event for file in self._files() for event in file.flush(now)]
         for event in news:
             self.emit(event)

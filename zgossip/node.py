@@ -35,6 +35,7 @@ from zgossip.core import Core
 from zgossip.effects import CloseProbe, Disconnect, Effect, OpenProbe, Reply, Send
 from zgossip.events import EventLog
 from zgossip.monitor import Watchers
+from zgossip.quiet import Quiet
 
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
@@ -104,7 +105,7 @@ class Node:
         self._keys_asked = False
         self._refusals = 0  # CURVE handshakes refused
         self._gate: security.Gate | None = None
-        self._denials = security.Denials()
+        self._denials = Quiet(config.auth_quiet)
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.events = EventLog(
@@ -117,6 +118,7 @@ class Node:
             verbose=config.verbose,
             compact=config.compact,
             stream_size=config.stream_size,
+            bad_quiet=config.bad_quiet,
         )
         if config.metrics_port is not None:
             self.events.counts = {}

@@ -100,9 +100,11 @@ class Stopped(Event):
 class BadMessage(Event):
     reason: str
     sender: str | None = None
+    count: int | None = None  # bad inputs from this sender since last said (1: left out)
 
     def text(self) -> str:
-        return f"bad message from {self.sender or '?'}: {self.reason}"
+        again = f" ({self.count} from it since last said)" if self.count else ""
+        return f"bad message from {self.sender or '?'}: {self.reason}{again}"
 
 
 @event("auth.denied", MAGENTA)

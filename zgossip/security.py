@@ -329,26 +329,3 @@ def _run_now(step: Coroutine[Any, Any, None]) -> None:
         return
     step.close()
     raise RuntimeError("the ZAP handler waited for something; it cannot in the node's loop")
-
-
-class Denials:
-    """Which refusals to log: a client's first at once, then one report a while with a
-    count, so a client that keeps retrying (or many of them) cannot flood the logs."""
-
-    def __init__(self, quiet: float = 10.0, max_clients: int = 1024) -> None:
-        self._quiet = quiet
-        self._max_clients = max_clients
-        self._clients: dict[str, tuple[float, int]] = {}  # key -> (last report, refused since)
-
-    def report(self, key: str, now: float) -> int | None:
-        """Note a refusal of ``key`` at ``now`` (monotonic seconds); the number of refusals
-        to report (this one included), or None to keep quiet about it for now."""
-        last, count = self._clients.get(key, (None, 0))
-        count += 1
-        if last is not None and now - last < self._quiet:
-            self._clients[key] = (last, count)
-            return None
-        if len(self._clients) >= self._max_clients and key not in self._clients:
-            self._clients.clear()  # bounded memory; at worst a few reports come early
-        self._clients[key] = (now, 0)
-        return count

@@ -82,3 +82,21 @@ def test_started_says_whether_curvezmq_is_on() -> None:
     on = records.Started(["tcp://127.0.0.1:1"], "allow")
     assert on.text().endswith("; CurveZMQ on (allowed: allow)") and on.fields()["curve"] == "allow"
     assert "curve" not in records.Started(["tcp://127.0.0.1:1"]).fields()  # off: not in the log
+
+
+def test_a_sender_s_bad_input_is_said_once_a_while_with_how_much_came(tmp_path: Path) -> None:
+    clock = FakeClock()
+    log = EventLog("127.0.0.1:6001", "peer", clock, json_path=tmp_path / "events.jsonl")
+    for item in range(50_000):  # one history frame of 50,000 bad items, say
+        log.emit(records.BadMessage(f"bad item {item}", "127.0.0.1:6002"))
+    log.emit(records.BadMessage("garbage", None))  # another sender: said at once
+    log.flush()
+    clock.advance(1.0)
+    log.flush()  # the quiet time is over: what was kept quiet is said
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [(e["reason"], e.get("from"), e.get("count")) for e in lines] == [
+        ("bad item 0", "127.0.0.1:6002", None),
+        ("garbage", None, None),
+        ("bad item 49999", "127.0.0.1:6002", 49_999),
+    ]

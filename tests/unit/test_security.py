@@ -87,13 +87,3 @@ def test_bad_keys_are_one_line_errors_naming_the_file(tmp_path: Path) -> None:
     (allow / "bad.key").write_text("metadata\n    address = 1.2.3.4:5\n")
     with pytest.raises(ConfigError, match=r"bad.key: cannot read key"):
         security.Curve.load(secret, allow)
-
-
-def test_refusals_are_reported_first_at_once_then_once_a_while_with_a_count() -> None:
-    denials = security.Denials(quiet=10.0, max_clients=2)
-    assert denials.report("a", 0.0) == 1
-    assert [denials.report("a", t) for t in (1.0, 2.0, 9.0)] == [None, None, None]
-    assert denials.report("a", 10.0) == 4  # three kept quiet, and this one
-    assert denials.report("b", 10.0) == 1
-    assert denials.report("c", 10.0) == 1  # over max_clients: memory is cleared, stays bounded
-    assert denials.report("a", 11.0) == 1

@@ -1,0 +1,27 @@
+"""Which of many repeats to say: the first at once, then one a while with a count."""
+
+from __future__ import annotations
+
+from zgossip.quiet import Quiet
+
+
+def test_the_first_is_said_at_once_then_one_a_while_with_a_count() -> None:
+    quiet = Quiet(quiet=10.0, max_keys=2)
+    assert quiet.report("a", 0.0) == 1
+    assert [quiet.report("a", t) for t in (1.0, 2.0, 9.0)] == [None, None, None]
+    assert quiet.report("a", 10.0) == 4  # three kept quiet, and this one
+    assert quiet.report("b", 10.0) == 1
+    assert quiet.report("c", 10.0) == 1  # over max_keys: memory is cleared, stays bounded
+    assert quiet.report("a", 11.0) == 1
+
+
+def test_what_was_kept_quiet_is_due_once_the_quiet_time_is_over() -> None:
+    quiet = Quiet(quiet=1.0)
+    quiet.report("a", 0.0)
+    quiet.report("a", 0.2)
+    quiet.report("a", 0.4)
+    quiet.report("b", 0.5)  # said at once: nothing kept quiet
+    assert quiet.due(0.9) == []
+    assert quiet.due(1.0) == [("a", 2)]
+    assert quiet.due(5.0) == []  # said: counted from zero again
+    assert quiet.report("a", 1.5) is None  # within the quiet time of that saying
