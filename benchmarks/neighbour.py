@@ -12,7 +12,8 @@ A flood is two commands from stdin. ``prepare MESSAGES COPIES`` encodes the fram
 beforehand, so that the flood costs a send each: with ``copies`` every neighbour sends
 every frame, byte for byte, as the neighbours of a real peer each pass on what they
 received (the peer gets each message once per neighbour: one first copy, the rest
-duplicates); without, each neighbour sends its own share, as their origin. ``go WINDOW``
+duplicates); without, each neighbour sends its own share. The messages come from 16
+origins in turn, as through a busy peer of a real network. ``go WINDOW``
 then floods with at most ``window`` messages that the peer has not yet forwarded, and
 counts the forwards: the peer forwards each message to every neighbour but the one whose
 copy came first, several in one frame when a turn of its loop forwards several.
@@ -32,8 +33,10 @@ import zmq
 from zgossip import wire
 
 _SUBSCRIBED = b"\x01\x00"
-#: The origin of the frames every neighbour sends alike.
-_SHARED = "127.0.0.1:1"
+#: The origins of the flood, in turn: a peer takes at most Config.origin_rate messages a
+#: second of any one origin, and the flood is faster than that; so is a real network's
+#: traffic through a busy peer, from many origins.
+_ORIGINS = tuple(f"127.0.0.1:{port}" for port in range(1, 17))
 
 
 @dataclass(slots=True)
@@ -47,7 +50,6 @@ class _Link:
     dealer: zmq.Socket[bytes]
     ready_heard: bool = False  # the peer told us its PUB reaches our SUB
     subscribed: bool = False  # the peer's SUB is live on our XPUB
-    seq: int = 0  # the last sequence number of its own frames
     forwards: int = 0  # frames the peer forwarded to it in this flood
 
 
@@ -66,7 +68,7 @@ class Neighbours:
         self.peer = peer
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.links = [self._link(peer, peer_pub) for _ in range(count)]
-        self.shared_seq = 0
+        self.seqs = dict.fromkeys(_ORIGINS, 0)  # each origin's last sequence number
         self.poller = zmq.Poller()
         for link in self.links:
             self.poller.register(link.router, zmq.POLLIN)
@@ -131,19 +133,19 @@ class Neighbours:
         flood = Flood(distinct=messages)
         to_peer = wire.topic(self.peer.encode())
         for i in range(messages):
+            origin = _ORIGINS[i % len(_ORIGINS)]
+            self.seqs[origin] += 1
+            seq = self.seqs[origin]
             if copies:  # the same bytes from every neighbour
-                self.shared_seq += 1
-                seq = self.shared_seq
-                frame = wire.encode(wire.Gossip(_SHARED, seq, float(seq), str(seq)))
+                frame = wire.encode(wire.Gossip(origin, seq, float(seq), str(seq)))
                 flood.frames.extend(
                     (n.pub, to_peer + wire.gossip_frame(n.id.encode(), frame)) for n in self.links
                 )
-            else:  # each neighbour its own, in turn
+            else:  # each neighbour its own share, in turn
                 link = self.links[i % len(self.links)]
-                link.seq += 1
                 now = time.time()
-                body = f"{now:.6f}:127.0.0.1:{link.seq}"
-                frame = wire.encode(wire.Gossip(link.id, link.seq, now, body))
+                body = f"{now:.6f}:127.0.0.1:{seq}"
+                frame = wire.encode(wire.Gossip(origin, seq, now, body))
                 flood.frames.append(
                     (link.pub, to_peer + wire.gossip_frame(link.id.encode(), frame))
                 )

@@ -195,6 +195,14 @@ class Config:
     #: one origin at 2,000 leaves every peer on its way room for the others and for liveness;
     #: faster, its PUB's queues overflow and most of what it logged as sent reaches no one.
     max_rate: float = 2000.0
+    #: Messages a second a peer takes from any one origin but itself, as many at once: an
+    #: honest origin sends max_rate at most, so twice that leaves room for bursts (a new
+    #: link's history of 1,024, a repair). An origin past it does not pace itself (forged,
+    #: or another implementation): its excess is dropped where it first arrives, said in
+    #: gossip.throttled, instead of filling every peer's queues and starving the others.
+    origin_rate: float = 4000.0
+    #: Origins whose rate a peer keeps track of at once (about 100 bytes each).
+    max_origins: int = 10_000
     #: How gossip spreads: "tree" pushes each message down an epidemic broadcast tree and
     #: announces its id on the other links (see :mod:`zgossip.tree`); "flood" pushes it
     #: down every link but the one it came on (each peer receives it once per link).

@@ -276,3 +276,29 @@ class Gaps:
 def _after(current: str, ring: list[str]) -> str:
     """The member of ``ring`` after ``current`` (the first when it is not in it)."""
     return ring[(ring.index(current) + 1) % len(ring)] if current in ring else ring[0]
+
+
+class OriginRates:
+    """How many messages a second a peer takes from each origin: a token bucket an origin,
+    ``rate`` a second, ``rate`` at once at most (a second's worth). An origin past it is
+    flooding: an honest one paces itself far below (``Config.max_rate``)."""
+
+    def __init__(self, rate: float, max_origins: int) -> None:
+        self._rate = rate
+        self._max_origins = max_origins
+        self._buckets: dict[str, tuple[float, float]] = {}  # origin -> (tokens, when)
+
+    def take(self, origin: str, now: float) -> bool:
+        """One message of ``origin`` at ``now``: False when it is over the rate."""
+        bucket = self._buckets.get(origin)
+        if bucket is None:
+            if len(self._buckets) >= self._max_origins:
+                self._buckets.clear()  # bounded; at worst a flooder gets a second burst
+            tokens = self._rate
+        else:
+            tokens = min(self._rate, bucket[0] + (now - bucket[1]) * self._rate)
+        if tokens < 1.0:
+            self._buckets[origin] = (tokens, now)
+            return False
+        self._buckets[origin] = (tokens - 1.0, now)
+        return True

@@ -36,9 +36,10 @@ from zgossip.config import Config
 from zgossip.core import Core
 from zgossip.deadlines import Key
 from zgossip.effects import Connect, Disconnect, Effect, Publish, Reply, Send
-from zgossip.gossip import Gaps, MessageList, message_id
+from zgossip.gossip import Gaps, MessageList, OriginRates, message_id
 from zgossip.liveness import Liveness, Suspicions
 from zgossip.overlay import pick_neighbours
+from zgossip.quiet import Quiet
 from zgossip.registration import Registration
 from zgossip.tree import Tree
 
@@ -67,6 +68,8 @@ class PeerState(Core):
             max_age=config.ml_max_age,
             history=config.history,
         )
+        self.origin_rates = OriginRates(config.origin_rate, config.max_origins)
+        self._throttled = Quiet(1.0, config.max_origins)  # gossip.throttled: once a second
         self.liveness = Liveness(config.liveness_misses)
         self.suspicions = Suspicions(self.deadlines, self.clock, config.suspicion_timeout)
         self.gaps = Gaps(
@@ -282,6 +285,8 @@ class PeerState(Core):
                 self._out.append(Send(neighbour, wire.Graft(self.id, tuple(ids))))
                 self._emit(records.GossipGraft(neighbour, len(ids)))
             self._grafts_due = []
+        for origin, count in self._throttled.due(self.clock.monotonic()):  # the rest, told
+            self._emit(records.GossipThrottled(origin, count, self.config.origin_rate))
 
     def _announce(self) -> None:
         for neighbour, ids in self.tree.announcements().items():
@@ -542,14 +547,24 @@ class PeerState(Core):
             self._bad(f"unexpected {message.KIND} message as gossip", sender)
             return
         self.ml.record(msg_id, sender, frame, message.origin, message.seq)
-        self.received += 1
         self.gaps.seen(message.origin, message.seq, sender)
+        if not self.origin_rates.take(message.origin, self.clock.monotonic()):
+            self._throttle(message.origin)  # recorded, so its copies cost a lookup only
+            return
+        self.received += 1
         self._push(msg_id, frame, sender)
         self._emit(
             records.GossipReceived(
                 msg_id.hex(), _text(message.body), message.origin, sender, message, history or None
             )
         )
+
+    def _throttle(self, origin: str) -> None:
+        """A message of ``origin`` over ``Config.origin_rate``, dropped: said at most once a
+        second an origin, with how many."""
+        count = self._throttled.report(origin, self.clock.monotonic())
+        if count is not None:
+            self._emit(records.GossipThrottled(origin, count, self.config.origin_rate))
 
     def _push(self, msg_id: bytes, frame: bytes, sender: str) -> None:
         """Forward a first receipt (from ``sender``: ourselves for our own) down the tree."""

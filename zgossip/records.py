@@ -445,6 +445,19 @@ class BroadcastPaced(Event):
         return f"broadcasting faster than {self.rate:g} messages/s: {self.held} waited"
 
 
+@event("gossip.throttled", YELLOW)
+class GossipThrottled(Event):
+    origin: str
+    dropped: int  # its messages dropped here since this was last said (at most once a second)
+    rate: float  # Config.origin_rate
+
+    def text(self) -> str:
+        return (
+            f"{self.origin} floods past {self.rate:g} messages/s: {self.dropped} of its "
+            "messages dropped here, not forwarded"
+        )
+
+
 @event("gossip.gap", YELLOW)
 class GossipGap(Event):
     origin: str

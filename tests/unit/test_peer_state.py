@@ -230,3 +230,22 @@ def test_a_received_line_names_the_origin_and_the_forwarder_and_marks_history() 
     assert forwarded.text() == f"received hi from {THIRD} via {OTHER}"
     handed = records.GossipReceived("ab", "hi", THIRD, OTHER, message, history=True)
     assert handed.text().endswith("(history: sent before this link)")
+
+
+def test_an_origin_flooding_past_its_rate_is_dropped_here_and_said_so() -> None:
+    peer = _linked(OTHER, THIRD, origin_rate=100.0)
+    received = throttled = 0
+    for seq in range(1, 151):  # 150 at once: a second's worth goes, the rest is dropped
+        out = peer.gossip(12.0, _gossip(THIRD, seq)[0])
+        received += sum(isinstance(e, records.GossipReceived) for e in out)
+        throttled += sum(isinstance(e, records.GossipThrottled) for e in out)
+        if seq > 100:
+            assert not [e for e in out if isinstance(e, Publish)]  # not forwarded either
+    assert (received, throttled) == (100, 1)  # the first drop is said at once
+    copy = peer.gossip(12.0, _gossip(OTHER, 150)[0])  # a copy: dropped unread
+    assert not [e for e in copy if isinstance(e, records.GossipReceived | Publish)]
+    said = [e for e in peer.timers(13.0) if isinstance(e, records.GossipThrottled)]
+    assert said == [records.GossipThrottled(OTHER, 49, 100.0)]  # the rest, once quiet
+    out = peer.gossip(13.0, _gossip(THIRD, 151)[0])  # a second later: room for 100 more
+    assert any(isinstance(e, records.GossipReceived) for e in out)
+    assert not [e for e in out if isinstance(e, records.GossipGap)]  # no repair of the dropped
