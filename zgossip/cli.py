@@ -607,8 +607,8 @@ def _print_lists(answers: dict[str, tuple[PeerInfo, ...] | None]) -> None:
             rows.append((seed, info.id, str(info.degree), since, info.pub))
     _table(rows)
     typer.echo(
-        "DEGREE: as the peer told the seed at its last refresh (at most a liveness interval "
-        "ago); --links asks the peers now"
+        "DEGREE: the links both ends named to the seed at their last refreshes (at most a "
+        "liveness interval ago); --links asks the peers now"
     )
 
 

@@ -122,10 +122,10 @@ class Config:
     #: outgrew the 1 MiB frame). With a majority of 3 seeds a peer picks its neighbours from
     #: 64 candidates, enough for preferential attachment to keep the power law.
     sample_size: int = 32
-    #: The largest degree a seed believes a peer claims (nor more than the other peers it
-    #: holds): preferential attachment gives a hub about 2 sqrt(N) links (119 of 10,000
-    #: peers, 195 of 100,000 in the simulator), so 1,024 leaves real hubs alone, while a fake
-    #: peer's claim of 2**62 links no longer outweighs every real peer put together.
+    #: The links of a peer a seed looks at (and so the largest degree it believes: it counts
+    #: only links both ends name, so a fake claim of thousands buys nothing anyway):
+    #: preferential attachment gives a hub about 2 sqrt(N) links (119 of 10,000 peers, 195 of
+    #: 100,000 in the simulator), so 1,024 leaves real hubs alone and bounds the table.
     max_degree: int = 1024
     #: Peers in one page of a seed's list (``zgossip peers`` reads them page by page):
     #: about 300 KB, well inside the 1 MiB frame.

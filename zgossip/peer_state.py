@@ -319,8 +319,8 @@ class PeerState(Core):
                 self._emit(records.GossipGap(origin, seqs, neighbour))
 
     def _send_register(self, seed: str) -> None:
-        degree = sum(n.up for n in self.neighbours.values())
-        self._out.append(Send(seed, wire.Register(self.id, self.pub, degree)))
+        up = tuple(n.id for n in self.neighbours.values() if n.up)
+        self._out.append(Send(seed, wire.Register(self.id, self.pub, up)))
 
     def _liveness_round(self) -> None:
         now = self.clock.monotonic()
@@ -436,8 +436,11 @@ class PeerState(Core):
         if need <= 0 or not self._joined:
             return
         candidates: dict[str, wire.PeerInfo] = {}
-        for peers in self._lists.values():
-            candidates.update(peers)
+        for peers in self._lists.values():  # each seed counts the links it can confirm:
+            for peer, info in peers.items():  # the most any seed counts is the nearest
+                known = candidates.get(peer)
+                if known is None or info.degree > known.degree:
+                    candidates[peer] = info
         degrees = {peer: info.degree for peer, info in candidates.items()}
         now = self.clock.monotonic()
         self._unreachable = {p: until for p, until in self._unreachable.items() if until > now}

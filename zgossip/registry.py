@@ -28,6 +28,7 @@ class Registry:
         self._peers: dict[str, PeerInfo] = {}  # as listed: built once, sent many times
         self._order: list[str] = []  # the peers, in no order: to sample from in O(k)
         self._index: dict[str, int] = {}  # peer -> its place in _order
+        self._claims: dict[str, frozenset[str]] = {}  # peer -> the links it says it has
 
     def __contains__(self, peer: str) -> bool:
         return peer in self._peers
@@ -35,9 +36,13 @@ class Registry:
     def __len__(self) -> int:
         return len(self._peers)
 
-    def register(self, peer: str, pub: str, degree: int) -> bool:
-        """Add or refresh ``peer``; True when it is new to the list."""
+    def register(self, peer: str, pub: str, neighbours: tuple[str, ...]) -> bool:
+        """Add or refresh ``peer``, which names ``neighbours`` as its links; True when it is
+        new to the list. Its degree is the links that both ends name here: a link's other end
+        registered with this seed too confirms it (a claim alone buys nothing)."""
         self.touch(peer)
+        self._claims[peer] = frozenset(neighbours) - {peer}
+        degree = self._confirmed(peer)
         info = self._peers.get(peer)
         if info is None:
             self._peers[peer] = PeerInfo(peer, pub, degree, self._clock.time())
@@ -48,6 +53,10 @@ class Registry:
             self._peers[peer] = PeerInfo(peer, pub, degree, info.since)
         return False
 
+    def _confirmed(self, peer: str) -> int:
+        claims = self._claims
+        return sum(1 for other in claims[peer] if peer in claims.get(other, ()))
+
     def touch(self, peer: str) -> None:
         """``peer`` showed life: its silence starts again from now."""
         self._deadlines.set(("silent", peer), self._clock.monotonic() + self._ttl)
@@ -55,6 +64,7 @@ class Registry:
     def remove(self, peer: str) -> bool:
         """Drop ``peer``; True when it was listed."""
         self._deadlines.cancel(("silent", peer))
+        self._claims.pop(peer, None)
         if self._peers.pop(peer, None) is None:
             return False
         place, last = self._index.pop(peer), self._order.pop()

@@ -58,12 +58,11 @@ class SeedState(Core):
         """A message on our ROUTER, from a peer, another seed, or a client."""
         out = self._begin(now)
         match message:
-            case wire.Register(peer=peer, pub=pub, degree=degree):
-                # what a seed believes of a claimed degree: no more links than there are
-                # other peers, nor than config's bound (a Sybil claimed 2**62)
-                others = len(self.registry) - (peer in self.registry)
-                believed = min(degree, others, self.config.max_degree)
-                if self.registry.register(peer, pub, believed):
+            case wire.Register(peer=peer, pub=pub, neighbours=neighbours):
+                # the degree a seed believes: the links both ends name to it (two Sybils
+                # claiming 2**62 links, or every peer, eclipsed the newcomers), up to a bound
+                claimed = neighbours[: self.config.max_degree]
+                if self.registry.register(peer, pub, claimed):
                     self.departed.discard(peer)
                     self._emit(records.PeerRegistered(peer))
                 if peer in self.agreement:  # it speaks: alive, as far as this seed can tell

@@ -21,7 +21,8 @@ from typing import Annotated, Any, ClassVar, get_type_hints
 
 import msgpack
 
-VERSION = 2  # 2: gossip addressed to each neighbour on the PUB, batched; ihave, graft, prune
+VERSION = 3  # 2: gossip addressed to each neighbour on the PUB, batched; ihave, graft, prune
+# 3: a registration names the peer's links, not a degree: seeds count the links both ends name
 #: No frame above this size is read (ZMQ_MAXMSGSIZE is set to it on every socket too).
 MAX_FRAME = 1 << 20
 MAX_BODY = 64 * 1024
@@ -237,7 +238,8 @@ class Register:
     KIND: ClassVar[Kind] = Kind.REGISTER
     peer: PeerId
     pub: Endpoint
-    degree: Count
+    #: its links that are up: a seed believes a link only when both ends name each other
+    neighbours: Annotated[tuple[str, ...], _peer_ids]
 
 
 @dataclass(frozen=True, slots=True)

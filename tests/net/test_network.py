@@ -528,7 +528,7 @@ def test_the_peer_list_comes_whole_page_by_page_however_long(net: Net) -> None:
     with zmq.Context() as ctx:
         client = _dealer(ctx, paged.id)
         for fake in fakes:
-            client.send(wire.encode(wire.Register(fake, f"tcp://{fake[:-5]}:7001", 0)))
+            client.send(wire.encode(wire.Register(fake, f"tcp://{fake[:-5]}:7001", ())))
             assert client.poll(5000)
             assert isinstance(wire.decode(client.recv()), wire.Peers)
         client.close()

@@ -45,7 +45,7 @@ def _silent(deadlines: Deadlines[Key], clock: FakeClock) -> list[str]:
 @pytest.fixture
 def registry(empty: Registry) -> Registry:
     for peer in (A, B, C):
-        empty.register(peer, _pub(peer), 1)
+        empty.register(peer, _pub(peer), ())
     return empty
 
 
@@ -58,7 +58,7 @@ def _ids(registry: Registry) -> set[str]:
 
 def test_registering_a_new_peer_adds_it(empty: Registry) -> None:
     assert len(empty) == 0
-    assert empty.register(A, _pub(A), 0) is True
+    assert empty.register(A, _pub(A), ()) is True
     assert A in empty
     assert len(empty) == 1
 
@@ -66,24 +66,36 @@ def test_registering_a_new_peer_adds_it(empty: Registry) -> None:
 def test_registering_again_refreshes_pub_and_degree_but_keeps_since(
     empty: Registry, clock: FakeClock
 ) -> None:
-    empty.register(A, "tcp://10.0.0.1:40000", 0)
+    empty.register(A, "tcp://10.0.0.1:40000", ())
     since = clock.time()
     clock.advance(30.0)
-    assert empty.register(A, "tcp://10.0.0.1:40001", 4) is False
-    assert len(empty) == 1
-    assert empty.snapshot() == (PeerInfo(A, "tcp://10.0.0.1:40001", 4, since),)
+    empty.register(B, _pub(B), (A,))  # B names A: a link, once A names B too
+    assert empty.register(A, "tcp://10.0.0.1:40001", (B, C)) is False  # C does not
+    assert len(empty) == 2
+    assert empty.snapshot()[0] == PeerInfo(A, "tcp://10.0.0.1:40001", 1, since)
+
+
+def test_a_degree_counts_only_the_links_both_ends_name(empty: Registry) -> None:
+    empty.register(A, _pub(A), (B, C, A))  # C never registers; a peer is not its own link
+    empty.register(B, _pub(B), (A,))
+    empty.register(A, _pub(A), (B, C, A))
+    degrees = {info.id: info.degree for info in empty.snapshot()}
+    assert degrees == {A: 1, B: 1}
+    empty.remove(B)
+    empty.register(A, _pub(A), (B, C))
+    assert empty.snapshot()[0].degree == 0
 
 
 def test_snapshot_lists_every_peer_with_its_advertised_fields(
     empty: Registry, clock: FakeClock
 ) -> None:
-    empty.register(A, _pub(A), 0)
+    empty.register(A, _pub(A), ())
     first = clock.time()
     clock.advance(1.5)
-    empty.register(B, _pub(B), 7)
+    empty.register(B, _pub(B), ())
     assert set(empty.snapshot()) == {
         PeerInfo(A, _pub(A), 0, first),
-        PeerInfo(B, _pub(B), 7, first + 1.5),
+        PeerInfo(B, _pub(B), 0, first + 1.5),
     }
 
 
@@ -114,7 +126,7 @@ def test_remove_of_an_unknown_peer_says_so(registry: Registry) -> None:
 
 def test_a_removed_peer_can_register_again(registry: Registry) -> None:
     registry.remove(A)
-    assert registry.register(A, _pub(A), 0) is True
+    assert registry.register(A, _pub(A), ()) is True
     assert A in registry
 
 
@@ -131,7 +143,7 @@ def test_empty_registry_has_no_deadline(
 def test_peer_not_heard_from_for_ttl_is_silent_exactly_then_and_stays_listed(
     empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
 ) -> None:
-    empty.register(A, _pub(A), 0)
+    empty.register(A, _pub(A), ())
     assert deadlines.next() == clock.monotonic() + TTL
     clock.advance(TTL - 0.5)
     assert _silent(deadlines, clock) == []
@@ -144,7 +156,7 @@ def test_peer_not_heard_from_for_ttl_is_silent_exactly_then_and_stays_listed(
 def test_a_silent_peer_is_reported_once_until_it_shows_life(
     empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
 ) -> None:
-    empty.register(A, _pub(A), 0)
+    empty.register(A, _pub(A), ())
     clock.advance(TTL)
     assert _silent(deadlines, clock) == [A]
     clock.advance(TTL)
@@ -157,12 +169,12 @@ def test_a_silent_peer_is_reported_once_until_it_shows_life(
 def test_refreshing_a_registration_postpones_its_silence(
     empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
 ) -> None:
-    empty.register(A, _pub(A), 0)
-    empty.register(B, _pub(B), 0)
+    empty.register(A, _pub(A), ())
+    empty.register(B, _pub(B), ())
     silent: list[str] = []
     for _ in range(10):
         clock.advance(TTL / 2)
-        empty.register(A, _pub(A), 1)
+        empty.register(A, _pub(A), ())
         silent += _silent(deadlines, clock)
     assert silent == [B]
     assert deadlines.next() == clock.monotonic() + TTL
@@ -171,13 +183,13 @@ def test_refreshing_a_registration_postpones_its_silence(
 def test_silent_peers_come_oldest_first(
     empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
 ) -> None:
-    empty.register(A, _pub(A), 0)
+    empty.register(A, _pub(A), ())
     clock.advance(1.0)
-    empty.register(B, _pub(B), 0)
+    empty.register(B, _pub(B), ())
     clock.advance(1.0)
-    empty.register(C, _pub(C), 0)
+    empty.register(C, _pub(C), ())
     clock.advance(1.0)
-    empty.register(A, _pub(A), 0)  # A is now the freshest
+    empty.register(A, _pub(A), ())  # A is now the freshest
     start = clock.monotonic() - 3.0
     assert deadlines.next() == start + 1.0 + TTL  # B's
     clock.advance(TTL - 0.5)
@@ -202,7 +214,7 @@ def test_a_sample_of_a_large_list_is_bounded_distinct_and_never_the_asker(
 ) -> None:
     peers = [f"10.0.{n // 250}.{n % 250 + 1}:5000" for n in range(1000)]
     for peer in peers:
-        empty.register(peer, _pub(peer), 2)
+        empty.register(peer, _pub(peer), ())
     rng = random.Random(2)
     seen: set[str] = set()
     for _ in range(200):
@@ -216,7 +228,7 @@ def test_a_sample_of_a_large_list_is_bounded_distinct_and_never_the_asker(
 def test_sampling_goes_on_right_after_removals(empty: Registry) -> None:
     peers = [f"10.0.1.{n}:5000" for n in range(1, 101)]
     for peer in peers:
-        empty.register(peer, _pub(peer), 0)
+        empty.register(peer, _pub(peer), ())
     for peer in peers[::2]:
         assert empty.remove(peer)
     rng = random.Random(3)

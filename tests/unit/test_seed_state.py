@@ -23,7 +23,7 @@ def _peer(n: int) -> str:
 
 
 def _register(seed: SeedState, n: int, now: float = 100.0) -> list[Effect]:
-    return seed.request(now, b"who", wire.Register(_peer(n), f"tcp://10.0.0.{n}:6001", 1))
+    return seed.request(now, b"who", wire.Register(_peer(n), f"tcp://10.0.0.{n}:6001", ()))
 
 
 def test_a_registration_is_answered_with_the_others_and_logged() -> None:
@@ -107,19 +107,24 @@ def test_a_probe_that_could_not_be_opened_is_no_vote_for_death() -> None:
     assert records.ReportUndecided(_peer(2)) in later
 
 
-def test_a_claimed_degree_is_believed_only_up_to_the_peers_there_are_and_a_bound() -> None:
+def test_a_seed_believes_only_the_links_both_ends_name() -> None:
     seed = _seed(max_degree=100)
     for n in range(1, 6):
         _register(seed, n)
-    seed.request(100.0, b"sybil", wire.Register(_peer(9), "tcp://10.0.0.9:6001", 2**62))
-    (reply,) = [e for e in _register(seed, 1) if isinstance(e, Reply)]
+    everyone = tuple(_peer(n) for n in range(1, 300))  # a Sybil claims every peer, and more
+    seed.request(100.0, b"sybil", wire.Register(_peer(9), "tcp://10.0.0.9:6001", everyone))
+    seed.request(100.0, b"a", wire.Register(_peer(1), "tcp://10.0.0.1:6001", (_peer(2),)))
+    seed.request(100.0, b"b", wire.Register(_peer(2), "tcp://10.0.0.2:6001", (_peer(1),)))
+    (reply,) = [e for e in _register(seed, 3) if isinstance(e, Reply)]
     assert isinstance(reply.message, wire.Peers)
     degrees = {info.id: info.degree for info in reply.message.peers}
-    assert degrees[_peer(9)] == 5  # five other peers: it cannot link to more
-    for n in range(10, 250):
-        _register(seed, n)
-    seed.request(101.0, b"sybil", wire.Register(_peer(9), "tcp://10.0.0.9:6001", 2**62))
-    assert seed.registry.page(0, 1000)[5].degree == 100  # and never past the bound
+    assert degrees[_peer(9)] == 0  # no one names it
+    assert (degrees[_peer(1)], degrees[_peer(2)]) == (0, 1)  # 2 named 1 after 1 named 2
+    seed.request(101.0, b"a", wire.Register(_peer(1), "tcp://10.0.0.1:6001", (_peer(2),)))
+    assert {i.id: i.degree for i in seed.registry.snapshot()}[_peer(1)] == 1  # its refresh
+    seed.request(102.0, b"x", wire.Leave(_peer(2)))
+    seed.request(103.0, b"a", wire.Register(_peer(1), "tcp://10.0.0.1:6001", (_peer(2),)))
+    assert {i.id: i.degree for i in seed.registry.snapshot()}[_peer(1)] == 0  # it left
 
 
 def _roster(seed: SeedState, now: float) -> dict[str, tuple[str, float]]:

@@ -18,7 +18,7 @@ OTHER = "10.0.0.2:5001"
 PUB = "tcp://10.0.0.1:40000"
 
 SAMPLES: list[wire.Message] = [
-    wire.Register(PEER, PUB, 3),
+    wire.Register(PEER, PUB, (OTHER,)),
     wire.Peers(
         "10.0.0.9:9000",
         (
@@ -110,7 +110,7 @@ def test_every_kind_round_trips(message: wire.Message) -> None:
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
 def test_envelope_carries_version_and_type(message: wire.Message) -> None:
     envelope = _envelope(message)
-    assert envelope["v"] == wire.VERSION == 2
+    assert envelope["v"] == wire.VERSION == 3
     assert envelope["type"] == message.KIND.value
 
 
@@ -222,7 +222,7 @@ def test_missing_version_is_rejected() -> None:
     assert "version" in str(error)
 
 
-@pytest.mark.parametrize("version", [1, 3, 0, -1, 1 << 40])  # 1: before the tree
+@pytest.mark.parametrize("version", [1, 2, 4, 0, -1, 1 << 40])  # 1, 2: older nodes
 def test_unsupported_version_is_rejected(version: int) -> None:
     error = _rejected(_spoiled(wire.Leave(PEER), v=version))
     assert str(version) in str(error)
@@ -312,14 +312,14 @@ def test_extra_fields_with_mixed_str_and_binary_keys_are_rejected() -> None:
     [
         # str where int
         (wire.Gossip(PEER, 1, 1.0, "b"), "seq", "1"),
-        (wire.Register(PEER, PUB, 1), "degree", "1"),
+        (wire.Register(PEER, PUB, ()), "neighbours", "10.0.0.2:5001"),
         # bool where int
         (wire.Gossip(PEER, 1, 1.0, "b"), "seq", True),
-        (wire.Register(PEER, PUB, 1), "degree", False),
+        (wire.Register(PEER, PUB, ()), "neighbours", [False]),
         # float where int
         (wire.Gossip(PEER, 1, 1.0, "b"), "seq", 1.0),
         # negative and too large counts
-        (wire.Register(PEER, PUB, 1), "degree", -1),
+        (wire.Register(PEER, PUB, ()), "neighbours", ["nobody"]),
         (wire.Gossip(PEER, 1, 1.0, "b"), "seq", -(1 << 63)),
         (wire.Gossip(PEER, 1, 1.0, "b"), "seq", 1 << 63),
         (wire.Gossip(PEER, 1, 1.0, "b"), "seq", (1 << 64) - 1),
@@ -380,7 +380,7 @@ BAD_PEER_IDS = [
     ("message", "field"),
     [
         (wire.Leave(PEER), "peer"),
-        (wire.Register(PEER, PUB, 0), "peer"),
+        (wire.Register(PEER, PUB, ()), "peer"),
         (wire.Dead(OTHER, 1.0, PEER), "dead"),
         (wire.Dead(OTHER, 1.0, PEER), "reporter"),
         (wire.Peers(PEER, ()), "seed"),
@@ -418,7 +418,7 @@ def test_peer_id_with_non_ascii_digits_is_rejected(peer: str) -> None:
 )
 @pytest.mark.parametrize(
     ("message", "field"),
-    [(wire.Register(PEER, PUB, 0), "pub"), (wire.Link(PEER, PUB), "pub")],
+    [(wire.Register(PEER, PUB, ()), "pub"), (wire.Link(PEER, PUB), "pub")],
     ids=["register", "link"],
 )
 def test_bad_endpoint_is_rejected(message: wire.Message, field: str, endpoint: str) -> None:
