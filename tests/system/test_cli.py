@@ -115,6 +115,30 @@ def test_a_timer_that_is_not_a_finite_number_is_a_one_line_error(
     assert flag in error and "finite" in error
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("peers", "--timeout", "nan"),
+        ("members", "--timeout", "inf"),
+        ("monitor", "127.0.0.1:1", "--timeout", "nan"),
+        ("send", "--via", "127.0.0.1:1", "x", "--timeout", "inf"),
+        ("simulate", "--latency", "nan"),
+        ("simulate", "--fail", "nan"),
+        ("tmux", "up", "--liveness-interval", "inf"),
+    ],
+)
+def test_every_float_flag_refuses_nan_and_inf_in_one_line(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    write_config(tmp_path / "config.txt", free_ports(1))
+    result = run_zgossip(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert (
+        f"is not a finite number (see zgossip {' '.join(args[: 2 if args[0] == 'tmux' else 1])}"
+        in one_line_error(result)
+    )
+
+
 def test_the_port_prompt_asks_again_until_it_gets_a_port(tmp_path: Path) -> None:
     write_config(tmp_path / "config.txt", [5001])
     controller, terminal = pty.openpty()
