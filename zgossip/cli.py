@@ -463,7 +463,10 @@ def monitor(
     asked = (*wanted, "stopped") if wanted else ()  # to end when the node does
     try:
         for lost, events in follow(address, asked, timeout, curve):
-            if lost:
+            if lost < 0:
+                typer.echo("zgossip: attached anew (the node let this monitor go, or it "
+                           "restarted): events meanwhile are lost", err=True)  # fmt: skip
+            elif lost:
                 typer.echo(f"zgossip: {lost} event(s) lost: this monitor fell behind", err=True)
             stopped = False
             for line, text in events:

@@ -53,10 +53,13 @@ class _Feed(Generic[T]):
             self._wake_locked()
         return kept
 
-    def end(self) -> None:
-        """No more items come: the stream ends after those it holds (any thread)."""
+    def end(self, *, drop: bool = False) -> None:
+        """No more items come: the stream ends after those it holds, or at once when
+        ``drop`` (any thread)."""
         with self._lock:
             self._ended = True
+            if drop:
+                self._items.clear()
             self._wake_locked()
 
     def _wake_locked(self) -> None:
@@ -116,8 +119,9 @@ class Stream(Generic[T]):
             raise
 
     async def aclose(self) -> None:
-        """Stop receiving; what was not read yet is let go."""
+        """Stop receiving; what was not read yet is let go, and a reader waiting ends."""
         self._detach()
+        self._feed.end(drop=True)
 
     async def __aenter__(self) -> Self:
         return self
@@ -136,7 +140,9 @@ class Feeds(Generic[T]):
         self.name = name
         self._behind = behind
         self.active: list[_Feed[T]] = []
-        self._lock = threading.Lock()
+        # Re-entrant: a stream let go runs its finalizer (remove) wherever the cyclic GC
+        # happens to run, perhaps in this very thread while it holds the lock in add.
+        self._lock = threading.RLock()
         self._closed = False
         self._dropped = 0  # since last said
         self._said = -_SAY_EVERY

@@ -119,7 +119,7 @@ class Tmux:
 
     def attach(self, session: str) -> None:
         """Show ``session`` in this terminal (from inside tmux: switch this client to it)."""
-        if os.environ.get("TMUX"):
+        if os.environ.get("TMUX") and len(self.command) == 1:  # inside this very server
             self("switch-client", "-t", f"={session}")
         else:  # the terminal's own: no output captured
             subprocess.run([*self.command, "attach-session", "-t", f"={session}"], check=False)
@@ -175,6 +175,8 @@ def plan(
                 "or --log-dir instead of passing it after --)",
                 2,
             )
+    if any(flag.split("=", 1)[0] == "--metrics-port" for flag in extra) and peers > 1:
+        raise LaunchError("--metrics-port after -- would give every peer the same port", 2)
     if peers and base_port + peers - 1 > 65535:
         raise LaunchError(f"{peers} peers from port {base_port} run past port 65535", 2)
     try:
@@ -246,7 +248,7 @@ def up(
     columns, rows = WINDOW
     if attach:
         columns, rows = shutil.get_terminal_size(WINDOW)
-    layout = _Layout(tmux, session, columns, rows)
+    layout = _Layout(tmux, session, columns, rows, len(planned.seeds), len(planned.peers))
     started = False
     try:
         for node in planned.seeds:
@@ -311,10 +313,17 @@ class _Layout:
     a seed's compact lines fit); the peers in as many columns as they need (``PANE_ROWS``
     rows each at least), sharing the rest (a peer's received lines take about 110)."""
 
-    def __init__(self, tmux: Tmux, session: str, columns: int, rows: int) -> None:
+    def __init__(
+        self, tmux: Tmux, session: str, columns: int, rows: int, seeds: int, peers: int
+    ) -> None:
         self._tmux, self._session = tmux, session
         self._size = (columns, rows)
-        self._per_column = max(1, rows // PANE_ROWS)
+        per_column = max(1, rows // PANE_ROWS)
+        self._per_column = per_column
+        # how many panes each column gets: the seeds', then the peers' columns
+        self._heights = [seeds] + [
+            min(per_column, peers - start) for start in range(0, peers, per_column)
+        ]
         self._grid: list[list[str]] = []  # the panes of each column, top to bottom
         self._peers = 0
 
@@ -329,14 +338,16 @@ class _Layout:
             ).strip()  # fmt: skip
             self._window_options(pane)
             self._grid.append([pane])
-        elif node.role == "seed":
-            self._grid[0].append(self._split(self._grid[0][-1], "-v", command, node))
-        elif self._peers % self._per_column == 0:  # a new column, full height, on the right
-            self._grid.append([self._split(self._grid[-1][0], "-hf", command, node)])
+        elif node.role == "peer" and self._peers % self._per_column == 0:
+            # a new column, full height, on the right
+            self._grid.append([self._split(self._grid[-1][0], "-hf", None, command, node)])
             self._peers += 1
-        else:
-            self._grid[-1].append(self._split(self._grid[-1][-1], "-v", command, node))
-            self._peers += 1
+        else:  # below the last of its column, which keeps a share for itself only
+            column = self._grid[0] if node.role == "seed" else self._grid[-1]
+            left = self._heights[len(self._grid) - 1 if node.role == "peer" else 0] - len(column)
+            share = f"{100 * left // (left + 1)}%"
+            column.append(self._split(column[-1], "-v", share, command, node))
+            self._peers += node.role == "peer"
         pane = self._grid[0][-1] if node.role == "seed" else self._grid[-1][-1]
         self._tmux("select-pane", "-t", pane, "-T", node.title)
         self._tmux("set-option", "-p", "-t", pane, "@zgossip-role", node.role)
@@ -352,11 +363,16 @@ class _Layout:
             for pane in column[:-1]:
                 self._tmux("resize-pane", "-t", pane, "-y", str(rows // len(column)))
 
-    def _split(self, target: str, how: str, command: list[str], node: Node) -> str:
+    def _split(
+        self, target: str, how: str, share: str | None, command: list[str], node: Node
+    ) -> str:
+        """A pane split off ``target`` (``how``: -v below, -hf a full-height column on the
+        right), taking ``share`` of it."""
+        size = [] if share is None else ["-l", share]
         try:
             return self._tmux(
-                "split-window", how, "-d", "-t", target, "-c", os.getcwd(), *self._env(),
-                "-P", "-F", "#{pane_id}", *command,
+                "split-window", how, "-d", "-t", target, *size, "-c", os.getcwd(),
+                *self._env(), "-P", "-F", "#{pane_id}", *command,
             ).strip()  # fmt: skip
         except LaunchError as exc:
             raise LaunchError(
@@ -417,7 +433,8 @@ def _stop_group(pids: list[int]) -> int:
     deadline = time.monotonic() + STOP_WAIT
     running = pids
     while running and time.monotonic() < deadline:
-        running = [pid for pid in running if _alive(pid)]
+        live = _live_groups()
+        running = [pid for pid in running if pid in live]
         if running:
             time.sleep(0.05)  # polling other processes' ends: nothing to wait on
     _signal(running, signal.SIGKILL)
@@ -433,19 +450,20 @@ def _signal(pids: list[int], sig: signal.Signals) -> None:
                 os.kill(pid, sig)
 
 
-def _alive(pid: int) -> bool:
-    """Whether the pane's process group still has a member that is not a zombie (tmux can
-    be slow to reap a node that exited)."""
+def _live_groups() -> set[int]:
+    """The process groups with a member that is not a zombie (tmux can be slow to reap a
+    node that exited): a pane's group is its shell's pid."""
+    groups = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        except OSError:  # it ended meanwhile
             continue
-        if int(fields[2]) == pid and fields[0] != "Z":
-            return True
-    return False
+        if fields[0] != "Z":
+            groups.add(int(fields[2]))
+    return groups
 
 
 def down(tmux: Tmux, session: str, say: Callable[[str], None]) -> None:

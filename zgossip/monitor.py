@@ -61,7 +61,9 @@ class Watchers:
         if watcher is None:
             if len(self._watchers) >= self._limit:
                 return wire.Refused(self.node, f"{self._limit} monitors watch already")
-            watcher = _Watcher(address, request.events, now, request.read)
+            # numbered from 0 again, whatever it read before (it was let go, or the node
+            # restarted): the answer's number tells it so
+            watcher = _Watcher(address, request.events, now, read=0)
             self._watchers[who] = watcher
         watcher.until = now + self._ttl
         watcher.patterns = request.events

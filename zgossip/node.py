@@ -354,9 +354,13 @@ class Node:
         Without a certificate for ``target`` (CURVE) it stays unconnected: see ``_connect``."""
         dealer = self._dealers[target] = self._socket(zmq.DEALER)
         if self.curve is not None:  # a refused handshake is silent: ZeroMQ just drops it
-            monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(_HANDSHAKES)
-            self._handshakes[target] = monitor
-            self._watch(monitor, lambda frames: self._on_handshake(target, frames))
+            try:
+                monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(_HANDSHAKES)
+            except zmq.ZMQError as exc:  # out of sockets: no word of its handshakes, then
+                self._bad(f"cannot watch the handshakes with {target}: {exc.strerror}")
+            else:
+                self._handshakes[target] = monitor
+                self._watch(monitor, lambda frames: self._on_handshake(target, frames))
         if self._connect(dealer, target):
             self._connected.add(target)
         self._watch(dealer, lambda frames: self._on_answer(target, frames))

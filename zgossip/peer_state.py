@@ -549,11 +549,11 @@ class PeerState(Core):
         if not isinstance(message, wire.Gossip):
             self._bad(f"unexpected {message.KIND} message as gossip", sender)
             return
+        if not self.origin_rates.take(message.origin, self.clock.monotonic()):
+            self._throttle(message.origin)  # not recorded: a copy later, or a repair, may do
+            return
         self.ml.record(msg_id, sender, frame, message.origin, message.seq)
         self.gaps.seen(message.origin, message.seq, sender)
-        if not self.origin_rates.take(message.origin, self.clock.monotonic()):
-            self._throttle(message.origin)  # recorded, so its copies cost a lookup only
-            return
         self.received += 1
         self._push(msg_id, frame, sender)
         self._emit(

@@ -105,8 +105,9 @@ def follow(
     curve: Curve | None = None,
 ) -> Iterator[tuple[int, tuple[tuple[str, str], ...]]]:
     """The events of the node at ``address`` as they happen (those named by ``events``,
-    shell patterns; all for ``()``): (how many were lost just before, [(JSON line, console
-    text)]), for as long as the caller reads. Returns once the node took the watch: the
+    shell patterns; all for ``()``): (how many were lost just before, -1 when unknown: the
+    node let this watcher go or restarted; [(JSON line, console text)]), for as long as the
+    caller reads. Returns once the node took the watch: the
     events from then on come. Raises NoAnswer (here, or from the iterator) when the node
     refuses, does not answer within ``timeout``, or later stops answering for as long."""
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -134,6 +135,7 @@ def _follow(
 ) -> Iterator[tuple[int, tuple[tuple[str, str], ...]]]:
     acked = read
     asked = heard = time.monotonic()
+    afresh = False  # attached anew since the last events: some may be lost, unknown how many
     silence = max(timeout, 2 * _WATCH_EVERY)  # the node answers each watch, once a second
     try:
         while True:
@@ -147,9 +149,12 @@ def _follow(
             if message is None:
                 continue
             heard = time.monotonic()
+            if message.seq < read:  # numbered afresh: the node let us go, or restarted
+                read = acked = message.seq
+                afresh = True
             if message.events:
-                lost = max(0, message.seq - read)
-                read = max(read, message.seq + len(message.events))
+                lost = -1 if afresh else max(0, message.seq - read)
+                read, afresh = max(read, message.seq + len(message.events)), False
                 yield lost, message.events
     finally:
         ctx.destroy()

@@ -236,3 +236,20 @@ def test_up_at_a_terminal_attaches_and_detaching_leaves_it_running(
         os.close(fd)
     assert launcher("status").returncode == 0  # still running, detached
     assert launcher("down").returncode == 0
+
+
+def test_many_nodes_get_panes_in_columns(launcher: Launcher, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.txt", free_ports(6))
+    base = _consecutive_free_ports(10)
+    up = launcher(
+        "up", "--peers", "10", "--config", str(config), "--base-port", str(base),
+        "--detach", "--gossip-count", "0",
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr  # halving the last pane each time ran out at 5
+    panes = launcher.tmux(
+        "list-panes", "-s", "-t", "zgossip", "-F", "#{pane_left} #{pane_height} #{pane_title}"
+    ).splitlines()
+    lefts = {int(line.split()[0]) for line in panes}
+    assert len(panes) == 16 and len(lefts) == 3  # the seeds' column, and two of peers
+    assert all(int(line.split()[1]) >= 3 for line in panes)
+    assert launcher("down").returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 
@@ -72,3 +73,20 @@ def test_a_stream_made_after_the_node_stopped_ends_at_once() -> None:
         return [number async for number in Stream(feeds, size=10)]
 
     assert asyncio.run(asyncio.wait_for(main(), 10)) == []
+
+
+def test_closing_a_stream_ends_a_reader_waiting_on_it() -> None:
+    feeds, _ = _feeds()
+
+    async def main() -> list[int]:
+        stream = Stream(feeds, size=10)
+        feeds.put(1)
+        got = [await stream.__anext__()]
+        waiting = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0)  # the reader waits for more
+        await stream.aclose()
+        with contextlib.suppress(StopAsyncIteration):
+            got.append(await waiting)
+        return got
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [1]

@@ -64,3 +64,14 @@ def test_many_events_go_in_frames_within_the_frame_limit() -> None:
     assert all(len(wire.encode(frame)) < wire.MAX_FRAME for _, frame in frames)
     assert [f.seq for _, f in frames] == [0, 262, 524]
     assert sum(len(f.events) for _, f in frames) == 600
+
+
+def test_a_watcher_let_go_and_back_is_numbered_afresh_and_bounded_by_the_window() -> None:
+    watchers = _watchers(window=3)
+    watchers.watch(0.0, b"a", wire.Watch((), 0), "127.0.0.1")
+    watchers.frames(_lines(*["e"] * 3))
+    watchers.expire(10.0)  # silent for too long: let go
+    answer = watchers.watch(10.0, b"a", wire.Watch((), 50), "127.0.0.1")  # it says it read 50
+    assert isinstance(answer, wire.Watched) and answer.seq == 0  # afresh: it sees so
+    ((_, frame),) = watchers.frames(_lines(*["e"] * 10))
+    assert (frame.seq, len(frame.events)) == (0, 3)  # the window holds from 0, not from 50
