@@ -176,6 +176,9 @@ class Config:
     #: handshakes (a client retries every 100 ms): then one event says how many came.
     bad_quiet: float = 1.0
     auth_quiet: float = 10.0
+    #: bad.message lines a second at most over all senders: past it they count as one
+    #: sender (a forged sender id may be new in every frame).
+    bad_lines: int = 100
     #: A seed remembers the peers it removed (dead, left, revoked), at most this many for
     #: this long (seconds), so that ``zgossip members`` shows what became of them: about
     #: 100 bytes each.

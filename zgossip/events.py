@@ -184,6 +184,7 @@ class EventLog:
         compact: bool = False,
         stream_size: int = 10_000,
         bad_quiet: float = 1.0,
+        bad_lines: int = 100,
     ) -> None:
         """``compact``: console lines without the node's role and address, for a terminal
         (a tmux pane) whose title shows them already."""
@@ -195,6 +196,8 @@ class EventLog:
         self._streams: Feeds[Record] = Feeds("events", self._behind)
         #: bad.message is said once a while a sender, with a count (see zgossip.quiet)
         self._bad = Quiet(bad_quiet)
+        self._bad_lines = bad_lines
+        self._bad_second, self._bad_this_second = -math.inf, 0  # lines said this second
         self._bad_last: dict[str, records.BadMessage] = {}  # the last kept quiet, a sender
         #: Events for the node's monitors since it last sent them (name, JSON line, console
         #: text), while any watch: else None, and emitting costs nothing more.
@@ -274,13 +277,20 @@ class EventLog:
             return event
         if self.counts is not None:
             self.counts["bad.message"] = self.counts.get("bad.message", 0) + 1
-        key = event.sender or "?"
-        count = self._bad.report(key, self._clock.monotonic())
+        now = self._clock.monotonic()
+        if now - self._bad_second >= 1.0:
+            self._bad_second, self._bad_this_second = now, 0
+        # past bad_lines said a second, all senders are one: a sender naming itself anew
+        # in every frame would have each line said at once
+        over = self._bad_this_second >= self._bad_lines
+        key = "*" if over else (event.sender or "?")
+        count = self._bad.report(key, now)
         if count is None:
             if len(self._bad_last) >= 1024 and key not in self._bad_last:
                 self._bad_last.clear()  # bounded, as Quiet is; a count may go unsaid
             self._bad_last[key] = event
             return None
+        self._bad_this_second += 1
         self._bad_last.pop(key, None)
         return event if count == 1 else records.BadMessage(event.reason, event.sender, count)
 

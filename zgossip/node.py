@@ -119,6 +119,7 @@ class Node:
             compact=config.compact,
             stream_size=config.stream_size,
             bad_quiet=config.bad_quiet,
+            bad_lines=config.bad_lines,
         )
         if config.metrics_port is not None:
             self.events.counts = {}

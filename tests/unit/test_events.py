@@ -100,3 +100,16 @@ def test_a_sender_s_bad_input_is_said_once_a_while_with_how_much_came(tmp_path: 
         ("garbage", None, None),
         ("bad item 49999", "127.0.0.1:6002", 49_999),
     ]
+
+
+def test_bad_input_from_ever_new_senders_is_said_at_most_so_often(tmp_path: Path) -> None:
+    clock = FakeClock()
+    log = EventLog("127.0.0.1:6001", "peer", clock, json_path=tmp_path / "e.jsonl", bad_lines=5)
+    for n in range(1000):  # a forged sender id in every frame
+        log.emit(records.BadMessage("garbage", f"10.0.{n // 250}.{n % 250}:1"))
+    clock.advance(1.0)
+    log.flush()
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert len(lines) == 5 + 1 + 1  # five said, then one for all: at once, and once quiet
+    assert sum(e.get("count", 1) for e in lines) == 1000
