@@ -196,8 +196,12 @@ class EventLog:
         self._streams: Feeds[Record] = Feeds("events", self._behind)
         #: bad.message is said once a while a sender, with a count (see zgossip.quiet)
         self._bad = Quiet(bad_quiet)
+        self._bad_quiet = bad_quiet
         self._bad_lines = bad_lines
         self._bad_second, self._bad_this_second = -math.inf, 0  # lines said this second
+        #: When a bad.message kept quiet is to be said at the latest (monotonic), if any:
+        #: the node wakes up for it, so a sender that went quiet is told of too.
+        self.quiet_until: float | None = None
         self._bad_last: dict[str, records.BadMessage] = {}  # the last kept quiet, a sender
         #: Events for the node's monitors since it last sent them (name, JSON line, console
         #: text), while any watch: else None, and emitting costs nothing more.
@@ -289,6 +293,8 @@ class EventLog:
             if len(self._bad_last) >= 1024 and key not in self._bad_last:
                 self._bad_last.clear()  # bounded, as Quiet is; a count may go unsaid
             self._bad_last[key] = event
+            if self.quiet_until is None:
+                self.quiet_until = now + self._bad_quiet
             return None
         self._bad_this_second += 1
         self._bad_last.pop(key, None)
@@ -308,10 +314,14 @@ class EventLog:
         that cannot be written is said so once (and again once it can), on the other log
         and the console, and the node goes on."""
         now = self._flushed = self._clock.monotonic()
-        for key, count in self._bad.due(now):  # what was kept quiet, said once quiet ends
-            last = self._bad_last.pop(key, None)
-            if last is not None:
-                self.emit(records.BadMessage(last.reason, last.sender, count))
+        if self.quiet_until is not None and now >= self.quiet_until:
+            self.quiet_until = None
+            for key, count in self._bad.due(now):  # what was kept quiet, said once it ends
+                last = self._bad_last.pop(key, None)
+                if last is not None:
+                    self.emit(records.BadMessage(last.reason, last.sender, count))
+            if self._bad_last:  # kept quiet later than the first: said in its turn
+                self.quiet_until = now + self._bad_quiet
         news = [event for file in self._files() for event in file.flush(now)]
         for event in news:
             self.emit(event)

@@ -628,7 +628,8 @@ class Node:
             due = deadline is not None and now >= deadline
             if due:  # read what came meanwhile first: an answer may be sitting unread
                 self._guarded(self._pump)
-            if due or (handled and (quiet or now - caught_up >= _GRAIN)):
+            told = self.events.quiet_until is not None and now >= self.events.quiet_until
+            if due or told or (handled and (quiet or now - caught_up >= _GRAIN)):
                 deadline = self._guarded(self._timers)
                 self.events.flush()
                 self._guarded(self._send_watched)
@@ -640,6 +641,7 @@ class Node:
                 deadline,
                 next_trim if busy else None,  # a trim to come: a quiet node wakes up for it
                 None if self.curve is None else self._keys_at,
+                self.events.quiet_until,  # a bad input kept quiet: said when its time is up
             )
             timeout: int | None = None
             if handled:  # not caught up with the input: first see whether more is waiting

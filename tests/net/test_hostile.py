@@ -10,9 +10,9 @@ import pytest
 import zmq
 
 from tests.net.test_network import Net
-from tests.support import free_ports
+from tests.support import Events, free_ports
 from zgossip import Seed, wire
-from zgossip.config import Address
+from zgossip.config import Address, Config
 
 FLOOD = 10_000
 
@@ -148,3 +148,17 @@ def test_a_probe_that_cannot_be_opened_fails_and_the_seed_goes_on(net: Net) -> N
         assert isinstance(wire.decode(client.recv()), wire.Peers)
         client.close()
     assert not net.events.of("internal.error")
+
+
+def test_a_quiet_seed_says_what_a_garbage_sender_sent_once_its_quiet_time_is_up() -> None:
+    seed_address = Address("127.0.0.1", free_ports(1)[0])
+    events = Events()
+    seed = Seed(Config(address=seed_address, seeds=[seed_address], liveness_interval=60.0))
+    seed.events.listen(events)
+    with seed, zmq.Context() as ctx, ctx.socket(zmq.DEALER) as client:
+        client.setsockopt(zmq.LINGER, 0)
+        client.connect(f"tcp://{seed_address}")
+        for _ in range(5):  # then silence: no input, no timer due for a minute
+            client.send(b"\xc1garbage")
+        events.wait_for(lambda: events.bad_inputs(seed.id) == 5, timeout=10, what="all five")
+    assert [e.get("count") for e in events.of("bad.message", seed.id)] == [None, 4]
