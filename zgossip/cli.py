@@ -139,17 +139,24 @@ def _address(host: str, port: int) -> Address:
 
 
 def _run(node: Node) -> None:
-    """Serve until SIGINT or SIGTERM, then leave cleanly and exit 0; on SIGHUP, read the
-    allow directory again."""
+    """Serve until SIGINT or SIGTERM, then leave cleanly and exit 0. SIGHUP is a hangup for
+    a node on a terminal (it leaves, as the default action would kill it) and, for one
+    without (a daemon), a request to read the allow directory again."""
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         node.stop()
 
     from zgossip.node import BindError
 
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        if sys.stdin.isatty() or sys.stdout.isatty():  # its terminal went away: leave
+            node.stop()
+        else:  # a daemon's SIGHUP, sent on purpose: read the allow directory again
+            node.reload_keys()
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, lambda signum, frame: node.reload_keys())
+    signal.signal(signal.SIGHUP, on_hangup)
     try:
         node.run()
     except BindError as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +183,25 @@ def test_typer_s_usage_errors_are_one_line_errors_like_ours(
     assert result.returncode == 2
     error = one_line_error(result)
     assert error.startswith("zgossip: error: ") and reason in error
+
+
+def test_a_node_on_a_terminal_leaves_on_hangup(tmp_path: Path) -> None:
+    """SIGHUP is a hangup for a node on a terminal (a closed tmux pane, an ssh session
+    gone): it leaves, as it did before SIGHUP meant "read the keys again" to daemons."""
+    port = free_ports(1)[0]
+    write_config(tmp_path / "config.txt", [port])
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [ZGOSSIP, "seed", "--port", str(port)],
+        cwd=tmp_path, stdin=terminal, stdout=terminal, stderr=terminal,
+    ) as proc:  # fmt: skip
+        os.close(terminal)
+        said = b""
+        while b"started" not in said:  # up, its signal handlers set
+            said += os.read(controller, 4096)
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(30) == 0
+        with contextlib.suppress(OSError):  # the terminal may be gone with it
+            said += os.read(controller, 4096)
+    os.close(controller)
+    assert b"stopped" in said
