@@ -94,8 +94,8 @@ class Core:
         return self.deadlines.next()
 
     def gauges(self) -> dict[str, float]:
-        """What the core holds and has counted, for metrics (read from any thread: sizes
-        and counters only)."""
+        """What the core holds and has counted, for metrics (the node's loop takes them at
+        each scrape)."""
         return {"probes": len(self.probes)}
 
     # -- what the roles provide ----------------------------------------------------------

@@ -193,7 +193,7 @@ class EventLog:
         self._clock = clock
         self._listeners: list[Listener] = []
         self._stream_size = stream_size
-        self._streams: Feeds[Record] = Feeds("events", self._behind)
+        self._streams: Feeds[Record] = Feeds("events", self.behind)
         #: bad.message is said once a while a sender, with a count (see zgossip.quiet)
         self._bad = Quiet(bad_quiet)
         self._bad_quiet = bad_quiet
@@ -239,7 +239,8 @@ class EventLog:
         when the node stops."""
         return Stream(self._streams, size or self._stream_size)
 
-    def _behind(self, stream: str, dropped: int) -> None:
+    def behind(self, stream: str, dropped: int) -> None:
+        """An asyncio consumer of ``stream`` fell behind and lost ``dropped`` items: said."""
         self.emit(records.ConsumerBehind(stream, dropped))
 
     def emit(self, event: Event) -> None:

@@ -60,6 +60,11 @@ _HANDSHAKES = (
 _LINGER_MS = 500
 
 
+def _address(last: zmq.Frame | None) -> str | None:
+    """The IP a ROUTER message (its last frame as received) came from, when known."""
+    return None if last is None else str(last.get("Peer-Address"))
+
+
 class Tap:
     """A seam for tests and tools: it sees each input before the core does and each
     effect before the sockets do, and drops what it returns False for. This one passes
@@ -434,17 +439,16 @@ class Node:
         message = self._decode(frames, 2)
         if message is None or (self._tap is not None and not self._tap.inbound(message, None)):
             return
-        address = None if last is None else str(last.get("Peer-Address"))
-        if self._gate is not None and not self._still_allowed(last, address):
+        if self._gate is not None and not self._still_allowed(last):
             return
         if isinstance(message, wire.Watch):
-            self._on_watch(frames[0], message, address or "?")
+            self._on_watch(frames[0], message, _address(last) or "?")
         elif isinstance(message, wire.Say):
-            self._on_say(frames[0], message, address)
+            self._on_say(frames[0], message, _address(last))
         else:
             self._apply(self.state.request(self.clock.monotonic(), frames[0], message))
 
-    def _still_allowed(self, last: zmq.Frame | None, address: str | None) -> bool:
+    def _still_allowed(self, last: zmq.Frame | None) -> bool:
         """Whether the client that sent ``last`` is still allowed: its key may have been
         taken out of the allow directory since its handshake (then it is refused)."""
         assert self._gate is not None
@@ -454,7 +458,7 @@ class Node:
             user = ""
         if self._gate.allows(user):
             return True
-        self._deny(user or "?", address or "?")
+        self._deny(user or "?", _address(last) or "?")
         return False
 
     def _on_watch(self, who: bytes, request: wire.Watch, address: str) -> None:

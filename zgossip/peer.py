@@ -88,7 +88,7 @@ class Peer(Node):
     ) -> None:
         super().__init__(config, clock=clock, rng=rng, console=console, tap=tap)
         self._handlers_of_messages: list[MessageHandler] = []
-        self._streams: Feeds[Delivery] = Feeds("messages", self._behind)
+        self._streams: Feeds[Delivery] = Feeds("messages", self.events.behind)
         self._pace = _Pace(config.max_rate)
         self._held = 0  # broadcasts that had to wait since it was last said
         self._held_said = -math.inf  # when that was (monotonic, real time)
@@ -120,9 +120,6 @@ class Peer(Node):
         is behind, and older ones are dropped, counted in the stream's ``dropped`` and
         said in a ``consumer.behind`` event. It ends when the peer stops."""
         return Stream(self._streams, size or self.config.stream_size)
-
-    def _behind(self, stream: str, dropped: int) -> None:
-        self.events.emit(records.ConsumerBehind(stream, dropped))
 
     def broadcast(self, body: str | bytes) -> None:
         """Gossip ``body`` to the whole network (thread-safe). Sent once this peer runs;

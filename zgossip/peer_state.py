@@ -228,7 +228,7 @@ class PeerState(Core):
     def gauges(self) -> dict[str, float]:
         return {
             **super().gauges(),
-            "neighbours": sum(1 for n in list(self.neighbours.values()) if n.up),
+            "neighbours": sum(1 for n in self.neighbours.values() if n.up),
             "suspects": len(self.suspicions),
             "received": self.received,
             "duplicates": self.duplicates,
