@@ -8,12 +8,14 @@ Each neighbour does exactly what a real one does on the wire, and no more: binds
 it, and the ``\\x00<id>`` topic of the slow-joiner handshake), sends LINK over a DEALER,
 answers READY and PINGs. It ignores prunes: the peer under test runs the flood.
 
-A flood is two commands from stdin. ``prepare MESSAGES COPIES`` encodes the frames
-beforehand, so that the flood costs a send each: with ``copies`` every neighbour sends
-every frame, byte for byte, as the neighbours of a real peer each pass on what they
+A flood is two commands from stdin. ``prepare MESSAGES COPIES [BATCH]`` encodes the
+frames beforehand, so that the flood costs a send each: with ``copies`` every neighbour
+sends every frame, byte for byte, as the neighbours of a real peer each pass on what they
 received (the peer gets each message once per neighbour: one first copy, the rest
-duplicates); without, each neighbour sends its own share. The messages come from 16
-origins in turn, as through a busy peer of a real network. ``go WINDOW``
+duplicates); without, each neighbour sends its own share. With ``BATCH`` (copies only),
+each frame carries that many messages, in a ``batch`` envelope: what a real peer's PUB
+sends when one turn of its loop forwards several, as under load. The messages come from
+16 origins in turn, as through a busy peer of a real network. ``go WINDOW``
 then floods with at most ``window`` messages that the peer has not yet forwarded, and
 counts the forwards: the peer forwards each message to every neighbour but the one whose
 copy came first, several in one frame when a turn of its loop forwards several.
@@ -59,6 +61,8 @@ class Flood:
 
     frames: list[tuple[zmq.Socket[bytes], bytes]] = field(default_factory=list)  # in order
     distinct: int = 0  # distinct messages in it: what the peer forwards
+    batch: int = 1  # messages a frame
+    copies: int = 1  # frames that carry the same messages (one from each neighbour)
     first: float = 0.0  # when the first forward came
     last: float = 0.0  # when the last forward came
 
@@ -128,32 +132,33 @@ class Neighbours:
 
     # -- the flood --------------------------------------------------------------
 
-    def prepare(self, messages: int, copies: bool) -> Flood:
-        """Encode the frames of a flood of ``messages`` distinct messages."""
-        flood = Flood(distinct=messages)
+    def prepare(self, messages: int, copies: bool, batch: int = 1) -> Flood:
+        """Encode the frames of a flood of ``messages`` distinct messages, ``batch`` a frame
+        (``copies`` only)."""
+        flood = Flood(distinct=messages, batch=batch, copies=len(self.links) if copies else 1)
         to_peer = wire.topic(self.peer.encode())
+        envelopes: list[bytes] = []
         for i in range(messages):
             origin = _ORIGINS[i % len(_ORIGINS)]
             self.seqs[origin] += 1
             seq = self.seqs[origin]
             if copies:  # the same bytes from every neighbour
-                frame = wire.encode(wire.Gossip(origin, seq, float(seq), str(seq)))
-                flood.frames.extend(
-                    (n.pub, to_peer + wire.gossip_frame(n.id.encode(), frame)) for n in self.links
-                )
+                envelopes.append(wire.encode(wire.Gossip(origin, seq, float(seq), str(seq))))
+                if len(envelopes) == batch or i == messages - 1:
+                    flood.frames.extend(
+                        (n.pub, to_peer + _frame(n.id, envelopes)) for n in self.links
+                    )
+                    envelopes = []
             else:  # each neighbour its own share, in turn
                 link = self.links[i % len(self.links)]
                 now = time.time()
                 body = f"{now:.6f}:127.0.0.1:{seq}"
                 frame = wire.encode(wire.Gossip(origin, seq, now, body))
-                flood.frames.append(
-                    (link.pub, to_peer + wire.gossip_frame(link.id.encode(), frame))
-                )
+                flood.frames.append((link.pub, to_peer + _frame(link.id, [frame])))
         return flood
 
     def go(self, flood: Flood, window: int) -> None:
         """Send the frames with at most ``window`` messages in flight; count forwards."""
-        per_message = len(flood.frames) // flood.distinct if flood.distinct else 1
         for link in self.links:
             link.forwards = 0
         sent = 0  # frames
@@ -161,7 +166,7 @@ class Neighbours:
             done = self.forwarded()
             if done >= flood.distinct:
                 return
-            while sent < len(flood.frames) and sent // per_message - done < window:
+            while sent < len(flood.frames) and sent // flood.copies * flood.batch - done < window:
                 sock, frame = flood.frames[sent]
                 sock.send(frame)
                 sent += 1
@@ -197,15 +202,24 @@ class Neighbours:
         flood.first = flood.first or flood.last
 
 
+def _frame(sender: str, envelopes: list[bytes]) -> bytes:
+    """What a peer's PUB sends (after the topic): one message, or several in a batch."""
+    if len(envelopes) == 1:
+        return wire.gossip_frame(sender.encode(), envelopes[0])
+    return wire.batch_frame(sender, tuple(envelopes))
+
+
 def _serve(neighbours: Neighbours) -> None:
-    """Link, then run ``prepare MESSAGES COPIES`` and ``go WINDOW`` commands until EOF."""
+    """Link, then run ``prepare MESSAGES COPIES [BATCH]`` and ``go WINDOW`` commands until
+    EOF."""
     neighbours.link()
     _say({"linked": [link.id for link in neighbours.links]})
     flood = Flood()
     for line in sys.stdin:
         words = line.split()
         if words[:1] == ["prepare"]:
-            flood = neighbours.prepare(int(words[1]), words[2] == "1")
+            batch = int(words[3]) if len(words) > 3 else 1
+            flood = neighbours.prepare(int(words[1]), words[2] == "1", batch)
             _say({"prepared": flood.distinct})
         elif words[:1] == ["go"]:
             neighbours.go(flood, int(words[1]))

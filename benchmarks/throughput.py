@@ -7,10 +7,12 @@ sends the same stream of messages, as the neighbours of a real peer each pass on
 got, so the peer receives each message four times, forwards it to the three neighbours
 whose copy did not come first, and drops three duplicates. The peer runs the flood
 (``--dissemination flood``): down the tree it would prune three of the four links, and a
-link of the tree costs what a link of the flood does. Memory: each neighbour sends a
-quarter of the messages (one receipt, three forwards a message), a million in all, the
-peer's RSS read from /proc between chunks: as a chunk ends (the peak) and once the peer
-has idled (what it keeps).
+link of the tree costs what a link of the flood does. Then the same flood once more with
+the neighbours forwarding in batches (``BATCH`` messages a frame, the ``batch`` envelope),
+as real peers do when one turn of their loop forwards several: under load. Memory: each
+neighbour sends a quarter of the messages (one receipt, three forwards a message), a
+million in all, the peer's RSS read from /proc between chunks: as a chunk ends (the peak)
+and once the peer has idled (what it keeps).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ _SETTLE = 1.5
 _TIMERS = ["--liveness-interval", "5", "--liveness-misses", "3", "--gossip-count", "0"]
 #: Every link eager, whatever the neighbours send: see the module's text.
 _FLOOD = ["--dissemination", "flood"]
+#: Messages a frame in the batched flood: Config.max_batch, what a busy peer sends.
+BATCH = 64
 
 
 @dataclass(slots=True)
@@ -52,6 +56,7 @@ class FloodFigures:
 @dataclass(slots=True)
 class PeerFigures:
     throughput: FloodFigures
+    batched: FloodFigures  # the same, the neighbours forwarding BATCH messages a frame
     memory: FloodFigures
     rss_start: float  # MB, linked and idle
     #: (messages so far, MB) once the peer went idle after each flood (see _SETTLE)
@@ -83,10 +88,10 @@ class _Neighbours:
         document: dict[str, Any] = json.loads(line)
         return document
 
-    def flood(self, messages: int, copies: bool) -> FloodFigures:
-        """Encode ``messages`` distinct messages, then flood them; the rate is forwards over
-        the span from the first forward to the last."""
-        self._ask(f"prepare {messages} {int(copies)}")
+    def flood(self, messages: int, copies: bool, batch: int = 1) -> FloodFigures:
+        """Encode ``messages`` distinct messages (``batch`` a frame), then flood them; the
+        rate is forwards over the span from the first forward to the last."""
+        self._ask(f"prepare {messages} {int(copies)} {batch}")
         result = self._ask(f"go {WINDOW}")
         span = result["last"] - result["first"]
         rate = (result["forwards"] - 1) / span if span > 0 else 0.0
@@ -133,9 +138,9 @@ def _run(directory: Path, flood: int, total: int, chunks: int, profile: Path | N
         tap.wait_for(lambda: len(tap.of("neighbour.added")) == NEIGHBOURS, 30, "4 links")
         rss_start = rss_mb(peer.pid)
         floods = [neighbours.flood(flood, copies=True) for _ in range(raw.RUNS)]
-        throughput = sorted(floods, key=lambda f: f.rate)[len(floods) // 2]  # the median
-        figures = PeerFigures(throughput, throughput, rss_start)
-        done = sum(f.messages for f in floods)
+        batched = [neighbours.flood(flood, copies=True, batch=BATCH) for _ in range(raw.RUNS)]
+        figures = PeerFigures(_median(floods), _median(batched), _median(floods), rss_start)
+        done = sum(f.messages for f in floods + batched)
         _sample(figures, peer.pid, done)
         figures.memory = _memory(neighbours, figures, peer.pid, total - done, chunks)
     finally:
@@ -148,6 +153,10 @@ def _run(directory: Path, flood: int, total: int, chunks: int, profile: Path | N
     figures.errors = len(tap.of("bad.message")) + len(tap.of("internal.error"))
     figures.profile = profile
     return figures
+
+
+def _median(floods: list[FloodFigures]) -> FloodFigures:
+    return sorted(floods, key=lambda f: f.rate)[len(floods) // 2]
 
 
 def _memory(
