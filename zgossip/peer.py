@@ -298,7 +298,11 @@ class Peer(Node):
             return
         frame = frames[0][len(self._topic) :]  # addressed to us: our SUB reads nothing else
         if not wire.is_batch(frame):
-            self._gossip_in(frame)
+            if self._tap is not None and not self._tap.inbound(frame, None):
+                return
+            effects = self.state.gossip(self.clock.monotonic(), frame)
+            if effects:  # a duplicate has none
+                self._apply(effects)
             return
         try:
             batch = wire.decode(frame[1:])
@@ -311,14 +315,10 @@ class Peer(Node):
         if len(batch.items) > self.config.max_batch:  # no peer sends more: refused whole
             self._bad(f"batch of {len(batch.items)} messages, over {self.config.max_batch}")
             return
-        prefix = wire.gossip_frame(batch.peer.encode(), b"")
-        for envelope in batch.items:
-            self._gossip_in(prefix + envelope)
-
-    def _gossip_in(self, frame: bytes) -> None:
-        """One gossip frame (the forwarder's id, then an envelope) for the core."""
-        if self._tap is not None and not self._tap.inbound(frame, None):
-            return
-        effects = self.state.gossip(self.clock.monotonic(), frame)
-        if effects:  # a duplicate has none
+        items: tuple[bytes, ...] | list[bytes] = batch.items
+        if self._tap is not None:
+            prefix = wire.gossip_frame(batch.peer.encode(), b"")  # what the tap sees
+            items = [item for item in items if self._tap.inbound(prefix + item, None)]
+        effects = self.state.forwarded(self.clock.monotonic(), batch.peer, items)
+        if effects:  # duplicates have none
             self._apply(effects)

@@ -28,7 +28,7 @@ spreads down an epidemic broadcast tree, or floods every link (:mod:`zgossip.tre
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from zgossip import records, wire
@@ -201,29 +201,37 @@ class PeerState(Core):
         return out
 
     def gossip(self, now: float, frame: bytes) -> Sequence[Effect]:
-        """A frame from a neighbour's PUB: the forwarder's id, then a gossip envelope.
-
-        A duplicate costs a hash and a lookup, and returns nothing unless it prunes the link
-        it came on (see :mod:`zgossip.tree`)."""
+        """A frame from a neighbour's PUB with one message: the forwarder's id, then a
+        gossip envelope (see :meth:`forwarded`)."""
         try:
             raw_sender, envelope = wire.split_gossip(frame)
-            msg_id = message_id(envelope)
             sender = wire.sender_id(raw_sender)
         except wire.WireError as exc:
             out = self._begin(now)
             self._bad(str(exc))
             return out
-        if msg_id in self.ml:  # a duplicate: dropped before it is even decoded
-            self.duplicates += 1
-            if not self.tree.duplicate(sender):
-                return ()
-            out = self._begin(now)
-            self._out.append(Send(sender, wire.Prune(self.id)))
-            self._emit(records.GossipPrune(sender))
-            return out
+        return self.forwarded(now, sender, (envelope,))
+
+    def forwarded(
+        self, now: float, sender: str, envelopes: Iterable[bytes | memoryview]
+    ) -> Sequence[Effect]:
+        """Gossip envelopes that neighbour ``sender`` forwarded in one frame (a batch: what
+        one turn of its loop forwarded to us).
+
+        A duplicate costs a hash and a lookup, and returns nothing unless it prunes the link
+        it came on (see :mod:`zgossip.tree`)."""
         out = self._begin(now)
-        self._receive_new(msg_id, bytes(envelope), sender)
-        return out
+        ml, tree = self.ml, self.tree
+        for envelope in envelopes:
+            msg_id = message_id(envelope)
+            if msg_id not in ml:
+                self._receive_new(msg_id, bytes(envelope), sender)
+                continue
+            self.duplicates += 1  # dropped before it is even decoded
+            if tree.duplicate(sender):
+                out.append(Send(sender, wire.Prune(self.id)))
+                self._emit(records.GossipPrune(sender))
+        return out or ()
 
     def gauges(self) -> dict[str, float]:
         return {

@@ -543,7 +543,7 @@ def topic(peer: bytes) -> bytes:
 def batch_frame(sender: str, envelopes: tuple[bytes, ...]) -> bytes:
     """What a peer's PUB sends for several messages to one neighbour at once: a zero byte
     (no sender id is empty: a single message's frame never starts so), then a ``batch``
-    envelope. The receiver hands each item on as its own :func:`gossip_frame`."""
+    envelope. The receiver's core takes the items together, from that one sender."""
     return b"\x00" + encode(Batch(sender, envelopes))
 
 

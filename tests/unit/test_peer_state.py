@@ -124,6 +124,20 @@ def test_a_copy_pushed_by_a_neighbour_prunes_its_link_off_the_tree() -> None:
     assert _sends(out, wire.IHave) == [Send(THIRD, wire.IHave(str(ME), (_gossip(OTHER, 2)[1],)))]
 
 
+def test_a_batch_is_taken_whole_its_copies_dropped_and_its_link_pruned_once() -> None:
+    peer = _linked(OTHER, THIRD, FOURTH)
+    batch = [_envelope(_gossip(OTHER, seq)[0]) for seq in (1, 2, 3)]
+    out = peer.forwarded(12.0, THIRD, batch[1:])
+    assert [e.message.seq for e in out if isinstance(e, records.GossipReceived)] == [2, 3]
+    assert [e.to for e in out if isinstance(e, Publish)] == [(OTHER, FOURTH)] * 2  # no echo
+    out = peer.forwarded(12.1, OTHER, batch)  # one new, two copies: one prune
+    assert [e.message.seq for e in out if isinstance(e, records.GossipReceived)] == [1]
+    assert _sends(list(out), wire.Prune) == [Send(OTHER, wire.Prune(str(ME)))]
+    assert peer.forwarded(12.2, FOURTH, batch[:1]) != ()  # FOURTH's copy prunes it too
+    assert peer.forwarded(12.3, FOURTH, batch) == ()  # copies only, from a pruned link
+    assert (peer.received, peer.duplicates) == (3, 6)
+
+
 def test_a_pruned_peer_announces_and_pushes_again_when_grafted() -> None:
     peer = _linked(OTHER, THIRD)
     peer.request(12.0, b"x", wire.Prune(THIRD))
