@@ -280,3 +280,33 @@ def test_two_hosts_split_by_a_cut_are_one_network_again_after_it_heals(
         lan.heal(side_b)
     healed_at = time.time()
     wait_gossip_flows(tap, healed_at, peers)  # every peer hears every other's new gossip
+
+
+def test_a_peer_gossips_what_its_own_host_asks_and_refuses_another_host(
+    lan: Lan, nodes: Nodes
+) -> None:
+    """``zgossip send --via`` without CurveZMQ: from the peer's own host it is gossiped;
+    from another host it is refused (``say.refused``, by the address the frame came from),
+    and nothing goes out."""
+    seed_host, peer_host = lan.hosts[0], lan.hosts[1]
+    seed = f"{seed_host.address}:{SEED_PORTS[0]}"
+    nodes.write_config([seed])
+    nodes.start(seed_host, "seed", SEED_PORTS[0])
+    nodes.tap.wait_event("started", timeout=WAIT, node=seed)
+    peer = nodes.start(peer_host, "peer", PEER_PORTS[0], "--gossip-count", "0")
+    nodes.tap.wait_event("started", timeout=WAIT, node=peer)
+
+    def send(host: Host, text: str) -> subprocess.CompletedProcess[str]:
+        command = host.command(ZGOSSIP, "send", "--via", peer, text, "--timeout", "10")
+        return subprocess.run(command, capture_output=True, text=True, timeout=WAIT)
+
+    elsewhere = send(seed_host, "forged")
+    assert elsewhere.returncode == 1, elsewhere
+    assert "refused" in elsewhere.stderr and len(elsewhere.stderr.splitlines()) == 1
+    refused = nodes.tap.wait_event("say.refused", timeout=WAIT, node=peer)
+    assert refused["address"] == seed_host.address
+    here = send(peer_host, "hello")
+    assert here.returncode == 0 and f"{peer} took it: gossip " in here.stdout, here
+    sent = nodes.tap.wait_event("gossip.sent", timeout=WAIT, node=peer)
+    assert sent["body"] == "hello" and here.stdout.split()[-1] == sent["id"]
+    assert [e["body"] for e in nodes.tap.of("gossip.sent")] == ["hello"]  # "forged" never went
