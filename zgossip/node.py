@@ -65,6 +65,13 @@ def _address(last: zmq.Frame | None) -> str | None:
     return None if last is None else str(last.get("Peer-Address"))
 
 
+def _waiting(sock: zmq.Socket[bytes]) -> bool:
+    """Whether another message waits on ``sock``. Asked once a drain, after its first
+    message: most wake-ups bring one, and a drain that ends on ``zmq.Again`` instead
+    pays for an exception, costly in a process woken from idle (its code is cold)."""
+    return bool(int(sock.get(zmq.EVENTS)) & zmq.POLLIN)
+
+
 class Tap:
     """A seam for tests and tools: it sees each input before the core does and each
     effect before the sockets do, and drops what it returns False for. This one passes
@@ -623,7 +630,7 @@ class Node:
         deadline: float | None = None  # when the timers are next due, as they last said
         caught_up = -math.inf  # when the timers last ran and the logs were last written out
         handled = True  # input came since: the timers have not seen it, nor the logs had it
-        quiet = False  # the last poll found nothing to read
+        quiet = False  # nothing waits: the last poll found nothing, or all it found was read
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
@@ -654,7 +661,7 @@ class Node:
                 timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
             self._guarded(self._end_turn)
             ready = self._poller.poll(timeout)
-            quiet = not ready
+            quiet = True  # unless a socket still holds input: then poll again before blocking
             for sock, _ in ready:
                 handled = busy = True
                 if sock == wake_fd:
@@ -662,7 +669,10 @@ class Node:
                         self._wake_r.recv(4096)
                     self._run_calls()
                     continue
-                self._drain(sock)
+                if not self._drain(sock):
+                    quiet = False
+            if ready:  # what the input forwards goes out first, before the logs are written
+                self._guarded(self._end_turn)
 
     def _timers(self) -> float | None:
         """Do what is due; when next to."""
@@ -688,21 +698,24 @@ class Node:
             if sock in self._handlers:  # not the wake pipe: its calls wait for the loop
                 self._drain(sock)
 
-    def _drain(self, sock: zmq.Socket[bytes]) -> None:
+    def _drain(self, sock: zmq.Socket[bytes]) -> bool:
+        """Handle what ``sock`` holds, ``_BATCH`` messages at most: True when it was read to
+        the end (nothing is left waiting)."""
         if sock is self._router:
-            self._drain_router()
-            return
+            return self._drain_router()
         # recv_multipart, inlined: it is most of the cost of a duplicate gossip message. A
         # zmq.Frame says whether more follow for less than the socket option costs.
         recv = sock.recv
-        for _ in range(_BATCH):
+        for turn in range(_BATCH):
             handler = self._handlers.get(sock)
             if handler is None:  # a handler closed it
-                return
+                return True
+            if turn == 1 and not _waiting(sock):
+                return True
             try:
                 part = recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
-                return
+                return True
             frames = [part.bytes]
             while part.more:  # a message's frames arrive together: none can be missing
                 part = recv(zmq.NOBLOCK, copy=False)
@@ -711,21 +724,25 @@ class Node:
                 handler(frames)
             except Exception as exc:  # one message must not stop the node
                 self._internal_error(exc)
+        return False
 
-    def _drain_router(self) -> None:
+    def _drain_router(self) -> bool:
         """The ROUTER's messages, each with its last frame as received: it knows the
         address it came from. Liveness and requests, not gossip: this costs little."""
         assert self._router is not None
         recv = self._router.recv_multipart
-        for _ in range(_BATCH):
+        for turn in range(_BATCH):
+            if turn == 1 and not _waiting(self._router):
+                return True
             try:
                 parts = recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
-                return
+                return True
             try:
                 self._on_router([part.bytes for part in parts], parts[-1])
             except Exception as exc:  # one message must not stop the node
                 self._internal_error(exc)
+        return False
 
     def _close(self) -> None:
         try:
