@@ -56,6 +56,8 @@ _HANDSHAKES = (
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 )
+#: The socket option and its flag that _waiting asks, as ints (enum arithmetic is Python).
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
 
@@ -69,7 +71,7 @@ def _waiting(sock: zmq.Socket[bytes]) -> bool:
     """Whether another message waits on ``sock``. Asked once a drain, after its first
     message: most wake-ups bring one, and a drain that ends on ``zmq.Again`` instead
     pays for an exception, costly in a process woken from idle (its code is cold)."""
-    return bool(int(sock.get(zmq.EVENTS)) & zmq.POLLIN)
+    return bool(int(sock.get(_EVENTS)) & _POLLIN)
 
 
 class Tap:
