@@ -284,7 +284,8 @@ class Node:
         raise NotImplementedError
 
     def _end_turn(self) -> None:
-        """The loop is about to wait for input again: send what was held for it."""
+        """Send what was held for the end of the turn: after the input a poll found, and
+        before the loop polls again (what the timers forwarded)."""
 
     # -- helpers for subclasses -------------------------------------------------
 
@@ -632,7 +633,8 @@ class Node:
         deadline: float | None = None  # when the timers are next due, as they last said
         caught_up = -math.inf  # when the timers last ran and the logs were last written out
         handled = True  # input came since: the timers have not seen it, nor the logs had it
-        quiet = False  # nothing waits: the last poll found nothing, or all it found was read
+        quiet = False  # nothing waits: the last poll found nothing, or woke us and all it
+        # found was read (a stream of input, polled without waiting, catches up by _GRAIN)
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
@@ -663,7 +665,9 @@ class Node:
                 timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
             self._guarded(self._end_turn)
             ready = self._poller.poll(timeout)
-            quiet = True  # unless a socket still holds input: then poll again before blocking
+            # Woken from idle and every socket read to the end: catch up at once, rather
+            # than poll again to learn that nothing more came.
+            quiet = not ready or timeout != 0
             for sock, _ in ready:
                 handled = busy = True
                 if sock == wake_fd:
