@@ -23,7 +23,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zgossip.clock import Clock
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class CaseTimeout:
+    """The deadline key of a case on ``peer`` that no majority decided in time."""
+
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictExpiry:
+    """The deadline key of a verdict on ``peer``, kept for seeds that ask late."""
+
+    peer: str
+
+
+#: The agreement's deadline keys.
+AgreementKey = CaseTimeout | VerdictExpiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +61,14 @@ class _Case:
 
 class Agreement:
     """The open cases of one seed, and the verdicts it reached lately. A case closes
-    undecided at its ``("case", peer)`` key of the seed's deadlines (:meth:`expired`), a
-    verdict is forgotten at its ``("verdict", peer)`` key (:meth:`forget`)."""
+    undecided at its :class:`CaseTimeout` key of the seed's deadlines (:meth:`expired`),
+    a verdict is forgotten at its :class:`VerdictExpiry` key (:meth:`forget`)."""
 
     def __init__(
         self,
         seeds: Iterable[str],
         me: str,
-        deadlines: Deadlines[Key],
+        deadlines: Schedule[AgreementKey],
         clock: Clock,
         *,
         patience: float,
@@ -93,7 +111,7 @@ class Agreement:
         if self.refusal(peer) is not None:
             return False
         self._cases[peer] = _Case(reporter, self._clock.time())
-        self._deadlines.set(("case", peer), self._clock.monotonic() + self._patience)
+        self._deadlines.set(CaseTimeout(peer), self._clock.monotonic() + self._patience)
         return True
 
     def since(self, peer: str) -> float | None:
@@ -127,9 +145,9 @@ class Agreement:
 
     def _decide(self, peer: str, case: _Case, dead: bool) -> Decision:
         del self._cases[peer]
-        self._deadlines.cancel(("case", peer))
+        self._deadlines.cancel(CaseTimeout(peer))
         self._decided[peer] = dead
-        self._deadlines.set(("verdict", peer), self._clock.monotonic() + self._patience)
+        self._deadlines.set(VerdictExpiry(peer), self._clock.monotonic() + self._patience)
         return Decision(peer, dead, case.reporter, dict(case.votes))
 
     def expired(self, peer: str) -> bool:

@@ -9,14 +9,16 @@ It opens no socket or file, starts no thread and reads no clock: the executor
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from zgossip import wire
 from zgossip.clock import Pinned
 from zgossip.config import Config
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Deadlines, Schedule
 from zgossip.effects import CloseProbe, Effect, OpenProbe, Reply
-from zgossip.liveness import Probes
+from zgossip.liveness import Probes, ProbeTimeout
 from zgossip.records import BadMessage, Event
 
 
@@ -30,21 +32,34 @@ class _ProbeFor:
 
 #: Who waits for a probe's answer: an asker, or (None) this node itself.
 _Waiter = _ProbeFor | None
+#: A core's deadline keys: the union of its parts' key types.
+K = TypeVar("K", bound=Hashable)
 
 
-class Core:
+class Core(Generic[K]):
     """The shared part; :class:`zgossip.peer_state.PeerState` and
-    :class:`zgossip.seed_state.SeedState` are the two cores."""
+    :class:`zgossip.seed_state.SeedState` are the two cores, each with its own union of
+    deadline keys ``K``."""
 
-    def __init__(self, config: Config, *, now: float, wall_offset: float) -> None:
-        """``wall_offset``: Unix time minus monotonic time, for the timestamps others read."""
+    def __init__(
+        self,
+        config: Config,
+        deadlines: Deadlines[K],
+        probe_keys: Schedule[ProbeTimeout],
+        *,
+        now: float,
+        wall_offset: float,
+    ) -> None:
+        """``deadlines``: the core's, empty; ``probe_keys``: the same, as its probes see it
+        (``K`` includes :class:`ProbeTimeout`). ``wall_offset``: Unix time minus monotonic
+        time, for the timestamps others read."""
         self.config = config
         self.id = str(config.address)
         self.clock = Pinned(now, wall_offset)
         self._out: list[Effect] = []
         #: Everything timed, by key; each part of the core keeps its own keys here.
-        self.deadlines: Deadlines[Key] = Deadlines()
-        self.probes: Probes[_Waiter] = Probes(self.deadlines, self.clock, config.request_timeout)
+        self.deadlines = deadlines
+        self.probes: Probes[_Waiter] = Probes(probe_keys, self.clock, config.request_timeout)
 
     # -- entry points shared by both roles ---------------------------------------------
 
@@ -100,17 +115,17 @@ class Core:
 
     # -- what the roles provide ----------------------------------------------------------
 
-    def _on_due(self, key: Key) -> None:
-        """The time of ``key`` has come (the roles handle their own kinds of key)."""
-        if key[0] == "probe":
-            target = str(key[1])
-            waiters = self.probes.expired(target)
-            if waiters:
-                self._out.append(CloseProbe(target))
-            for waiter in waiters:
-                self._resolve(waiter, target, alive=False)
-        else:
-            raise AssertionError(f"no one handles deadline {key!r}")
+    def _on_due(self, key: K) -> None:
+        """The time of ``key`` has come: each role matches its own union of keys."""
+        raise NotImplementedError
+
+    def _probe_timed_out(self, target: str) -> None:
+        """The probe of ``target`` had no answer in time (a :class:`ProbeTimeout`)."""
+        waiters = self.probes.expired(target)
+        if waiters:
+            self._out.append(CloseProbe(target))
+        for waiter in waiters:
+            self._resolve(waiter, target, alive=False)
 
     def _after_due(self) -> None:
         """Once the keys due are handled: what is best done for them all at once."""

@@ -1,9 +1,11 @@
 """One deadline structure per node: every timed thing a core waits for, soonest first.
 
-A key (a tuple naming what is timed: ``("probe", target)``, ``("round",)``, ...) has at
-most one deadline; setting it again moves it, cancelling drops it. A core asks
-:meth:`Deadlines.due` for the keys whose time has come and acts on each, and
-:meth:`Deadlines.next` says when it next needs the clock, in O(1) (amortised).
+A key (a small frozen record naming what is timed: ``ProbeTimeout(target)``,
+``ROUND``, ...; each part of a core defines its own) has at most one deadline; setting
+it again moves it, cancelling drops it. A core asks :meth:`Deadlines.due` for the keys
+whose time has come and dispatches each by its type (a ``match`` that mypy checks is
+exhaustive), and :meth:`Deadlines.next` says when it next needs the clock, in O(1)
+(amortised). A part sees the deadlines only as a :class:`Schedule` of its own keys.
 
 A binary heap with lazy deletion: a moved or cancelled key leaves its old entry in the
 heap, skipped when it comes to the top; the heap is rebuilt when such entries outnumber
@@ -14,14 +16,26 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
-#: What the cores time: a tuple whose first item says what kind of thing it is.
-Key = tuple[str | int | bytes, ...]
+K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
 
 #: Below this many entries the heap is never rebuilt: not worth it.
 _COMPACT_AT = 64
+
+
+class Schedule(Protocol[K_contra]):
+    """What a part of a core does with the node's deadlines: its own keys only. A
+    ``Deadlines`` of a core's whole key union is a ``Schedule`` of each part's keys."""
+
+    def set(self, key: K_contra, when: float) -> None: ...
+
+    def cancel(self, key: K_contra) -> None: ...
+
+    def get(self, key: K_contra) -> float | None: ...
+
+    def __contains__(self, key: object) -> bool: ...
 
 
 class Deadlines(Generic[K]):

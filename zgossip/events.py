@@ -247,8 +247,8 @@ class EventLog:
         """Record ``event``: its JSON line, its human lines, and a dict for each listener.
         A sender's bad input is said once a while, with how much of it came."""
         kind = type(event)
-        if kind is records.BadMessage:
-            said = self._said_bad(event)  # type: ignore[arg-type]
+        if isinstance(event, records.BadMessage):
+            said = self._said_bad(event)
             if said is None:
                 return
             event = said

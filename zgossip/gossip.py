@@ -18,7 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zgossip.clock import Clock
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class GapDue:
+    """The deadline key of a gap: ``origin``'s message ``seq``, missing here."""
+
+    origin: str
+    seq: int
 
 
 def message_id(frame: bytes | memoryview) -> bytes:
@@ -181,7 +189,7 @@ class Gaps:
     arrives by several paths and out of order, so a gap is asked for only once it has
     lasted ``delay``: first from the neighbour whose later message revealed it, then, every
     ``delay`` more, from another neighbour, ``tries`` times at most. Each gap is timed by
-    its ``("gap", origin, seq)`` key of the peer's deadlines; the peer hands the keys that
+    its :class:`GapDue` key of the peer's deadlines; the peer hands the keys that
     come due to :meth:`ask`. Memory is bounded: at most ``max_missing`` gaps an origin, the
     oldest given up first, and an origin not heard from for ``forget`` seconds is forgotten
     (as is the longest silent one beyond ``max_origins``): when it speaks again, it starts
@@ -193,7 +201,7 @@ class Gaps:
 
     def __init__(
         self,
-        deadlines: Deadlines[Key],
+        deadlines: Schedule[GapDue],
         clock: Clock,
         *,
         delay: float,
@@ -225,7 +233,7 @@ class Gaps:
             known = _Origin(seq + 1, now)
         elif seq < known.next:  # a gap filled, or a late copy by a slower path
             if known.missing.pop(seq, None) is not None:
-                self._deadlines.cancel(("gap", origin, seq))
+                self._deadlines.cancel(GapDue(origin, seq))
         elif seq - known.next > self._max_missing:  # a leap: more than we could ask for
             if known.leap is not None and 0 < seq - known.leap <= self._max_missing:
                 known.next = seq + 1  # borne out by a second message: it really leapt
@@ -235,12 +243,12 @@ class Gaps:
         else:
             for skipped in range(max(known.next, seq - self._max_missing), seq):
                 known.missing[skipped] = _Gap(now, sender)
-                self._deadlines.set(("gap", origin, skipped), now + self._delay)
+                self._deadlines.set(GapDue(origin, skipped), now + self._delay)
             known.next = seq + 1
             while len(known.missing) > self._max_missing:
                 oldest = next(iter(known.missing))
                 del known.missing[oldest]
-                self._deadlines.cancel(("gap", origin, oldest))
+                self._deadlines.cancel(GapDue(origin, oldest))
         known.heard = now
         self._origins[origin] = known  # to the end: the least recently heard stay in front
         while len(self._origins) > self._max_origins:
@@ -264,13 +272,13 @@ class Gaps:
             if gap.tries > 0 or gap.ask not in neighbours:  # someone else this time
                 gap.ask = _after(gap.ask, neighbours)
             gap.tries += 1
-            self._deadlines.set(("gap", origin, seq), gap.since + self._delay * (gap.tries + 1))
+            self._deadlines.set(GapDue(origin, seq), gap.since + self._delay * (gap.tries + 1))
             asks.setdefault(gap.ask, {}).setdefault(origin, []).append(seq)
         return asks
 
     def _give_up(self, origin: str, known: _Origin) -> None:
         for seq in known.missing:
-            self._deadlines.cancel(("gap", origin, seq))
+            self._deadlines.cancel(GapDue(origin, seq))
 
 
 def _after(current: str, ring: list[str]) -> str:

@@ -18,9 +18,23 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from zgossip.clock import Clock
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Schedule
 
 W = TypeVar("W")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTimeout:
+    """The deadline key of a probe of ``target``: no answer in time."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SuspicionTimeout:
+    """The deadline key of an indirect probe of ``suspect``: no helper vouched in time."""
+
+    suspect: str
 
 
 @dataclass(slots=True)
@@ -81,9 +95,9 @@ class Liveness:
 
 class Probes(Generic[W]):
     """Open probes: a target, and whoever waits for the answer (``W``). Each times out at
-    its ``("probe", target)`` key of the node's deadlines: then call :meth:`expired`."""
+    its :class:`ProbeTimeout` key of the node's deadlines: then call :meth:`expired`."""
 
-    def __init__(self, deadlines: Deadlines[Key], clock: Clock, timeout: float) -> None:
+    def __init__(self, deadlines: Schedule[ProbeTimeout], clock: Clock, timeout: float) -> None:
         self._deadlines = deadlines
         self._clock = clock
         self._timeout = timeout
@@ -102,12 +116,12 @@ class Probes(Generic[W]):
             waiters.append(waiter)
             return False
         self._open[target] = [waiter]
-        self._deadlines.set(("probe", target), self._clock.monotonic() + self._timeout)
+        self._deadlines.set(ProbeTimeout(target), self._clock.monotonic() + self._timeout)
         return True
 
     def answered(self, target: str) -> list[W]:
         """``target`` answered: close its probe; who waited (none if no probe was open)."""
-        self._deadlines.cancel(("probe", target))
+        self._deadlines.cancel(ProbeTimeout(target))
         return self._open.pop(target, [])
 
     def expired(self, target: str) -> list[W]:
@@ -117,9 +131,9 @@ class Probes(Generic[W]):
 
 class Suspicions:
     """Indirect probes of suspects: refuted by any helper that reaches the suspect. Each
-    ends at its ``("suspicion", suspect)`` key of the node's deadlines: :meth:`expired`."""
+    ends at its :class:`SuspicionTimeout` key of the node's deadlines: :meth:`expired`."""
 
-    def __init__(self, deadlines: Deadlines[Key], clock: Clock, timeout: float) -> None:
+    def __init__(self, deadlines: Schedule[SuspicionTimeout], clock: Clock, timeout: float) -> None:
         self._deadlines = deadlines
         self._clock = clock
         self._timeout = timeout
@@ -137,7 +151,7 @@ class Suspicions:
         if not waiting:
             raise ValueError("an indirect probe needs a helper")
         self._open[suspect] = waiting
-        self._deadlines.set(("suspicion", suspect), self._clock.monotonic() + self._timeout)
+        self._deadlines.set(SuspicionTimeout(suspect), self._clock.monotonic() + self._timeout)
 
     def result(self, suspect: str, helper: str, alive: bool) -> bool | None:
         """A helper's answer. True: refuted (closed). False: no helper reached it: dead
@@ -160,5 +174,5 @@ class Suspicions:
         return self._open.pop(suspect, None) is not None
 
     def _close(self, suspect: str) -> bool:
-        self._deadlines.cancel(("suspicion", suspect))
+        self._deadlines.cancel(SuspicionTimeout(suspect))
         return self._open.pop(suspect, None) is not None

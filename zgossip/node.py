@@ -24,7 +24,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar, assert_never
 
 import zmq
 
@@ -32,7 +32,16 @@ from zgossip import memory, metrics, records, security, wire
 from zgossip.clock import Clock, SystemClock, earliest
 from zgossip.config import Config, ConfigError
 from zgossip.core import Core
-from zgossip.effects import CloseProbe, Disconnect, Effect, OpenProbe, Reply, Send
+from zgossip.effects import (
+    CloseProbe,
+    Connect,
+    Disconnect,
+    Effect,
+    OpenProbe,
+    Publish,
+    Reply,
+    Send,
+)
 from zgossip.events import EventLog
 from zgossip.monitor import Watchers
 from zgossip.quiet import Quiet
@@ -167,15 +176,8 @@ class Node:
             window=config.watch_window,
             ttl=config.watch_for,
         )
-        self._effectors: dict[type, Callable[[Any], None]] = {
-            Send: self._do_send,
-            Reply: self._do_reply,
-            Disconnect: self._do_disconnect,
-            OpenProbe: self._do_open_probe,
-            CloseProbe: self._do_close_probe,
-        }
         now = self.clock.monotonic()
-        self.state: Core = self._core(now, self.clock.time() - now)
+        self.state: Core[Any] = self._core(now, self.clock.time() - now)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -270,7 +272,7 @@ class Node:
 
     # -- what subclasses provide ----------------------------------------------
 
-    def _core(self, now: float, wall_offset: float) -> Core:
+    def _core(self, now: float, wall_offset: float) -> Core[Any]:
         """The protocol core this node executes, made at ``now`` (Unix time minus monotonic
         time: ``wall_offset``)."""
         raise NotImplementedError
@@ -345,15 +347,37 @@ class Node:
 
     def _apply(self, effects: Sequence[Effect]) -> None:
         """Carry out a core's effects, in order; events go to the sink."""
-        effectors, tap = self._effectors, self._tap
+        tap = self._tap
         for effect in effects:
             if tap is not None and not tap.outbound(effect):
                 continue
-            effector = effectors.get(type(effect))
-            if effector is not None:
-                effector(effect)
-            else:
-                self._event(effect)  # type: ignore[arg-type]
+            match effect:  # the most frequent first: gossip forwarded, and its event
+                case Publish():
+                    self._do_publish(effect)
+                case records.Event():
+                    self._event(effect)
+                case Send():
+                    self._do_send(effect)
+                case Reply():
+                    self._reply(effect.to, effect.message)
+                case Connect():
+                    self._do_connect(effect)
+                case Disconnect():
+                    self._do_disconnect(effect)
+                case OpenProbe():
+                    self._do_open_probe(effect)
+                case CloseProbe():
+                    self._do_close_probe(effect)
+                case _:
+                    assert_never(effect)
+
+    def _do_publish(self, effect: Publish) -> None:
+        """Gossip on our PUB: a peer's (a seed's core publishes nothing)."""
+        raise NotImplementedError(f"a {self.role} has no PUB")
+
+    def _do_connect(self, effect: Connect) -> None:
+        """Link to a peer: a peer's (a seed's core links to no one)."""
+        raise NotImplementedError(f"a {self.role} makes no links")
 
     def _event(self, event: records.Event) -> None:
         self.events.emit(event)
@@ -396,9 +420,6 @@ class Node:
                 else "the handshake failed (do both hold each other's certificates?)"
             )
             self.events.emit(records.AuthRefused(target, reason))
-
-    def _do_reply(self, effect: Reply) -> None:
-        self._reply(effect.to, effect.message)
 
     def _do_disconnect(self, effect: Disconnect) -> None:
         dealer = self._dealers.pop(effect.peer, None)

@@ -96,9 +96,6 @@ class Peer(Node):
         self._prefix = wire.gossip_frame(self.id.encode(), b"")  # what a forward starts with
         self._outbox: dict[str, list[bytes]] = {}  # neighbour -> envelopes of this turn
         self._forwarded_bytes = self._forwarded_frames = 0  # gossip sent on the PUB
-        self._effectors[Publish] = self._do_publish
-        self._effectors[Connect] = self._do_connect
-        self._effectors[Disconnect] = self._do_disconnect_link
 
     def _core(self, now: float, wall_offset: float) -> PeerState:
         return PeerState(self.config, rng=self.rng, now=now, wall_offset=wall_offset)
@@ -238,8 +235,8 @@ class Peer(Node):
         if effect.peer in self._connected:  # else the link never comes up, and fails in time
             self._connect(self._sub, effect.peer, effect.pub)  # a CURVE client of its XPUB
 
-    def _do_disconnect_link(self, effect: Disconnect) -> None:
-        self._do_disconnect(effect)
+    def _do_disconnect(self, effect: Disconnect) -> None:
+        super()._do_disconnect(effect)
         self._topics.pop(effect.peer, None)
         if effect.pub is not None:
             with contextlib.suppress(zmq.ZMQError):  # never connected

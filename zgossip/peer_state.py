@@ -30,18 +30,54 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
 from zgossip import records, wire
 from zgossip.config import Config
 from zgossip.core import Core
-from zgossip.deadlines import Key
+from zgossip.deadlines import Deadlines
 from zgossip.effects import Connect, Disconnect, Effect, Publish, Reply, Send
-from zgossip.gossip import Gaps, MessageList, OriginRates, message_id
-from zgossip.liveness import Liveness, Suspicions
+from zgossip.gossip import GapDue, Gaps, MessageList, OriginRates, message_id
+from zgossip.liveness import Liveness, ProbeTimeout, Suspicions, SuspicionTimeout
 from zgossip.overlay import pick_neighbours
 from zgossip.quiet import Quiet
-from zgossip.registration import Registration
-from zgossip.tree import Tree
+from zgossip.registration import Registration, RegistrationDue
+from zgossip.tree import AnnounceDue, GraftTimeout, Tree
+
+
+@dataclass(frozen=True, slots=True)
+class RoundDue:
+    """The deadline key of the next liveness round (:data:`ROUND`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPatience:
+    """The deadline key of saying why the peer has not joined yet (:data:`JOINING`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GossipDue:
+    """The deadline key of the peer's next automatic message (:data:`GOSSIP`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecallDue:
+    """The deadline key of pinging the neighbours lost for dead (:data:`RECALL`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTimeout:
+    """The deadline key of a link to ``peer`` that is not up yet."""
+
+    peer: str
+
+
+ROUND, JOINING, GOSSIP, RECALL = RoundDue(), JoinPatience(), GossipDue(), RecallDue()
+#: Everything a peer times.
+PeerKey = (
+    RoundDue | JoinPatience | GossipDue | RecallDue | LinkTimeout | ProbeTimeout
+    | SuspicionTimeout | GapDue | GraftTimeout | AnnounceDue | RegistrationDue
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -53,13 +89,14 @@ class Neighbour:
     up: bool = False
 
 
-class PeerState(Core):
+class PeerState(Core[PeerKey]):
     """The protocol state of one peer."""
 
     def __init__(
         self, config: Config, *, rng: random.Random, now: float, wall_offset: float
     ) -> None:
-        super().__init__(config, now=now, wall_offset=wall_offset)
+        deadlines: Deadlines[PeerKey] = Deadlines()
+        super().__init__(config, deadlines, deadlines, now=now, wall_offset=wall_offset)
         self.rng = rng
         self.pub = ""  # our PUB's endpoint, as bound: known at start
         self.ml = MessageList(
@@ -104,10 +141,10 @@ class PeerState(Core):
         self._subscribers: dict[str, None] = {}  # peers whose SUB our PUB saw, oldest first
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
         self._seq = 0  # every message this peer created
-        self._sent = 0  # of which automatic ones (gossip-count): ("gossip",) once linked
+        self._sent = 0  # of which automatic ones (gossip-count): GOSSIP once linked
         self._next_round = now + config.liveness_interval
-        self.deadlines.set(("round",), self._next_round)
-        self.deadlines.set(("joining",), now + config.join_patience)
+        self.deadlines.set(ROUND, self._next_round)
+        self.deadlines.set(JOINING, now + config.join_patience)
         self._gaps_due: list[tuple[str, int]] = []  # gap keys come due, asked for together
         self._grafts_due: list[bytes] = []  # and graft keys: ids announced, never come
         self.received = 0  # first receipts of others' messages, by any way
@@ -258,31 +295,33 @@ class PeerState(Core):
 
     # -- timers ----------------------------------------------------------------------------
 
-    def _on_due(self, key: Key) -> None:
-        kind = key[0]
-        if kind == "gap":
-            self._gaps_due.append((str(key[1]), int(key[2])))
-        elif kind == "round":
-            self._liveness_round()
-        elif kind == "registration":
-            self._registration()
-        elif kind == "link":
-            self._link_failed(str(key[1]))
-        elif kind == "suspicion":
-            if self.suspicions.expired(str(key[1])):  # no helper vouched for it in time
-                self._on_dead(str(key[1]), self.clock.time())
-        elif kind == "graft":
-            self._grafts_due.append(bytes(key[1]))  # type: ignore[arg-type]
-        elif kind == "announce":
-            self._announce()
-        elif kind == "gossip":
-            self._gossip()
-        elif kind == "recall":
-            self._recall()
-        elif kind == "joining":
-            self._still_joining()
-        else:
-            super()._on_due(key)
+    def _on_due(self, key: PeerKey) -> None:
+        match key:
+            case GapDue(origin=origin, seq=seq):
+                self._gaps_due.append((origin, seq))
+            case GraftTimeout(msg_id=msg_id):
+                self._grafts_due.append(msg_id)
+            case AnnounceDue():
+                self._announce()
+            case RoundDue():
+                self._liveness_round()
+            case RegistrationDue():
+                self._registration()
+            case LinkTimeout(peer=peer):
+                self._link_failed(peer)
+            case SuspicionTimeout(suspect=suspect):
+                if self.suspicions.expired(suspect):  # no helper vouched for it in time
+                    self._on_dead(suspect, self.clock.time())
+            case ProbeTimeout(target=target):
+                self._probe_timed_out(target)
+            case GossipDue():
+                self._gossip()
+            case RecallDue():
+                self._recall()
+            case JoinPatience():
+                self._still_joining()
+            case _:
+                assert_never(key)
 
     def _after_due(self) -> None:
         if self._gaps_due:
@@ -337,7 +376,7 @@ class PeerState(Core):
         if stalled:  # answers may sit unread in buffers of ours: judge no one this round
             self._emit(records.LivenessLate(round(late, 6)))
         self._next_round = now + self.config.liveness_interval
-        self.deadlines.set(("round",), self._next_round)
+        self.deadlines.set(ROUND, self._next_round)
         ts = self.clock.time()
         result = self.liveness.round(ts, judge=not stalled)
         for neighbour, misses in result.missed:
@@ -402,7 +441,7 @@ class PeerState(Core):
         self._sent += 1
         self._publish(f"{self.clock.time():.6f}:{self.config.address.host}:{self._sent}")
         if self._more_to_send():
-            self.deadlines.set(("gossip",), self.clock.monotonic() + self.config.gossip_interval)
+            self.deadlines.set(GOSSIP, self.clock.monotonic() + self.config.gossip_interval)
         else:  # said, or a demo that goes quiet looks like one that broke
             self._emit(records.GossipDone(self._sent))
 
@@ -434,7 +473,7 @@ class PeerState(Core):
             self._emit(records.SeedRegistered(seed, len(message.peers)))
         if len(self.registration.registered()) >= self.registration.quorum:
             self._joined = True  # a majority of the seeds hold our registration: we are in
-            self.deadlines.cancel(("joining",))
+            self.deadlines.cancel(JOINING)
         self._top_up()
 
     def _top_up(self) -> None:
@@ -469,7 +508,7 @@ class PeerState(Core):
     def _add(self, peer: str, pub: str) -> None:
         self._out.append(Connect(peer, pub))
         self.neighbours[peer] = neighbour = Neighbour(peer, pub)
-        self.deadlines.set(("link", peer), self.clock.monotonic() + self.config.death_window)
+        self.deadlines.set(LinkTimeout(peer), self.clock.monotonic() + self.config.death_window)
         self._advance(neighbour)
 
     def _advance(self, neighbour: Neighbour) -> None:
@@ -479,7 +518,7 @@ class PeerState(Core):
             self._out.append(Send(neighbour.id, wire.Ready(self.id)))
         if neighbour.ready_sent and neighbour.ready_heard and not neighbour.up:
             neighbour.up = True
-            self.deadlines.cancel(("link", neighbour.id))
+            self.deadlines.cancel(LinkTimeout(neighbour.id))
             self._link_up(neighbour)
 
     def _link_up(self, neighbour: Neighbour) -> None:
@@ -489,9 +528,9 @@ class PeerState(Core):
         items = self.ml.recent(max_bytes=wire.MAX_FRAME // 2)
         if items:
             self._out.append(Send(neighbour.id, wire.History(self.id, tuple(items))))
-        first = ("gossip",) not in self.deadlines and self._more_to_send()
+        first = GOSSIP not in self.deadlines and self._more_to_send()
         if first:  # our own messages start one interval after the first link is up
-            self.deadlines.set(("gossip",), self.clock.monotonic() + self.config.gossip_interval)
+            self.deadlines.set(GOSSIP, self.clock.monotonic() + self.config.gossip_interval)
         for seed in self.registration.registered():  # tell the seeds our new degree
             self._send_register(seed)
 
@@ -502,7 +541,7 @@ class PeerState(Core):
         self.liveness.forget(peer)
         self.tree.remove(peer)
         self.suspicions.refute(peer)  # no longer ours to judge
-        self.deadlines.cancel(("link", peer))
+        self.deadlines.cancel(LinkTimeout(peer))
         self._out.append(Disconnect(peer, neighbour.pub))
 
     def _revoke(self, node: str) -> None:
@@ -590,7 +629,7 @@ class PeerState(Core):
             return
         registered = len(self.registration.registered())
         self._emit(records.JoinWaiting(registered, self.registration.quorum, len(self._seeds)))
-        self.deadlines.set(("joining",), self.clock.monotonic() + self.config.join_patience)
+        self.deadlines.set(JOINING, self.clock.monotonic() + self.config.join_patience)
 
     # -- after a partition -----------------------------------------------------------------
 
@@ -601,8 +640,8 @@ class PeerState(Core):
         self._recalled[lost.id] = (lost.pub, self.clock.monotonic() + self.config.recall_for)
         while len(self._recalled) > self.config.max_recalled:
             del self._recalled[next(iter(self._recalled))]
-        if ("recall",) not in self.deadlines:
-            self.deadlines.set(("recall",), self.clock.monotonic() + self.config.recall_interval)
+        if RECALL not in self.deadlines:
+            self.deadlines.set(RECALL, self.clock.monotonic() + self.config.recall_interval)
 
     def _recall(self) -> None:
         """Ping the neighbours lost for dead; see :meth:`_probe_result`."""
@@ -612,7 +651,7 @@ class PeerState(Core):
             if peer not in self.neighbours:
                 self._probe(peer)
         if self._recalled:
-            self.deadlines.set(("recall",), now + self.config.recall_interval)
+            self.deadlines.set(RECALL, now + self.config.recall_interval)
 
     def _probe_result(self, target: str, alive: bool) -> None:
         """Our own probe of a neighbour lost for dead: one that answers was cut off from us,

@@ -16,7 +16,15 @@ import random
 from dataclasses import dataclass, field
 
 from zgossip.clock import Clock
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationDue:
+    """The deadline key of a peer's registration (one a peer: :data:`REGISTRATION`)."""
+
+
+REGISTRATION = RegistrationDue()
 
 
 @dataclass(slots=True)
@@ -42,13 +50,13 @@ class Due:
 
 class Registration:
     """Registration state of one peer towards the seeds of config.txt. It keeps its
-    ``("registration",)`` key of the peer's deadlines at when :meth:`poll` has something
+    :data:`REGISTRATION` key of the peer's deadlines at when :meth:`poll` has something
     to do (a timeout, a refresh, or a retry)."""
 
     def __init__(
         self,
         seeds: list[str],
-        deadlines: Deadlines[Key],
+        deadlines: Schedule[RegistrationDue],
         clock: Clock,
         *,
         interval: float,
@@ -124,7 +132,7 @@ class Registration:
 
     def next_deadline(self) -> float | None:
         """When :meth:`poll` has something to do next, as our key says."""
-        return self._deadlines.get(("registration",))
+        return self._deadlines.get(REGISTRATION)
 
     def _schedule(self) -> None:
         """Keep our key at the soonest of the active seeds' timeouts and refreshes, and of
@@ -141,6 +149,6 @@ class Registration:
             if not s.active and (short or s.lost):
                 soonest = s.next_at if soonest is None else min(soonest, s.next_at)
         if soonest is None:
-            self._deadlines.cancel(("registration",))
+            self._deadlines.cancel(REGISTRATION)
         else:
-            self._deadlines.set(("registration",), soonest)
+            self._deadlines.set(REGISTRATION, soonest)

@@ -1,7 +1,7 @@
 """The seed's peer list (pure: no sockets).
 
 Peers refresh their registration every liveness interval. A peer not heard
-from for ``ttl`` seconds comes due at its ``("silent", peer)`` key of the seed's
+from for ``ttl`` seconds comes due at its :class:`SilenceTimeout` key of the seed's
 deadlines, once until it is heard from again, so that the seed can suspect it
 (see :mod:`zgossip.agreement`): that is how a seed learns of a death that was
 reported only to other seeds, or to no one. The
@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import dataclass
 
 from zgossip.clock import Clock
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Schedule
 from zgossip.wire import Member, PeerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceTimeout:
+    """The deadline key of a registration not refreshed for too long."""
+
+    peer: str
 
 
 class Registry:
     """Live peers with their advertised PUB endpoints and degrees."""
 
-    def __init__(self, deadlines: Deadlines[Key], clock: Clock, ttl: float) -> None:
+    def __init__(self, deadlines: Schedule[SilenceTimeout], clock: Clock, ttl: float) -> None:
         self._deadlines = deadlines
         self._clock = clock
         self._ttl = ttl
@@ -59,11 +67,11 @@ class Registry:
 
     def touch(self, peer: str) -> None:
         """``peer`` showed life: its silence starts again from now."""
-        self._deadlines.set(("silent", peer), self._clock.monotonic() + self._ttl)
+        self._deadlines.set(SilenceTimeout(peer), self._clock.monotonic() + self._ttl)
 
     def remove(self, peer: str) -> bool:
         """Drop ``peer``; True when it was listed."""
-        self._deadlines.cancel(("silent", peer))
+        self._deadlines.cancel(SilenceTimeout(peer))
         self._claims.pop(peer, None)
         if self._peers.pop(peer, None) is None:
             return False

@@ -15,23 +15,29 @@ peer's behalf (``probe``) when the peer has no other neighbour to ask.
 from __future__ import annotations
 
 import random
+from typing import assert_never
 
 from zgossip import records, wire
-from zgossip.agreement import Agreement, Decision
+from zgossip.agreement import Agreement, CaseTimeout, Decision, VerdictExpiry
 from zgossip.config import Config
 from zgossip.core import Core
-from zgossip.deadlines import Key
+from zgossip.deadlines import Deadlines
 from zgossip.effects import Effect, Reply, Send
-from zgossip.registry import Departed, Registry
+from zgossip.liveness import ProbeTimeout
+from zgossip.registry import Departed, Registry, SilenceTimeout
+
+#: Everything a seed times.
+SeedKey = SilenceTimeout | CaseTimeout | VerdictExpiry | ProbeTimeout
 
 
-class SeedState(Core):
+class SeedState(Core[SeedKey]):
     """The protocol state of one seed."""
 
     def __init__(
         self, config: Config, *, rng: random.Random, now: float, wall_offset: float
     ) -> None:
-        super().__init__(config, now=now, wall_offset=wall_offset)
+        deadlines: Deadlines[SeedKey] = Deadlines()
+        super().__init__(config, deadlines, deadlines, now=now, wall_offset=wall_offset)
         self.rng = rng
         self.registry = Registry(self.deadlines, self.clock, ttl=config.registration_ttl)
         self.agreement = Agreement(
@@ -110,20 +116,22 @@ class SeedState(Core):
 
     # -- timers ----------------------------------------------------------------------------
 
-    def _on_due(self, key: Key) -> None:
-        kind, peer = key[0], str(key[-1])
-        if kind == "silent":  # a registration not refreshed for long: is it dead?
-            if peer in self.registry:
-                self._suspect(peer, self.id, tell=True)
-        elif kind == "case":
-            if self.agreement.expired(peer):
+    def _on_due(self, key: SeedKey) -> None:
+        match key:
+            case SilenceTimeout(peer=peer):  # a registration not refreshed for long: dead?
                 if peer in self.registry:
-                    self.registry.touch(peer)  # suspected again if it stays silent
-                self._emit(records.ReportUndecided(peer))
-        elif kind == "verdict":
-            self.agreement.forget(peer)
-        else:
-            super()._on_due(key)
+                    self._suspect(peer, self.id, tell=True)
+            case CaseTimeout(peer=peer):
+                if self.agreement.expired(peer):
+                    if peer in self.registry:
+                        self.registry.touch(peer)  # suspected again if it stays silent
+                    self._emit(records.ReportUndecided(peer))
+            case VerdictExpiry(peer=peer):
+                self.agreement.forget(peer)
+            case ProbeTimeout(target=target):
+                self._probe_timed_out(target)
+            case _:
+                assert_never(key)
 
     def _members(self) -> list[wire.Member]:
         """Every peer this seed holds or removed lately, as it sees each, by address."""

@@ -27,11 +27,10 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import IO, Any, assert_never
 
 from zgossip import records, wire
 from zgossip.config import Address, Config
-from zgossip.core import Core
 from zgossip.effects import (
     CloseProbe,
     Connect,
@@ -169,7 +168,7 @@ class _Node:
         "wake",
     )  # fmt: skip
 
-    def __init__(self, index: int, core: Core, role: str) -> None:
+    def __init__(self, index: int, core: PeerState | SeedState, role: str) -> None:
         self.index = index
         self.core = core
         self.id = core.id
@@ -449,23 +448,25 @@ class Simulation:
 
     def _apply(self, node: _Node, effects: Iterable[Effect]) -> None:
         for effect in effects:
-            kind = type(effect)
-            if kind is Publish:
-                self._publish(node, effect)  # type: ignore[arg-type]
-            elif kind is Send:
-                self._send(node, effect)  # type: ignore[arg-type]
-            elif kind is Reply:
-                self._reply(node, effect)  # type: ignore[arg-type]
-            elif kind is Connect:
-                self._connect(node, effect)  # type: ignore[arg-type]
-            elif kind is Disconnect:
-                self._disconnect(node, effect)  # type: ignore[arg-type]
-            elif kind is OpenProbe:
-                self._open_probe(node, effect)  # type: ignore[arg-type]
-            elif kind is CloseProbe:
-                node.probes.discard(effect.target)  # type: ignore[union-attr]
-            else:
-                self._event(node, effect)  # type: ignore[arg-type]
+            match effect:
+                case Publish():
+                    self._publish(node, effect)
+                case records.Event():
+                    self._event(node, effect)
+                case Send():
+                    self._send(node, effect)
+                case Reply():
+                    self._reply(node, effect)
+                case Connect():
+                    self._connect(node, effect)
+                case Disconnect():
+                    self._disconnect(node, effect)
+                case OpenProbe():
+                    self._open_probe(node, effect)
+                case CloseProbe():
+                    node.probes.discard(effect.target)
+                case _:
+                    assert_never(effect)
 
     def _publish(self, node: _Node, effect: Publish) -> None:
         msg_id = message_id(effect.envelope)
@@ -564,18 +565,18 @@ class Simulation:
             self._listener(node.id, event)
         if self._events is not None:
             self._events.write(json_line(round(self.now + EPOCH, 6), node.head, event))
-        kind = type(event)
-        if kind is records.GossipReceived:
-            self._received(node, event)  # type: ignore[arg-type]
-        elif kind is records.GossipSent:
-            msg_id = bytes.fromhex(event.id)  # type: ignore[attr-defined]
-            self.sent[msg_id] = (self.now, node.index)
-            self.reached[msg_id] = {node.index: (self.now, 0)}
-            self.copies[msg_id] = 0
-        elif kind is records.PeerRemoved:
-            self._removed(node, event)  # type: ignore[arg-type]
-        elif kind is records.BadMessage:
-            self.bad += 1
+        match event:
+            case records.GossipReceived():
+                self._received(node, event)
+            case records.GossipSent():
+                msg_id = bytes.fromhex(event.id)
+                self.sent[msg_id] = (self.now, node.index)
+                self.reached[msg_id] = {node.index: (self.now, 0)}
+                self.copies[msg_id] = 0
+            case records.PeerRemoved():
+                self._removed(node, event)
+            case records.BadMessage():
+                self.bad += 1
 
     def _received(self, node: _Node, event: records.GossipReceived) -> None:
         msg_id = bytes.fromhex(event.id)

@@ -18,23 +18,39 @@ input brings whenever it can (see :meth:`Tree._schedule`).
 In ``flood`` mode (``Config.dissemination``) every link stays eager and nothing is
 announced: each peer pushes each message to every neighbour but the one it came from.
 
-The ``("announce",)`` and ``("graft", id)`` deadlines live in the peer's deadlines.
+The :data:`ANNOUNCE` and :class:`GraftTimeout` deadlines live in the peer's deadlines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 
 from zgossip.clock import Clock
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Schedule
 
-_ANNOUNCE: Key = ("announce",)
+
+@dataclass(frozen=True, slots=True)
+class AnnounceDue:
+    """The deadline key of the next announcement (one a peer: :data:`ANNOUNCE`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GraftTimeout:
+    """The deadline key of an announced message that has not come whole in time."""
+
+    msg_id: bytes
+
+
+ANNOUNCE = AnnounceDue()
+#: The tree's deadline keys.
+TreeKey = AnnounceDue | GraftTimeout
 
 
 class Tree:
     def __init__(
         self,
-        deadlines: Deadlines[Key],
+        deadlines: Schedule[TreeKey],
         clock: Clock,
         *,
         lazy: bool,
@@ -57,7 +73,7 @@ class Tree:
         self._max_announced = max_announced
         self.eager: dict[str, None] = {}  # the links messages are pushed down, in order
         self.lazy: dict[str, None] = {}  # the links ids are announced down
-        # ids to announce at the next ("announce",) -> the links to tell: those lazy when it
+        # ids to announce at the next ANNOUNCE -> the links to tell: those lazy when it
         # came (one grafted since is told all the same: it was pushed none of them)
         self._pending: dict[bytes, list[str]] = {}
         # ids announced to us, not received -> the announcers not asked yet, first first
@@ -78,7 +94,7 @@ class Tree:
         the neighbours to push it to. The rest will hear of it at the next announcement."""
         announcers = self._missing.pop(msg_id, None)
         if announcers is not None:
-            self._deadlines.cancel(("graft", msg_id))
+            self._deadlines.cancel(GraftTimeout(msg_id))
         if sender in self.lazy:  # it pushed to us: its link is on the tree (again)
             del self.lazy[sender]
             self.eager[sender] = None
@@ -98,11 +114,11 @@ class Tree:
         its own for its announcements), or at once when they fill a frame."""
         now = self._clock.monotonic()
         interval = self._hurry_interval if now < self._hurry_until else self._announce_interval
-        due = self._deadlines.get(_ANNOUNCE)
+        due = self._deadlines.get(ANNOUNCE)
         if due is None:
-            self._deadlines.set(_ANNOUNCE, now + interval)
+            self._deadlines.set(ANNOUNCE, now + interval)
         elif due - now <= interval / 2 or len(self._pending) >= self._max_announce:
-            self._deadlines.set(_ANNOUNCE, now)
+            self._deadlines.set(ANNOUNCE, now)
 
     def _hurry(self) -> None:
         """A graft, asked or answered: the tree is broken near us, and the peers cut off
@@ -111,9 +127,9 @@ class Tree:
         ``announce_interval`` (and a network at rest pays nothing for it)."""
         now = self._clock.monotonic()
         self._hurry_until = now + self._hurry_for
-        due = self._deadlines.get(_ANNOUNCE)
+        due = self._deadlines.get(ANNOUNCE)
         if due is not None and due > now + self._hurry_interval:
-            self._deadlines.set(_ANNOUNCE, now + self._hurry_interval)
+            self._deadlines.set(ANNOUNCE, now + self._hurry_interval)
 
     def duplicate(self, sender: str) -> bool:
         """A copy of a message had already, pushed by ``sender``: True when that prunes its
@@ -153,14 +169,14 @@ class Tree:
                 if len(self._missing) >= self._max_announced:  # the oldest is given up
                     oldest = next(iter(self._missing))
                     del self._missing[oldest]
-                    self._deadlines.cancel(("graft", oldest))
+                    self._deadlines.cancel(GraftTimeout(oldest))
                 self._missing[msg_id] = [peer]
-                self._deadlines.set(("graft", msg_id), timeout)
+                self._deadlines.set(GraftTimeout(msg_id), timeout)
             elif peer not in announcers:
                 announcers.append(peer)
 
     def announcements(self) -> dict[str, tuple[bytes, ...]]:
-        """The ``("announce",)`` deadline came: the ids to announce to each link."""
+        """The :data:`ANNOUNCE` deadline came: the ids to announce to each link."""
         pending, self._pending = self._pending, {}
         told: dict[str, list[bytes]] = {}
         for msg_id, tell in pending.items():
@@ -170,7 +186,7 @@ class Tree:
         return {peer: tuple(ids) for peer, ids in told.items()}
 
     def grafts(self, due: Iterable[bytes]) -> dict[str, list[bytes]]:
-        """The ``("graft", id)`` deadlines that came: the neighbour to ask for each id (its
+        """The :class:`GraftTimeout` deadlines that came: the neighbour to ask for each id (its
         link turns eager), the next announcer being asked a ``graft_timeout`` later."""
         asks: dict[str, list[bytes]] = {}
         timeout = self._clock.monotonic() + self._graft_timeout
@@ -186,5 +202,5 @@ class Tree:
             peer = announcers.pop(0)
             self.grafted(peer)
             asks.setdefault(peer, []).append(msg_id)
-            self._deadlines.set(("graft", msg_id), timeout)
+            self._deadlines.set(GraftTimeout(msg_id), timeout)
         return asks

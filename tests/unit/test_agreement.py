@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from zgossip.agreement import Agreement
+from zgossip.agreement import Agreement, AgreementKey, CaseTimeout, VerdictExpiry
 from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Deadlines
 
 S1, S2, S3, S4 = "10.0.1.1:5001", "10.0.1.2:5001", "10.0.1.3:5001", "10.0.1.4:5001"
 P, REPORTER = "10.0.0.7:6000", "10.0.0.8:6000"
@@ -19,7 +19,10 @@ def clock() -> FakeClock:
 
 
 def _agreement(
-    clock: FakeClock, *seeds: str, deadlines: Deadlines[Key] | None = None, max_cases: int = 256
+    clock: FakeClock,
+    *seeds: str,
+    deadlines: Deadlines[AgreementKey] | None = None,
+    max_cases: int = 256,
 ) -> Agreement:
     return Agreement(
         seeds or (S1, S2, S3),
@@ -31,14 +34,18 @@ def _agreement(
     )
 
 
-def _expire(agreement: Agreement, deadlines: Deadlines[Key], clock: FakeClock) -> list[str]:
+def _expire(
+    agreement: Agreement, deadlines: Deadlines[AgreementKey], clock: FakeClock
+) -> list[str]:
     """Act on the keys due, as the seed's core does; the peers whose cases closed undecided."""
     undecided = []
-    for kind, peer in deadlines.due(clock.monotonic()):
-        if kind == "case" and agreement.expired(str(peer)):
-            undecided.append(str(peer))
-        elif kind == "verdict":
-            agreement.forget(str(peer))
+    for key in deadlines.due(clock.monotonic()):
+        match key:
+            case CaseTimeout(peer=peer):
+                if agreement.expired(peer):
+                    undecided.append(peer)
+            case VerdictExpiry(peer=peer):
+                agreement.forget(peer)
     return undecided
 
 
@@ -124,7 +131,7 @@ def test_votes_of_strangers_and_on_closed_cases_count_for_nothing(clock: FakeClo
 
 
 def test_a_decided_case_is_not_reopened_while_remembered(clock: FakeClock) -> None:
-    deadlines = Deadlines[Key]()
+    deadlines = Deadlines[AgreementKey]()
     agreement = _agreement(clock, deadlines=deadlines)
     agreement.open(P, REPORTER)
     agreement.vote(P, S1, True)
@@ -139,7 +146,7 @@ def test_a_decided_case_is_not_reopened_while_remembered(clock: FakeClock) -> No
 
 
 def test_a_case_no_majority_decides_closes_undecided_at_its_deadline(clock: FakeClock) -> None:
-    deadlines = Deadlines[Key]()
+    deadlines = Deadlines[AgreementKey]()
     agreement = _agreement(clock, deadlines=deadlines)
     agreement.open(P, REPORTER)
     agreement.vote(P, S1, True)  # the other seeds are down
@@ -160,7 +167,7 @@ def test_opening_twice_keeps_the_first_reporter(clock: FakeClock) -> None:
 
 
 def test_a_seed_takes_on_a_bounded_number_of_cases(clock: FakeClock) -> None:
-    deadlines = Deadlines[Key]()
+    deadlines = Deadlines[AgreementKey]()
     agreement = _agreement(clock, deadlines=deadlines, max_cases=2)
     assert agreement.open("10.0.0.1:1", REPORTER) and agreement.open("10.0.0.2:1", REPORTER)
     assert agreement.full

@@ -7,7 +7,10 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zgossip.deadlines import Deadlines, Key
+from zgossip.deadlines import Deadlines
+
+#: Any hashable key does: the cores' are typed records, tuples here.
+Key = tuple[str | int, ...]
 
 
 def test_keys_come_due_soonest_first_and_only_once() -> None:
@@ -52,7 +55,7 @@ def test_the_heap_stays_within_twice_the_keys_however_often_they_move() -> None:
 
 @given(st.lists(st.tuples(st.integers(0, 20), st.floats(0, 100), st.booleans()), max_size=200))
 def test_due_agrees_with_a_plain_dict(ops: list[tuple[int, float, bool]]) -> None:
-    deadlines, plain = Deadlines[Key](), {}
+    deadlines, plain = Deadlines[Key](), dict[int, float]()
     for key, when, cancel in ops:
         if cancel:
             deadlines.cancel(("k", key))

@@ -7,8 +7,8 @@ import hashlib
 import pytest
 
 from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines, Key
-from zgossip.gossip import Entry, Gaps, MessageList, message_id
+from zgossip.deadlines import Deadlines
+from zgossip.gossip import Entry, GapDue, Gaps, MessageList, message_id
 
 MAX_AGE = 600.0
 A = "10.0.0.1:5000"
@@ -246,13 +246,13 @@ class _Timed:
 
     def __init__(self, clock: FakeClock, **options: int | float) -> None:
         self.clock = clock
-        self.deadlines = Deadlines[Key]()
+        self.deadlines = Deadlines[GapDue]()
         self.gaps = Gaps(self.deadlines, clock, **{"delay": 1.0, "tries": 3, **options})  # type: ignore[arg-type]
         self.seen, self.missing = self.gaps.seen, self.gaps.missing
 
     def due(self, neighbours: list[str]) -> dict[str, dict[str, list[int]]]:
         keys = self.deadlines.due(self.clock.monotonic())
-        return self.gaps.ask([(str(k[1]), int(k[2])) for k in keys if k[0] == "gap"], neighbours)
+        return self.gaps.ask([(key.origin, key.seq) for key in keys], neighbours)
 
     def next_deadline(self) -> float | None:
         return self.deadlines.next()

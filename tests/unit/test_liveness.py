@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines, Key
-from zgossip.liveness import Liveness, Probes, Round, Suspicions
+from zgossip.deadlines import Deadlines
+from zgossip.liveness import (
+    Liveness,
+    Probes,
+    ProbeTimeout,
+    Round,
+    Suspicions,
+    SuspicionTimeout,
+)
 
 A = "10.0.0.1:5000"
 B = "10.0.0.2:5000"
@@ -193,7 +200,7 @@ def test_a_late_round_judges_no_one_but_still_pings() -> None:
 
 
 def test_a_probe_is_sent_once_and_its_answer_serves_every_waiter() -> None:
-    clock, deadlines = FakeClock(), Deadlines[Key]()
+    clock, deadlines = FakeClock(), Deadlines[ProbeTimeout]()
     probes: Probes[str] = Probes(deadlines, clock, timeout=2.0)
     assert probes.open(A, "seed") is True
     assert probes.open(A, "helper") is False  # one ping out is enough
@@ -203,7 +210,7 @@ def test_a_probe_is_sent_once_and_its_answer_serves_every_waiter() -> None:
 
 
 def test_an_unanswered_probe_fails_exactly_at_its_timeout() -> None:
-    clock, deadlines = FakeClock(), Deadlines[Key]()
+    clock, deadlines = FakeClock(), Deadlines[ProbeTimeout]()
     probes: Probes[str] = Probes(deadlines, clock, timeout=2.0)
     probes.open(A, "first")
     clock.advance(1.0)
@@ -211,15 +218,17 @@ def test_an_unanswered_probe_fails_exactly_at_its_timeout() -> None:
     clock.advance(0.999)
     assert deadlines.due(clock.monotonic()) == []
     clock.advance(0.001)
-    assert deadlines.due(clock.monotonic()) == [("probe", A)]
+    assert deadlines.due(clock.monotonic()) == [ProbeTimeout(A)]
     assert probes.expired(A) == ["first"] and A not in probes
     clock.advance(1.0)
-    assert deadlines.due(clock.monotonic()) == [("probe", B)]
+    assert deadlines.due(clock.monotonic()) == [ProbeTimeout(B)]
     assert probes.expired(B) == ["second"]
 
 
-def _suspicions(clock: FakeClock | None = None) -> tuple[Suspicions, Deadlines[Key]]:
-    deadlines = Deadlines[Key]()
+def _suspicions(
+    clock: FakeClock | None = None,
+) -> tuple[Suspicions, Deadlines[SuspicionTimeout]]:
+    deadlines = Deadlines[SuspicionTimeout]()
     return Suspicions(deadlines, clock or FakeClock(), timeout=1.0), deadlines
 
 
@@ -249,7 +258,7 @@ def test_helpers_silent_until_the_timeout_leave_the_suspect_dead() -> None:
     clock.advance(0.5)
     assert deadlines.due(clock.monotonic()) == []
     clock.advance(0.5)
-    assert deadlines.due(clock.monotonic()) == [("suspicion", C)]
+    assert deadlines.due(clock.monotonic()) == [SuspicionTimeout(C)]
     assert suspicions.expired(C) is True and C not in suspicions
     assert suspicions.expired(C) is False
 

@@ -8,7 +8,7 @@ from zgossip import records, wire
 from zgossip.config import Address, Config
 from zgossip.effects import Connect, Effect, Publish, Reply, Send
 from zgossip.gossip import message_id
-from zgossip.peer_state import PeerState
+from zgossip.peer_state import GOSSIP, ROUND, LinkTimeout, PeerState
 
 SEEDS = [Address("10.255.0.1", 5000), Address("10.255.0.2", 5000), Address("10.255.0.3", 5000)]
 ME = Address("10.0.0.1", 6000)
@@ -65,7 +65,7 @@ def test_a_link_is_up_once_both_sides_subscribed_and_said_ready() -> None:
 
 def test_a_link_that_never_comes_up_fails_when_its_time_is_up() -> None:
     peer = _joined()
-    deadline = peer.deadlines.get(("link", OTHER))
+    deadline = peer.deadlines.get(LinkTimeout(OTHER))
     assert deadline == 10.1 + peer.config.death_window
     out = peer.timers(deadline)
     assert records.LinkFailed(OTHER) in out and OTHER not in peer.neighbours
@@ -214,10 +214,10 @@ def test_a_peer_logs_its_receipts_and_duplicates_each_liveness_round_they_change
     peer = _linked(OTHER, THIRD)
     peer.gossip(12.0, _gossip(OTHER)[0])
     peer.gossip(12.1, _gossip(THIRD)[0])
-    round_at = peer.deadlines.get(("round",))
+    round_at = peer.deadlines.get(ROUND)
     assert round_at is not None
     assert records.GossipCopies(1, 1) in peer.timers(round_at)
-    round_at = peer.deadlines.get(("round",))
+    round_at = peer.deadlines.get(ROUND)
     assert round_at is not None
     assert not [e for e in peer.timers(round_at) if isinstance(e, records.GossipCopies)]
 
@@ -227,13 +227,13 @@ def test_a_peer_says_when_it_sent_its_last_automatic_message_and_minus_one_never
         peer = _linked(OTHER, gossip_count=count)
         done = []
         for _ in range(messages):
-            due = peer.deadlines.get(("gossip",))
+            due = peer.deadlines.get(GOSSIP)
             assert due is not None, "the automatic messages stopped early"
             done += [e for e in peer.timers(due) if isinstance(e, records.GossipDone)]
         if count < 0:
-            assert not done and ("gossip",) in peer.deadlines  # on and on
+            assert not done and GOSSIP in peer.deadlines  # on and on
         else:
-            assert done == [records.GossipDone(2)] and ("gossip",) not in peer.deadlines
+            assert done == [records.GossipDone(2)] and GOSSIP not in peer.deadlines
 
 
 def test_a_received_line_names_the_origin_and_the_forwarder_and_marks_history() -> None:

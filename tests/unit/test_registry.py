@@ -7,8 +7,8 @@ import random
 import pytest
 
 from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines, Key
-from zgossip.registry import Registry
+from zgossip.deadlines import Deadlines
+from zgossip.registry import Registry, SilenceTimeout
 from zgossip.wire import PeerInfo
 
 A = "10.0.0.1:5000"
@@ -28,18 +28,18 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def deadlines() -> Deadlines[Key]:
+def deadlines() -> Deadlines[SilenceTimeout]:
     return Deadlines()
 
 
 @pytest.fixture
-def empty(clock: FakeClock, deadlines: Deadlines[Key]) -> Registry:
+def empty(clock: FakeClock, deadlines: Deadlines[SilenceTimeout]) -> Registry:
     return Registry(deadlines, clock, ttl=TTL)
 
 
-def _silent(deadlines: Deadlines[Key], clock: FakeClock) -> list[str]:
+def _silent(deadlines: Deadlines[SilenceTimeout], clock: FakeClock) -> list[str]:
     """The peers whose silence came due, as the seed's core reads them."""
-    return [str(peer) for kind, peer in deadlines.due(clock.monotonic()) if kind == "silent"]
+    return [key.peer for key in deadlines.due(clock.monotonic())]
 
 
 @pytest.fixture
@@ -134,14 +134,14 @@ def test_a_removed_peer_can_register_again(registry: Registry) -> None:
 
 
 def test_empty_registry_has_no_deadline(
-    empty: Registry, deadlines: Deadlines[Key], clock: FakeClock
+    empty: Registry, deadlines: Deadlines[SilenceTimeout], clock: FakeClock
 ) -> None:
     assert deadlines.next() is None
     assert _silent(deadlines, clock) == []
 
 
 def test_peer_not_heard_from_for_ttl_is_silent_exactly_then_and_stays_listed(
-    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[SilenceTimeout]
 ) -> None:
     empty.register(A, _pub(A), ())
     assert deadlines.next() == clock.monotonic() + TTL
@@ -154,7 +154,7 @@ def test_peer_not_heard_from_for_ttl_is_silent_exactly_then_and_stays_listed(
 
 
 def test_a_silent_peer_is_reported_once_until_it_shows_life(
-    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[SilenceTimeout]
 ) -> None:
     empty.register(A, _pub(A), ())
     clock.advance(TTL)
@@ -167,7 +167,7 @@ def test_a_silent_peer_is_reported_once_until_it_shows_life(
 
 
 def test_refreshing_a_registration_postpones_its_silence(
-    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[SilenceTimeout]
 ) -> None:
     empty.register(A, _pub(A), ())
     empty.register(B, _pub(B), ())
@@ -181,7 +181,7 @@ def test_refreshing_a_registration_postpones_its_silence(
 
 
 def test_silent_peers_come_oldest_first(
-    empty: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+    empty: Registry, clock: FakeClock, deadlines: Deadlines[SilenceTimeout]
 ) -> None:
     empty.register(A, _pub(A), ())
     clock.advance(1.0)
@@ -197,7 +197,7 @@ def test_silent_peers_come_oldest_first(
 
 
 def test_a_peer_that_left_is_never_silent(
-    registry: Registry, clock: FakeClock, deadlines: Deadlines[Key]
+    registry: Registry, clock: FakeClock, deadlines: Deadlines[SilenceTimeout]
 ) -> None:
     registry.remove(A)
     clock.advance(TTL)

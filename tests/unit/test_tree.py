@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines, Key
-from zgossip.tree import Tree
+from zgossip.deadlines import Deadlines
+from zgossip.tree import ANNOUNCE, GraftTimeout, Tree, TreeKey
 
 A, B, C, D = "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.4:1"
 INTERVAL, TIMEOUT, HURRY, HURRY_FOR = 0.2, 0.25, 0.05, 1.0
@@ -14,8 +14,8 @@ INTERVAL, TIMEOUT, HURRY, HURRY_FOR = 0.2, 0.25, 0.05, 1.0
 
 def _tree(
     *links: str, lazy: bool = True, max_announce: int = 100, max_announced: int = 100
-) -> tuple[Tree, Deadlines[Key], FakeClock]:
-    deadlines: Deadlines[Key] = Deadlines()
+) -> tuple[Tree, Deadlines[TreeKey], FakeClock]:
+    deadlines: Deadlines[TreeKey] = Deadlines()
     clock = FakeClock()
     tree = Tree(
         deadlines,
@@ -41,7 +41,7 @@ def test_links_start_eager_and_a_message_goes_to_all_but_its_sender() -> None:
     tree, deadlines, _ = _tree(A, B, C)
     assert tree.first(_id(1), B) == [A, C]
     assert tree.first(_id(2), "10.9.9.9:1") == [A, B, C]  # our own
-    assert ("announce",) not in deadlines  # no lazy link: nothing to announce
+    assert ANNOUNCE not in deadlines  # no lazy link: nothing to announce
 
 
 def test_a_duplicate_prunes_once_and_the_pruned_link_hears_ids_in_one_batch() -> None:
@@ -51,7 +51,7 @@ def test_a_duplicate_prunes_once_and_the_pruned_link_hears_ids_in_one_batch() ->
     assert list(tree.eager) == [A, C] and list(tree.lazy) == [B]
     assert tree.first(_id(2), A) == [C]
     tree.first(_id(3), C)
-    assert deadlines.get(("announce",)) == clock.monotonic() + INTERVAL
+    assert deadlines.get(ANNOUNCE) == clock.monotonic() + INTERVAL
     assert tree.announcements() == {B: (_id(2), _id(3))}
     assert tree.announcements() == {}  # told once
 
@@ -80,7 +80,7 @@ def test_an_announced_message_missing_is_grafted_from_each_live_announcer_in_tur
     tree.announced(A, [_id(1)], have=set())
     tree.announced(B, [_id(1)], have=set())
     tree.announced(C, [_id(1)], have=set())
-    assert deadlines.get(("graft", _id(1))) == clock.monotonic() + TIMEOUT
+    assert deadlines.get(GraftTimeout(_id(1))) == clock.monotonic() + TIMEOUT
     clock.advance(TIMEOUT)
     assert tree.grafts([_id(1)]) == {A: [_id(1)]}
     assert A in tree.eager and B in tree.lazy
@@ -96,7 +96,7 @@ def test_a_message_that_comes_cancels_its_graft() -> None:
     tree.pruned(B)
     tree.announced(B, [_id(1)], have=set())
     tree.first(_id(1), A)
-    assert ("graft", _id(1)) not in deadlines
+    assert GraftTimeout(_id(1)) not in deadlines
     assert tree.grafts([_id(1)]) == {}
 
 
@@ -104,7 +104,7 @@ def test_awaited_ids_are_bounded_the_oldest_given_up() -> None:
     tree, deadlines, _ = _tree(A, max_announced=3)
     tree.pruned(A)
     tree.announced(A, [_id(n) for n in range(5)], have=set())
-    assert [("graft", _id(n)) in deadlines for n in range(5)] == [False, False, True, True, True]
+    assert [GraftTimeout(_id(n)) in deadlines for n in range(5)] == [False, False, True, True, True]
     assert tree.grafts([_id(0), _id(4)]) == {A: [_id(4)]}
 
 
@@ -112,9 +112,9 @@ def test_a_full_batch_of_ids_is_announced_at_once() -> None:
     tree, deadlines, clock = _tree(A, B, max_announce=2)
     tree.pruned(B)
     tree.first(_id(1), A)
-    assert deadlines.get(("announce",)) == clock.monotonic() + INTERVAL
+    assert deadlines.get(ANNOUNCE) == clock.monotonic() + INTERVAL
     tree.first(_id(2), A)
-    assert deadlines.get(("announce",)) == clock.monotonic()
+    assert deadlines.get(ANNOUNCE) == clock.monotonic()
 
 
 def test_the_flood_keeps_every_link_eager_and_announces_nothing() -> None:
@@ -124,7 +124,7 @@ def test_the_flood_keeps_every_link_eager_and_announces_nothing() -> None:
     tree.pruned(C)
     assert list(tree.eager) == [A, B, C]
     assert tree.first(_id(2), C) == [A, B]
-    assert ("announce",) not in deadlines
+    assert ANNOUNCE not in deadlines
 
 
 def test_a_link_grafted_before_the_announcement_still_hears_of_what_came_while_it_was_lazy() -> (
@@ -143,25 +143,25 @@ def test_announcements_ride_on_the_wake_up_of_a_later_message_once_half_due() ->
     tree.first(_id(1), A)
     clock.advance(INTERVAL / 4)
     tree.first(_id(2), A)
-    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + 3 * INTERVAL / 4)
+    assert deadlines.get(ANNOUNCE) == pytest.approx(clock.monotonic() + 3 * INTERVAL / 4)
     clock.advance(INTERVAL / 2)
     tree.first(_id(3), A)
-    assert deadlines.get(("announce",)) == clock.monotonic()  # awake anyway: now
+    assert deadlines.get(ANNOUNCE) == clock.monotonic()  # awake anyway: now
 
 
 def test_after_a_graft_announcements_hurry_for_a_while_then_calm_down() -> None:
     tree, deadlines, clock = _tree(A, B, C)
     tree.pruned(B)
     tree.first(_id(1), A)
-    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + INTERVAL)
+    assert deadlines.get(ANNOUNCE) == pytest.approx(clock.monotonic() + INTERVAL)
     tree.grafted(C)  # C asked us for something: the tree is broken near here
-    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + HURRY)
+    assert deadlines.get(ANNOUNCE) == pytest.approx(clock.monotonic() + HURRY)
     tree.announcements()
-    deadlines.cancel(("announce",))
+    deadlines.cancel(ANNOUNCE)
     tree.first(_id(2), A)
-    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + HURRY)
+    assert deadlines.get(ANNOUNCE) == pytest.approx(clock.monotonic() + HURRY)
     clock.advance(HURRY_FOR)
     tree.announcements()
-    deadlines.cancel(("announce",))
+    deadlines.cancel(ANNOUNCE)
     tree.first(_id(3), A)  # calm again
-    assert deadlines.get(("announce",)) == pytest.approx(clock.monotonic() + INTERVAL)
+    assert deadlines.get(ANNOUNCE) == pytest.approx(clock.monotonic() + INTERVAL)
