@@ -23,6 +23,14 @@ from zgossip.records import BadMessage, Event
 
 
 @dataclass(frozen=True, slots=True)
+class Client:
+    """Where a message on a node's ROUTER came from, as the executor can tell."""
+
+    address: str | None  # its IP, when known
+    local: bool  # an address of this node's own machine
+
+
+@dataclass(frozen=True, slots=True)
 class _ProbeFor:
     """Someone asked us to probe a suspect: answer it over our ROUTER."""
 
@@ -30,6 +38,9 @@ class _ProbeFor:
     request: wire.Probe
 
 
+#: The messages on a ROUTER whose handling depends on where they come from: the executor
+#: tells ``request`` their :class:`Client` (``send --via`` is for trusted clients only).
+ADDRESSED: tuple[type[wire.Message], ...] = (wire.Say,)
 #: Who waits for a probe's answer: an asker, or (None) this node itself.
 _Waiter = _ProbeFor | None
 #: A core's deadline keys: the union of its parts' key types.
@@ -63,8 +74,11 @@ class Core(Generic[K]):
 
     # -- entry points shared by both roles ---------------------------------------------
 
-    def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
-        """A message on our ROUTER; ``to`` routes a reply back to its sender."""
+    def request(
+        self, now: float, to: bytes, message: wire.Message, client: Client | None = None
+    ) -> list[Effect]:
+        """A message on our ROUTER; ``to`` routes a reply back to its sender. ``client``:
+        where it came from, given for the kinds in :data:`ADDRESSED` (None: unknown)."""
         raise NotImplementedError
 
     def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
@@ -75,17 +89,33 @@ class Core(Generic[K]):
         """Say goodbye before the node goes."""
         return self._begin(now)
 
-    def probed(self, now: float, target: str, answered: bool) -> list[Effect]:
-        """The probe of ``target`` ended: it answered, or its port refused us."""
+    def probe_answer(self, now: float, target: str, message: wire.Message) -> list[Effect]:
+        """A message on the probe of ``target``: a pong proves it alive."""
         out = self._begin(now)
-        self._end_probe(target, answered)
+        if isinstance(message, wire.Pong):
+            self._end_probe(target, alive=True)
+        else:
+            self._bad(f"unexpected {message.KIND} answer to a probe", target)
         return out
 
-    def unprobed(self, now: float, target: str) -> list[Effect]:
+    def probe_refused(self, now: float, target: str) -> list[Effect]:
+        """The port of ``target`` refused the probe's connection: nothing listens there."""
+        out = self._begin(now)
+        self._end_probe(target, alive=False)
+        return out
+
+    def probe_failed(self, now: float, target: str, why: str) -> list[Effect]:
         """The probe of ``target`` could not be opened (out of sockets or descriptors): it
         tells nothing, so no one hears a verdict from it, and above all not "dead"."""
         out = self._begin(now)
+        self._bad(f"cannot probe {target}: {why}")
         self.probes.answered(target)
+        return out
+
+    def bad(self, now: float, reason: str, sender: str | None = None) -> list[Effect]:
+        """Input the executor could not read as a message (frames, envelope): dropped, said."""
+        out = self._begin(now)
+        self._bad(reason, sender)
         return out
 
     def revoked(self, now: float, nodes: list[str]) -> list[Effect]:
@@ -155,7 +185,7 @@ class Core(Generic[K]):
         """Ping ``target`` once; the answer goes to ``waiter`` (see :meth:`_resolve`). One
         probe out per target serves everyone who waits for it."""
         if self.probes.open(target, waiter):
-            self._out.append(OpenProbe(target))
+            self._out.append(OpenProbe(target, wire.Ping(self.id, self.clock.time())))
 
     def _probe_for(self, to: bytes, request: wire.Probe) -> None:
         """Probe a suspect on an asker's behalf; not when too many such probes are out
@@ -165,12 +195,12 @@ class Core(Generic[K]):
             return
         self._probe(request.suspect, _ProbeFor(to, request))
 
-    def _end_probe(self, target: str, answered: bool) -> None:
+    def _end_probe(self, target: str, alive: bool) -> None:
         waiters = self.probes.answered(target)
         if waiters:
             self._out.append(CloseProbe(target))
         for waiter in waiters:
-            self._resolve(waiter, target, answered)
+            self._resolve(waiter, target, alive)
 
     def _resolve(self, waiter: _Waiter, target: str, alive: bool) -> None:
         if waiter is None:

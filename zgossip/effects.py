@@ -62,11 +62,21 @@ class Disconnect:
 
 
 @dataclass(slots=True)
+class Dial:
+    """Open the DEALER towards node ``to``'s ROUTER now, before anything is sent on it (a
+    seed's to the other seeds: connected before they are needed)."""
+
+    to: str
+
+
+@dataclass(slots=True)
 class OpenProbe:
-    """Ping ``target``'s ROUTER once from a fresh DEALER; say ``probed(target, answered)``
-    when it answers, or at once when its port refuses the connection."""
+    """Send ``ping`` once to ``target``'s ROUTER from a fresh DEALER; hand what comes back
+    to ``probe_answer(target, ...)``, and say ``probe_refused(target)`` at once when its
+    port refuses the connection (``probe_failed`` when the probe cannot be opened)."""
 
     target: str
+    ping: wire.Ping
 
 
 @dataclass(slots=True)
@@ -76,4 +86,4 @@ class CloseProbe:
     target: str
 
 
-Effect = Send | Reply | Publish | Connect | Disconnect | OpenProbe | CloseProbe | Event
+Effect = Send | Reply | Publish | Connect | Disconnect | Dial | OpenProbe | CloseProbe | Event

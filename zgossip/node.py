@@ -31,10 +31,11 @@ import zmq
 from zgossip import memory, metrics, records, security, wire
 from zgossip.clock import Clock, SystemClock, earliest
 from zgossip.config import Config, ConfigError
-from zgossip.core import Core
+from zgossip.core import ADDRESSED, Client, Core
 from zgossip.effects import (
     CloseProbe,
     Connect,
+    Dial,
     Disconnect,
     Effect,
     OpenProbe,
@@ -89,8 +90,9 @@ class Tap:
     everything; a test subclasses it to make a node deaf, lossy or mute."""
 
     def inbound(self, message: wire.Message | bytes, sender: str | None) -> bool:
-        """A decoded message (a gossip frame: its bytes), and who sent it when known
-        (a DEALER's or a probe's target; None on the ROUTER and the SUB)."""
+        """A decoded message (a gossip frame, one message or a batch: its bytes, the
+        topic stripped), and who sent it when known (a DEALER's or a probe's target; None
+        on the ROUTER and the SUB)."""
         return True
 
     def outbound(self, effect: Effect) -> bool:
@@ -341,7 +343,8 @@ class Node:
         sock.close(linger=0)
 
     def _bad(self, reason: str, sender: str | None = None) -> None:
-        self.events.emit(records.BadMessage(reason, sender))
+        """Input that is no message: the core says so."""
+        self._apply(self.state.bad(self.clock.monotonic(), reason, sender))
 
     # -- effects -----------------------------------------------------------------
 
@@ -364,6 +367,9 @@ class Node:
                     self._do_connect(effect)
                 case Disconnect():
                     self._do_disconnect(effect)
+                case Dial():
+                    if effect.to not in self._dealers:
+                        self._open_dealer(effect.to)
                 case OpenProbe():
                     self._do_open_probe(effect)
                 case CloseProbe():
@@ -444,14 +450,13 @@ class Node:
         except zmq.ZMQError as exc:  # out of sockets or file descriptors: no probe, no verdict
             if dealer is not None:
                 dealer.close(linger=0)
-            self._bad(f"cannot probe {target}: {exc.strerror}")
-            self._apply(self.state.unprobed(self.clock.monotonic(), target))
+            self._apply(self.state.probe_failed(self.clock.monotonic(), target, exc.strerror))
             return
         self._probe_sockets[target] = (dealer, monitor)
         self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
-        self._watch(monitor, lambda frames: self._probed(target, answered=False))
+        self._watch(monitor, lambda frames: self._on_probe_refused(target))
         if self._connect(dealer, target):  # else it goes unanswered, and times out
-            dealer.send(wire.encode(wire.Ping(self.id, self.clock.time())), zmq.NOBLOCK)
+            dealer.send(wire.encode(effect.ping), zmq.NOBLOCK)
 
     def _do_close_probe(self, effect: CloseProbe) -> None:
         sockets = self._probe_sockets.pop(effect.target, None)
@@ -474,10 +479,12 @@ class Node:
             return
         if isinstance(message, wire.Watch):
             self._on_watch(frames[0], message, _address(last) or "?")
-        elif isinstance(message, wire.Say):
-            self._on_say(frames[0], message, _address(last))
-        else:
-            self._apply(self.state.request(self.clock.monotonic(), frames[0], message))
+            return
+        client = None
+        if isinstance(message, ADDRESSED):
+            address = _address(last)
+            client = Client(address, security.is_local(address))
+        self._apply(self.state.request(self.clock.monotonic(), frames[0], message, client))
 
     def _still_allowed(self, last: zmq.Frame | None) -> bool:
         """Whether the client that sent ``last`` is still allowed: its key may have been
@@ -519,10 +526,6 @@ class Node:
         if not self._watchers:
             self.events.watched = None
 
-    def _on_say(self, who: bytes, request: wire.Say, address: str | None) -> None:
-        """``zgossip send --via``: a peer gossips it (see :class:`zgossip.peer.Peer`)."""
-        self._reply(who, wire.Refused(self.id, f"a {self.role} does not gossip"))
-
     def _reply(self, to: bytes, message: wire.Message) -> None:
         """Answer a client on our ROUTER; one that does not read (its queue full) loses it."""
         assert self._router is not None
@@ -537,15 +540,12 @@ class Node:
 
     def _on_probe_answer(self, target: str, frames: list[bytes]) -> None:
         message = self._decode(frames, 1, target)
-        if self._tap is not None and message is not None and not self._tap.inbound(message, target):
+        if message is None or (self._tap is not None and not self._tap.inbound(message, target)):
             return
-        if isinstance(message, wire.Pong):
-            self._probed(target, answered=True)
-        elif message is not None:
-            self._bad(f"unexpected {message.KIND} answer to a probe", target)
+        self._apply(self.state.probe_answer(self.clock.monotonic(), target, message))
 
-    def _probed(self, target: str, answered: bool) -> None:
-        self._apply(self.state.probed(self.clock.monotonic(), target, answered))
+    def _on_probe_refused(self, target: str) -> None:
+        self._apply(self.state.probe_refused(self.clock.monotonic(), target))
 
     def _decode(
         self, frames: list[bytes], parts: int, sender: str | None = None

@@ -16,21 +16,20 @@ from dataclasses import dataclass
 
 import zmq
 
-from zgossip import records, security, wire
+from zgossip import records, wire
 from zgossip.clock import Clock
 from zgossip.config import Config
 from zgossip.effects import Connect, Disconnect, Effect, Publish
 from zgossip.feed import Feeds, Stream
 from zgossip.liveness import Liveness
 from zgossip.node import Node, Tap
-from zgossip.peer_state import Neighbour, PeerState
+from zgossip.outbox import Outbox
+from zgossip.peer_state import Neighbour, PeerState, check_body
 from zgossip.registration import Registration
 
 #: XPUB subscription notices carry this prefix before the subscriber's id.
 _SUBSCRIBED = b"\x01\x00"
 _UNSUBSCRIBED = b"\x00\x00"
-#: A batch frame holds at most this many bytes of envelopes: well within the frame limit.
-_BATCH_BYTES = wire.MAX_FRAME // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +92,7 @@ class Peer(Node):
         self._held = 0  # broadcasts that had to wait since it was last said
         self._held_said = -math.inf  # when that was (monotonic, real time)
         self._topics: dict[str, bytes] = {}  # neighbour -> what its copies start with
-        self._prefix = wire.gossip_frame(self.id.encode(), b"")  # what a forward starts with
-        self._outbox: dict[str, list[bytes]] = {}  # neighbour -> envelopes of this turn
+        self._outbox = Outbox(self.id, config.max_batch)  # what this turn forwards
         self._forwarded_bytes = self._forwarded_frames = 0  # gossip sent on the PUB
 
     def _core(self, now: float, wall_offset: float) -> PeerState:
@@ -126,8 +124,7 @@ class Peer(Node):
         behind (``Config.max_pending``), the call waits; a ``broadcast.paced`` event says so,
         at most once a second. Called from an ``on_message`` handler it never waits.
         """
-        if len(body) > wire.MAX_BODY:
-            raise ValueError(f"a message body is at most {wire.MAX_BODY} characters or bytes")
+        check_body(body)  # here too: the caller hears of it, not the node's thread
         if threading.current_thread() is not self._loop_thread and self._pace.take():
             self._held += 1
             now = time.monotonic()
@@ -181,46 +178,21 @@ class Peer(Node):
 
     def _do_publish(self, effect: Publish) -> None:
         """Kept for the end of the turn (see :meth:`_end_turn`)."""
-        outbox = self._outbox
-        for peer in effect.to:
-            waiting = outbox.get(peer)
-            if waiting is None:
-                outbox[peer] = [effect.envelope]
-            else:
-                waiting.append(effect.envelope)
+        self._outbox.add(effect)
 
     def _end_turn(self) -> None:
-        """Send what this turn forwarded: one frame a neighbour, however many messages it
-        got (``Config.max_batch`` and half the frame limit at most in one frame). Most
-        turns forward one message, which goes in a frame of its own."""
+        """Send what this turn forwarded: one frame a neighbour (see :mod:`zgossip.outbox`),
+        each addressed to the neighbour's SUB."""
         if not self._outbox:
             return
-        topics = self._topics
-        for peer, envelopes in self._outbox.items():
+        topics, send = self._topics, self._pub.send
+        for peer, frame, _ in self._outbox.frames():
             topic = topics.get(peer)
             if topic is None:
                 topic = topics[peer] = wire.topic(peer.encode())
-            chunk: list[bytes] = []
-            size = 0
-            for envelope in envelopes:
-                if chunk and (
-                    len(chunk) == self.config.max_batch or size + len(envelope) > _BATCH_BYTES
-                ):
-                    self._send_gossip(topic, chunk)
-                    chunk, size = [], 0
-                chunk.append(envelope)
-                size += len(envelope)
-            self._send_gossip(topic, chunk)
-        self._outbox.clear()
-
-    def _send_gossip(self, topic: bytes, envelopes: list[bytes]) -> None:
-        if len(envelopes) == 1:
-            frame = topic + self._prefix + envelopes[0]
-        else:
-            frame = topic + wire.batch_frame(self.id, tuple(envelopes))
-        self._pub.send(frame)
-        self._forwarded_bytes += len(frame)
-        self._forwarded_frames += 1
+            send(topic + frame)
+            self._forwarded_bytes += len(topic) + len(frame)
+            self._forwarded_frames += 1
 
     def figures(self) -> dict[str, float]:
         return {
@@ -265,19 +237,6 @@ class Peer(Node):
 
     # -- input -------------------------------------------------------------------
 
-    def _on_say(self, who: bytes, request: wire.Say, address: str | None) -> None:
-        """``zgossip send --via``: gossip it as our own, for a client we trust: with CurveZMQ
-        any (only allowed keys get through the handshake), without it one on this host."""
-        if self.curve is None and not security.is_local(address):
-            reason = "only a client on the peer's own host may ask (CurveZMQ is off)"
-            self.events.emit(records.SayRefused(address or "?", reason))
-            self._reply(who, wire.Refused(self.id, reason))
-            return
-        effects = self.state.broadcast(self.clock.monotonic(), request.body)
-        self._apply(effects)
-        (sent,) = [e for e in effects if isinstance(e, records.GossipSent)]
-        self._reply(who, wire.Said(self.id, sent.id))
-
     def _on_subscription(self, frames: list[bytes]) -> None:
         notice = frames[0]
         if notice.startswith(_SUBSCRIBED):
@@ -294,28 +253,8 @@ class Peer(Node):
             self._bad(f"expected 1 gossip frame, got {len(frames)}")
             return
         frame = frames[0][len(self._topic) :]  # addressed to us: our SUB reads nothing else
-        if not wire.is_batch(frame):
-            if self._tap is not None and not self._tap.inbound(frame, None):
-                return
-            effects = self.state.gossip(self.clock.monotonic(), frame)
-            if effects:  # a duplicate has none
-                self._apply(effects)
+        if self._tap is not None and not self._tap.inbound(frame, None):
             return
-        try:
-            batch = wire.decode(frame[1:])
-        except wire.WireError as exc:
-            self._bad(str(exc))
-            return
-        if not isinstance(batch, wire.Batch):
-            self._bad(f"unexpected {batch.KIND} message as gossip")
-            return
-        if len(batch.items) > self.config.max_batch:  # no peer sends more: refused whole
-            self._bad(f"batch of {len(batch.items)} messages, over {self.config.max_batch}")
-            return
-        items: tuple[bytes, ...] | list[bytes] = batch.items
-        if self._tap is not None:
-            prefix = wire.gossip_frame(batch.peer.encode(), b"")  # what the tap sees
-            items = [item for item in items if self._tap.inbound(prefix + item, None)]
-        effects = self.state.forwarded(self.clock.monotonic(), batch.peer, items)
-        if effects:  # duplicates have none
+        effects = self.state.gossip(self.clock.monotonic(), frame)
+        if effects:  # a duplicate has none
             self._apply(effects)

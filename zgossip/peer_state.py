@@ -34,7 +34,7 @@ from typing import assert_never
 
 from zgossip import records, wire
 from zgossip.config import Config
-from zgossip.core import Core
+from zgossip.core import Client, Core
 from zgossip.deadlines import Deadlines
 from zgossip.effects import Connect, Disconnect, Effect, Publish, Reply, Send
 from zgossip.gossip import GapDue, Gaps, MessageList, OriginRates, message_id
@@ -164,7 +164,9 @@ class PeerState(Core[PeerKey]):
         return self.timers(now)
 
     def broadcast(self, now: float, body: str | bytes) -> list[Effect]:
-        """Gossip ``body`` as a message of our own."""
+        """Gossip ``body`` as a message of our own (ValueError past ``wire.MAX_BODY``:
+        every receiver would refuse it)."""
+        check_body(body)
         out = self._begin(now)
         self._publish(body)
         return out
@@ -178,7 +180,9 @@ class PeerState(Core[PeerKey]):
             out.append(Send(neighbour.id, wire.Bye(self.id)))
         return out
 
-    def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
+    def request(
+        self, now: float, to: bytes, message: wire.Message, client: Client | None = None
+    ) -> list[Effect]:
         """A message on our ROUTER, from anyone."""
         out = self._begin(now)
         match message:
@@ -214,6 +218,8 @@ class PeerState(Core[PeerKey]):
                     out.append(Reply(to, wire.History(self.id, tuple(kept))))
             case wire.Prune(peer=peer) if peer in self.neighbours:
                 self.tree.pruned(peer)
+            case wire.Say(body=body):
+                self._say(to, body, client)
             case wire.Bye(peer=peer) if peer in self.neighbours:
                 self._forget(peer)
                 self._emit(records.NeighbourLeft(peer))
@@ -238,9 +244,19 @@ class PeerState(Core[PeerKey]):
         return out
 
     def gossip(self, now: float, frame: bytes) -> Sequence[Effect]:
-        """A frame from a neighbour's PUB with one message: the forwarder's id, then a
-        gossip envelope (see :meth:`forwarded`)."""
+        """A frame from a neighbour's PUB (its topic stripped): one message, the forwarder's
+        id then a gossip envelope, or a batch of them (:func:`wire.batch_frame`), at most
+        ``max_batch``; see :meth:`forwarded`."""
         try:
+            if wire.is_batch(frame):
+                batch = wire.decode(frame[1:])
+                if not isinstance(batch, wire.Batch):
+                    raise wire.WireError(f"unexpected {batch.KIND} message as gossip")
+                if len(batch.items) > self.config.max_batch:  # no peer sends more: refused
+                    raise wire.WireError(
+                        f"batch of {len(batch.items)} messages, over {self.config.max_batch}"
+                    )
+                return self.forwarded(now, batch.peer, batch.items)
             raw_sender, envelope = wire.split_gossip(frame)
             sender = wire.sender_id(raw_sender)
         except wire.WireError as exc:
@@ -450,7 +466,20 @@ class PeerState(Core[PeerKey]):
         count = self.config.gossip_count
         return count < 0 or self._sent < count
 
-    def _publish(self, body: str | bytes) -> None:
+    def _say(self, to: bytes, body: str | bytes, client: Client | None) -> None:
+        """``zgossip send --via``: gossip it as our own, for a client we trust: with CurveZMQ
+        any (only allowed keys get through the handshake), without it one on this host."""
+        if self.config.curve_secret is None and (client is None or not client.local):
+            reason = "only a client on the peer's own host may ask (CurveZMQ is off)"
+            address = client.address if client is not None else None
+            self._emit(records.SayRefused(address or "?", reason))
+            self._out.append(Reply(to, wire.Refused(self.id, reason)))
+            return
+        msg_id = self._publish(body)
+        self._out.append(Reply(to, wire.Said(self.id, msg_id.hex())))
+
+    def _publish(self, body: str | bytes) -> bytes:
+        """Gossip ``body`` as our next message; its id."""
         self._seq += 1
         frame = wire.encode(wire.Gossip(self.id, self._seq, self.clock.time(), body))
         msg_id = message_id(frame)
@@ -458,6 +487,7 @@ class PeerState(Core[PeerKey]):
         # logged first: its time comes before any receipt's
         self._emit(records.GossipSent(msg_id.hex(), _text(body)))
         self._push(msg_id, frame, self.id)
+        return msg_id
 
     # -- seeds -----------------------------------------------------------------------------
 
@@ -663,6 +693,12 @@ class PeerState(Core[PeerKey]):
         self._emit(records.NeighbourRecalled(target))
         self._add(target, kept[0])
         self._out.append(Send(target, wire.Link(self.id, self.pub)))
+
+
+def check_body(body: str | bytes) -> None:
+    """ValueError for a body no peer would take (over ``wire.MAX_BODY``)."""
+    if len(body) > wire.MAX_BODY:
+        raise ValueError(f"a message body is at most {wire.MAX_BODY} characters or bytes")
 
 
 def _text(body: str | bytes) -> str:

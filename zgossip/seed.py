@@ -35,9 +35,7 @@ class Seed(Node):
         address = self.config.address
         endpoint = self._bind_socket(self._router, address.host, address.port)
         self._watch(self._router, self._on_router)
-        for seed in sorted(self.agreement.seeds - {self.id}):  # connected before they are needed
-            self._open_dealer(seed)
         return [endpoint]
 
     def _begin(self) -> list[Effect]:
-        return self.state.timers(self.clock.monotonic())
+        return self.state.start(self.clock.monotonic())

@@ -20,9 +20,9 @@ from typing import assert_never
 from zgossip import records, wire
 from zgossip.agreement import Agreement, CaseTimeout, Decision, VerdictExpiry
 from zgossip.config import Config
-from zgossip.core import Core
+from zgossip.core import Client, Core
 from zgossip.deadlines import Deadlines
-from zgossip.effects import Effect, Reply, Send
+from zgossip.effects import Dial, Effect, Reply, Send
 from zgossip.liveness import ProbeTimeout
 from zgossip.registry import Departed, Registry, SilenceTimeout
 
@@ -52,6 +52,12 @@ class SeedState(Core[SeedKey]):
 
     # -- entry points ----------------------------------------------------------------------
 
+    def start(self, now: float) -> list[Effect]:
+        """Begin: connect to the other seeds before they are needed, and run the timers."""
+        out = self.timers(now)
+        out[:0] = [Dial(seed) for seed in self._others]
+        return out
+
     def gauges(self) -> dict[str, float]:
         return {**super().gauges(), "peers": len(self.registry), "cases": len(self.agreement)}
 
@@ -60,7 +66,9 @@ class SeedState(Core[SeedKey]):
             self.departed.add(node, "revoked")
             self._emit(records.PeerRevoked(node))
 
-    def request(self, now: float, to: bytes, message: wire.Message) -> list[Effect]:
+    def request(
+        self, now: float, to: bytes, message: wire.Message, client: Client | None = None
+    ) -> list[Effect]:
         """A message on our ROUTER, from a peer, another seed, or a client."""
         out = self._begin(now)
         match message:
@@ -102,6 +110,8 @@ class SeedState(Core[SeedKey]):
             case wire.Vote(seed=seed, peer=peer, dead=dead, reporter=reporter) if self._known(seed):
                 self._suspect(peer, reporter, tell=False)
                 self._count(peer, seed, dead)
+            case wire.Say():  # zgossip send --via a seed
+                out.append(Reply(to, wire.Refused(self.id, "a seed does not gossip")))
             case wire.Suspect() | wire.Vote():
                 self._bad(f"{message.KIND} from {message.seed}, not a seed of the config")
             case _:

@@ -34,6 +34,7 @@ from zgossip.config import Address, Config
 from zgossip.effects import (
     CloseProbe,
     Connect,
+    Dial,
     Disconnect,
     Effect,
     OpenProbe,
@@ -43,6 +44,7 @@ from zgossip.effects import (
 )
 from zgossip.events import json_head, json_line
 from zgossip.gossip import message_id
+from zgossip.outbox import Outbox
 from zgossip.overlay import fit_exponent
 from zgossip.peer_state import PeerState
 from zgossip.seed_state import SeedState
@@ -160,6 +162,7 @@ class _Node:
         "head",
         "id",
         "index",
+        "outbox",
         "peer",
         "probes",
         "rank",
@@ -173,6 +176,7 @@ class _Node:
         self.core = core
         self.id = core.id
         self.peer = core if isinstance(core, PeerState) else None
+        self.outbox = Outbox(self.id, core.config.max_batch)  # what one input forwards
         self.alive = True
         self.stalled_until = 0.0
         self.wake: float | None = None  # the timer entry that counts, if any
@@ -265,6 +269,8 @@ class Simulation:
     def boot(self) -> None:
         """Start the seeds."""
         for node in self.nodes[: self.scenario.seeds]:
+            assert isinstance(node.core, SeedState)
+            self._apply(node, node.core.start(self.now))
             self._wake(node)
 
     def at(self, when: float, action: Callable[..., object], *args: Any) -> None:
@@ -447,10 +453,12 @@ class Simulation:
     # -- effects -----------------------------------------------------------------------
 
     def _apply(self, node: _Node, effects: Iterable[Effect]) -> None:
+        """Carry out what one input made ``node``'s core do: a turn, as a node's loop
+        would run it, with what it forwards sent at its end."""
         for effect in effects:
             match effect:
                 case Publish():
-                    self._publish(node, effect)
+                    node.outbox.add(effect)
                 case records.Event():
                     self._event(node, effect)
                 case Send():
@@ -461,29 +469,35 @@ class Simulation:
                     self._connect(node, effect)
                 case Disconnect():
                     self._disconnect(node, effect)
+                case Dial():
+                    pass  # nothing to open: a delivery needs no connection
                 case OpenProbe():
                     self._open_probe(node, effect)
                 case CloseProbe():
                     node.probes.discard(effect.target)
                 case _:
                     assert_never(effect)
+        if node.outbox:
+            self._publish(node)
 
-    def _publish(self, node: _Node, effect: Publish) -> None:
-        msg_id = message_id(effect.envelope)
-        frame = wire.gossip_frame(node.id.encode(), effect.envelope)
-        for peer in effect.to:
+    def _publish(self, node: _Node) -> None:
+        """Send the frames of what ``node`` forwarded, to the neighbours whose SUB reads it."""
+        for peer, frame, envelopes in node.outbox.frames():
             target = self._by_id.get(peer)
-            if target is not None and target.index in node.subscribers:  # its SUB reads us
-                self._deliver(node, target, self._gossip_in, frame, msg_id)
+            if target is not None and target.index in node.subscribers:
+                ids = [message_id(envelope) for envelope in envelopes]
+                self._deliver(node, target, self._gossip_in, frame, ids)
 
-    def _gossip_in(self, target: _Node, frame: bytes, msg_id: bytes) -> None:
+    def _gossip_in(self, target: _Node, frame: bytes, ids: list[bytes]) -> None:
         if not target.alive:
             return
         if target.stalled_until > self.now:
-            self.at(target.stalled_until, self._gossip_in, target, frame, msg_id)
+            self.at(target.stalled_until, self._gossip_in, target, frame, ids)
             return
-        if msg_id in self.copies:
-            self.copies[msg_id] += 1
+        copies = self.copies
+        for msg_id in ids:
+            if msg_id in copies:
+                copies[msg_id] += 1
         assert target.peer is not None
         effects = target.peer.gossip(self.now, frame)
         if effects:  # a duplicate changes nothing: no effects, and no new deadline
@@ -504,8 +518,7 @@ class Simulation:
     def _reply(self, node: _Node, effect: Reply) -> None:
         asker = self.nodes[int.from_bytes(effect.to[1:], "big")]
         if effect.to[0] == _PROBE:
-            if isinstance(effect.message, wire.Pong):
-                self._deliver(node, asker, self._probe_answer, node.id, True)
+            self._deliver(node, asker, self._probe_answer, node.id, effect.message)
         else:
             self._deliver(node, asker, self._answer_in, node.id, effect.message)
 
@@ -522,10 +535,13 @@ class Simulation:
                 if msg_id in self.copies:
                     self.copies[msg_id] += 1
 
-    def _probe_answer(self, target: _Node, probed: str, answered: bool) -> None:
+    def _probe_answer(self, target: _Node, probed: str, message: wire.Message) -> None:
         if probed in target.probes:
-            target.probes.discard(probed)
-            self._input(target, target.core.probed, probed, answered)
+            self._input(target, target.core.probe_answer, probed, message)
+
+    def _probe_refused(self, target: _Node, probed: str) -> None:
+        if probed in target.probes:
+            self._input(target, target.core.probe_refused, probed)
 
     def _connect(self, node: _Node, effect: Connect) -> None:
         target = self._by_id.get(effect.peer)
@@ -550,12 +566,10 @@ class Simulation:
         node.probes.add(effect.target)
         target = self._by_id.get(effect.target)
         if target is None or not target.alive:  # nothing listens: the port refuses, at once
-            self.at(self.now + 2 * self.scenario.latency, self._probe_answer, node,
-                     effect.target, False)  # fmt: skip
+            self.at(self.now + 2 * self.scenario.latency, self._probe_refused, node, effect.target)
             return
         handle = bytes((_PROBE,)) + node.index.to_bytes(4, "big")
-        ping = wire.Ping(node.id, self.now + EPOCH)
-        self._deliver(node, target, self._request_in, handle, ping)
+        self._deliver(node, target, self._request_in, handle, effect.ping)
 
     # -- what happened -----------------------------------------------------------------
 

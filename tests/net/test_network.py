@@ -5,119 +5,19 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import msgpack
 import pytest
 import zmq
 from typer.testing import CliRunner
 
-from tests.support import Events, free_ports, write_config
+from tests.net.harness import Net, dealer
+from tests.support import free_ports, write_config
 from zgossip import BindError, Config, Peer, Seed, query_members, query_peers, wire
 from zgossip.cli import app
 from zgossip.config import Address
-from zgossip.effects import Effect, Send
-from zgossip.node import Node, Tap
 from zgossip.peer import Delivery
-
-FAST = {"gossip_interval": 0.05, "liveness_interval": 0.1, "liveness_misses": 3}
-
-
-class Faults(Tap):
-    """What a test breaks in a node, through the node's seam: input it drops, and whether
-    it sends anything at all."""
-
-    def __init__(self) -> None:
-        self.deaf_to: Callable[[wire.Message | bytes, str | None], bool] = lambda m, s: False
-        self.mute = False  # sends nothing: what a crash looks like to the others
-
-    def inbound(self, message: wire.Message | bytes, sender: str | None) -> bool:
-        return not self.deaf_to(message, sender)
-
-    def outbound(self, effect: Effect) -> bool:
-        return not (self.mute and isinstance(effect, Send))
-
-
-class Net:
-    """A network under test: every node reports to one Events, and is stopped at the end;
-    ``faults[node.id]`` is each node's seam."""
-
-    def __init__(self, seeds: int, spare_seeds: int = 0) -> None:
-        self.events = Events()
-        self.nodes: list[Node] = []
-        self.faults: dict[str, Faults] = {}
-        ports = free_ports(seeds + spare_seeds)
-        self.seed_addresses = [Address("127.0.0.1", port) for port in ports]
-        self.seeds = [
-            self._start(Seed(self.config(a), tap=self._faults(a)))
-            for a in self.seed_addresses[:seeds]
-        ]
-
-    def _faults(self, address: Address) -> Faults:
-        faults = self.faults[str(address)] = Faults()
-        return faults
-
-    def config(self, address: Address, **overrides: Any) -> Config:
-        options = {**FAST, "gossip_count": 5, **overrides}
-        return Config(seeds=self.seed_addresses, address=address, **options)
-
-    def _start(self, node: Node) -> Any:
-        node.events.listen(self.events)
-        self.nodes.append(node)
-        return node.start()
-
-    def peer(self, **overrides: Any) -> Peer:
-        address = Address("127.0.0.1", free_ports(1)[0])
-        peer: Peer = self._start(Peer(self.config(address, **overrides), tap=self._faults(address)))
-        return peer
-
-    def linked(self, peer: Peer) -> None:
-        self.events.wait_event("neighbour.added", node=peer.id)
-
-    def received(self, peer: Peer) -> set[str]:
-        return {e["id"] for e in self.events.of("gossip.received", peer.id)}
-
-    def everyone_hears_everyone(self, peers: list[Peer], words: str, timeout: float) -> None:
-        """Each of ``peers`` broadcasts ``words``; wait until each heard every other's."""
-        for peer in peers:
-            peer.broadcast(f"{words}, from {peer.id}")
-        bodies = {f"{words}, from {p.id}" for p in peers}
-        self.events.wait_for(
-            lambda: all(
-                bodies - {f"{words}, from {p.id}"}
-                <= {e["body"] for e in self.events.of("gossip.received", p.id)}
-                for p in peers
-            ),
-            timeout=timeout,
-            what=f"{words!r} from every peer at every other",
-        )
-
-    def close(self) -> None:
-        for node in reversed(self.nodes):
-            node.stop()
-        assert not self.events.of("internal.error"), self.events.of("internal.error")
-
-
-@pytest.fixture
-def net() -> Iterator[Net]:
-    network = Net(seeds=3)
-    yield network
-    network.close()
-
-
-def _die_silently(net: Net, peer: Peer) -> None:
-    """Stop ``peer`` without its goodbyes: what a crash looks like to the others."""
-    net.faults[peer.id].mute = True
-    peer.stop()
-
-
-def _dealer(ctx: zmq.Context[zmq.Socket[bytes]], address: str) -> zmq.Socket[bytes]:
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(f"tcp://{address}")
-    return sock
 
 
 def test_every_message_reaches_every_other_peer_exactly_once(net: Net) -> None:
@@ -159,8 +59,8 @@ def test_a_neighbour_s_batches_are_taken_item_by_item_and_oversized_ones_refused
         xpub = ctx.socket(zmq.XPUB)
         xpub.setsockopt(zmq.LINGER, 0)
         xpub.bind("tcp://127.0.0.1:*")
-        dealer = _dealer(ctx, peer.id)  # "link to me": its SUB comes onto our PUB
-        dealer.send(wire.encode(wire.Link(fake, xpub.getsockopt_string(zmq.LAST_ENDPOINT))))
+        linker = dealer(ctx, peer.id)  # "link to me": its SUB comes onto our PUB
+        linker.send(wire.encode(wire.Link(fake, xpub.getsockopt_string(zmq.LAST_ENDPOINT))))
         while xpub.poll(10_000) and xpub.recv() != b"\x01" + topic:
             pass  # its other subscription: the handshake's marker
         good = tuple(wire.encode(wire.Gossip(fake, n, 1.0, f"batched {n}")) for n in (1, 2))
@@ -174,7 +74,7 @@ def test_a_neighbour_s_batches_are_taken_item_by_item_and_oversized_ones_refused
         assert bodies == ["batched 1", "batched 2"]
         reasons = [e["reason"] for e in net.events.of("bad.message", peer.id)]
         assert "over 64" in reasons[0] and "msgpack" in reasons[1]
-        dealer.close()
+        linker.close()
         xpub.close()
 
 
@@ -222,7 +122,7 @@ def test_dead_peer_is_reported_by_its_neighbour_and_removed_by_seeds(net: Net) -
     watcher, doomed = net.peer(gossip_count=0), net.peer(gossip_count=0)
     net.linked(doomed)
     registered_at = [seed for seed in net.seeds if doomed.id in seed.registry]
-    _die_silently(net, doomed)
+    net.die_silently(doomed)
     net.events.wait_event("neighbour.dead", node=watcher.id, neighbour=doomed.id)
     misses = [e["misses"] for e in net.events.of("liveness.missed", watcher.id)]
     assert misses[-3:] == [1, 2, 3]
@@ -246,7 +146,7 @@ def test_dead_peer_is_removed_by_every_live_seed_with_one_seed_down(net: Net) ->
     doomed = peers[0]
     holders = [seed for seed in live if doomed.id in seed.registry]
     assert holders, "every peer registers with 2 of the 3 seeds"
-    _die_silently(net, doomed)
+    net.die_silently(doomed)
     for seed in holders:
         removed = net.events.wait_event("peer.removed", node=seed.id, peer=doomed.id)
         assert set(removed["votes"]) == {s.id for s in live}  # two of three: a majority
@@ -264,7 +164,7 @@ def test_live_peer_falsely_reported_dead_stays_listed_and_keeps_receiving_gossip
         lambda message, sender: isinstance(message, wire.Pong) and sender == victim.id
     )
     with zmq.Context() as ctx:
-        forgers = [_dealer(ctx, seed.id) for seed in net.seeds]  # a bogus client's sockets
+        forgers = [dealer(ctx, seed.id) for seed in net.seeds]  # a bogus client's sockets
         for forger in forgers:  # it forges a report in a registered peer's name
             forger.send(wire.encode(wire.Dead(victim.id, 1.0, framed.id)))
         for seed in net.seeds:
@@ -313,10 +213,10 @@ def test_bad_frames_are_reported_and_both_roles_keep_serving(net: Net, frames: l
     seed = net.seeds[0]
     with zmq.Context() as ctx:
         for target in (seed.id, peer.id):
-            sender = _dealer(ctx, target)
+            sender = dealer(ctx, target)
             sender.send_multipart(frames)
             net.events.wait_event("bad.message", node=target)
-        probe = _dealer(ctx, peer.id)
+        probe = dealer(ctx, peer.id)
         probe.send(wire.encode(wire.Ping("127.0.0.1:9", 7.0)))
         assert probe.poll(5000), "the peer stopped answering"
         assert wire.decode(probe.recv()) == wire.Pong("127.0.0.1:9", 7.0, linked=False)
@@ -419,7 +319,7 @@ def test_a_peer_links_only_once_a_majority_of_the_seeds_hold_its_registration(ne
     for peer in (first, second):
         net.events.wait_event("seed.registered", node=peer.id)
     # Absence cannot be awaited: give them a few rounds in which they could have linked.
-    threading.Event().wait(5 * FAST["liveness_interval"])
+    threading.Event().wait(5 * first.config.liveness_interval)
     assert not net.events.of("neighbour.added"), "linked with one seed of three"
     assert not first.neighbours and not second.neighbours
     back = Seed(net.config(down[0].config.address))
@@ -435,7 +335,7 @@ def test_survivors_relink_and_keep_gossiping_when_half_the_peers_die_at_once(net
         net.linked(peer)
     doomed, survivors = peers[::2], peers[1::2]
     for peer in doomed:
-        _die_silently(net, peer)
+        net.die_silently(peer)
     dead = {p.id for p in doomed}
     net.events.wait_for(
         lambda: all(
@@ -485,13 +385,18 @@ def test_messages_dropped_on_a_link_are_repaired_from_a_neighbour(net: Net) -> N
     def drop_some(frame: wire.Message | bytes, sender: str | None) -> bool:
         if not isinstance(frame, bytes):  # every copy, whichever neighbour sends it
             return False
+        assert not wire.is_batch(frame), "one message a turn: each in a frame of its own"
         message = wire.decode(bytes(wire.split_gossip(frame)[1]))
         assert isinstance(message, wire.Gossip)
         return message.origin == origin.id and message.seq in lost
 
     net.faults[lossy.id].deaf_to = drop_some
-    for n in range(1, 7):
+    for n in range(1, 7):  # one at a time: a turn that forwards several sends a batch
         origin.broadcast(f"message {n}")
+        net.events.wait_for(
+            lambda n=n: len(net.events.of("gossip.received", third.id)) == n,  # type: ignore[misc]
+            what=f"message {n} at the third",
+        )
     net.events.wait_for(
         lambda: len(net.events.of("gossip.received", lossy.id)) == 6, what="six at the lossy peer"
     )
@@ -510,7 +415,7 @@ def test_forged_seed_votes_do_not_evict_a_live_peer(net: Net) -> None:
     net.events.wait_event("seed.registered", node=victim.id)
     seeds = [s.id for s in net.seeds]
     with zmq.Context() as ctx:
-        forgers = [_dealer(ctx, seed) for seed in seeds]  # a client posing as every seed
+        forgers = [dealer(ctx, seed) for seed in seeds]  # a client posing as every seed
         for forger, target in zip(forgers, seeds, strict=True):
             for claimed in seeds:
                 if claimed != target:
@@ -526,7 +431,7 @@ def test_the_peer_list_comes_whole_page_by_page_however_long(net: Net) -> None:
     net._start(paged)
     fakes = [f"127.0.0.{n}:7000" for n in range(2, 9)]  # registered, never running
     with zmq.Context() as ctx:
-        client = _dealer(ctx, paged.id)
+        client = dealer(ctx, paged.id)
         for fake in fakes:
             client.send(wire.encode(wire.Register(fake, f"tcp://{fake[:-5]}:7001", ())))
             assert client.poll(5000)
@@ -540,7 +445,11 @@ def _sender(message: wire.Message | bytes, sender: str | None) -> str | None:
     """Who a message comes from, as far as it says."""
     if sender is not None:
         return sender
-    if isinstance(message, bytes):
+    if isinstance(message, bytes):  # a gossip frame: one message, or a batch
+        if wire.is_batch(message):
+            batch = wire.decode(message[1:])
+            assert isinstance(batch, wire.Batch)
+            return batch.peer
         return wire.split_gossip(message)[0].decode()
     for name in ("peer", "seed", "reporter"):
         if isinstance(who := getattr(message, name, None), str):
@@ -575,9 +484,9 @@ def test_members_merge_what_every_seed_says_of_each_peer(net: Net) -> None:
     for peer in (leaving, dying, staying):
         net.linked(peer)
     leaving.stop()
-    net.events.wait_event("peer.removed", peer=leaving.id, reason="left")
-    _die_silently(net, dying)
-    net.events.wait_event("peer.removed", peer=dying.id, reason="dead")
+    net.removed_everywhere(leaving.id)
+    net.die_silently(dying)
+    net.removed_everywhere(dying.id)  # each seed decides: all of them, not the first
     rows, silent = query_members([s.id for s in net.seeds], 5.0)
     assert silent == []
     states = {row.peer: row.state for row in rows}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from zgossip import records, wire
 from zgossip.config import Address, Config
+from zgossip.core import Client
 from zgossip.effects import Connect, Effect, Publish, Reply, Send
 from zgossip.gossip import message_id
 from zgossip.peer_state import GOSSIP, ROUND, LinkTimeout, PeerState
@@ -262,3 +265,36 @@ def test_an_origin_flooding_past_its_rate_is_dropped_here_and_said_so() -> None:
     assert said == [records.GossipThrottled(OTHER, 50, 100.0)]  # the rest, once quiet
     out = peer.gossip(13.0, _gossip(THIRD, 150)[0])  # a second later: not lost for good
     assert any(isinstance(e, records.GossipReceived) for e in out)
+
+
+def test_a_batch_frame_is_decoded_in_the_core_and_one_over_max_batch_refused_whole() -> None:
+    peer = _linked(OTHER, THIRD, max_batch=2)
+    envelopes = tuple(_envelope(_gossip(OTHER, seq)[0]) for seq in (1, 2, 3))
+    out = peer.gossip(12.0, wire.batch_frame(THIRD, envelopes[:2]))
+    assert [e.message.seq for e in out if isinstance(e, records.GossipReceived)] == [1, 2]
+    out = peer.gossip(12.1, wire.batch_frame(THIRD, envelopes))
+    assert [e.reason for e in out if isinstance(e, records.BadMessage)] == [
+        "batch of 3 messages, over 2"
+    ]
+    assert peer.received == 2
+
+
+def test_a_body_no_receiver_would_take_is_refused_before_it_is_sent() -> None:
+    peer, _ = _peer()
+    with pytest.raises(ValueError, match="at most"):
+        peer.broadcast(12.0, "x" * (wire.MAX_BODY + 1))
+    assert peer.received == 0 and not peer.ml
+
+
+def test_send_via_is_gossiped_for_a_local_client_and_refused_for_another() -> None:
+    peer = _linked(OTHER)
+    out = peer.request(12.0, b"c", wire.Say("hi"), Client("10.9.9.9", local=False))
+    assert records.SayRefused("10.9.9.9", _NOT_LOCAL) in out
+    assert [e.message for e in out if isinstance(e, Reply)] == [wire.Refused(str(ME), _NOT_LOCAL)]
+    out = peer.request(12.1, b"c", wire.Say("hi"), Client("127.0.0.1", local=True))
+    (sent,) = [e for e in out if isinstance(e, records.GossipSent)]
+    assert Reply(b"c", wire.Said(str(ME), sent.id)) in out
+    assert [e.to for e in out if isinstance(e, Publish)] == [(OTHER,)]
+
+
+_NOT_LOCAL = "only a client on the peer's own host may ask (CurveZMQ is off)"

@@ -6,7 +6,7 @@ import random
 
 from zgossip import records, wire
 from zgossip.config import Address, Config
-from zgossip.effects import Effect, OpenProbe, Reply, Send
+from zgossip.effects import Dial, Effect, OpenProbe, Reply, Send
 from zgossip.seed_state import SeedState
 
 SEEDS = [Address("10.255.0.1", 5000), Address("10.255.0.2", 5000), Address("10.255.0.3", 5000)]
@@ -68,7 +68,8 @@ def test_a_dead_report_opens_a_case_the_other_seeds_hear_of_and_a_probe() -> Non
     seed = _seed()
     _register(seed, 1), _register(seed, 2)
     out = seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
-    assert OpenProbe(_peer(2)) in out
+    (probe,) = [e for e in out if isinstance(e, OpenProbe)]
+    assert probe.target == _peer(2) and probe.ping == wire.Ping(ME, seed.clock.time())
     told = {e.to for e in out if isinstance(e, Send) and isinstance(e.message, wire.Suspect)}
     assert told == {str(s) for s in SEEDS[1:]}
 
@@ -77,7 +78,7 @@ def test_a_probe_that_fails_is_a_dead_vote_and_a_majority_removes_the_peer() -> 
     seed = _seed()
     _register(seed, 1), _register(seed, 2)
     seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
-    seed.probed(101.5, _peer(2), answered=False)  # our own vote: dead
+    seed.probe_refused(101.5, _peer(2))  # our own vote: dead
     out = seed.request(101.6, b"s", wire.Vote(str(SEEDS[1]), _peer(2), True, _peer(1)))
     removed = [e for e in out if isinstance(e, records.PeerRemoved)]
     assert removed == [records.PeerRemoved(_peer(2), "dead", _peer(1), sorted([ME, str(SEEDS[1])]))]
@@ -98,7 +99,7 @@ def test_a_probe_that_could_not_be_opened_is_no_vote_for_death() -> None:
     seed = _seed()
     _register(seed, 1), _register(seed, 2)
     seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
-    out = seed.unprobed(101.0, _peer(2))  # out of descriptors: it tells nothing
+    out = seed.probe_failed(101.0, _peer(2), "Too many open files")  # it tells nothing
     assert not [e for e in out if isinstance(e, Send) and isinstance(e.message, wire.Vote)]
     out = seed.request(101.6, b"s", wire.Vote(str(SEEDS[1]), _peer(2), True, _peer(1)))
     assert not [e for e in out if isinstance(e, records.PeerRemoved)]  # one dead vote: not ours
@@ -153,3 +154,26 @@ def test_members_say_what_became_of_each_peer_and_since_when() -> None:
     _register(seed, 5, now=116.0)  # back: alive again, since it registered anew
     assert _roster(seed, 116.0)[_peer(5)] == ("alive", 1.7e9 + 116.0)
     assert _peer(4) not in _roster(seed, 174.0)  # past departed_for
+
+
+def test_a_pong_on_a_probe_is_a_vote_for_life_and_anything_else_is_bad() -> None:
+    seed = _seed()
+    _register(seed, 1), _register(seed, 2)
+    seed.request(101.0, b"r", wire.Dead(_peer(2), 1.7e9, _peer(1)))
+    out = seed.probe_answer(101.1, _peer(2), wire.Links(_peer(2), ()))
+    assert [e.reason for e in out if isinstance(e, records.BadMessage)] == [
+        "unexpected links answer to a probe"
+    ]
+    out = seed.probe_answer(101.2, _peer(2), wire.Pong(ME, 1.7e9, linked=False))
+    votes = [e.message for e in out if isinstance(e, Send) and isinstance(e.message, wire.Vote)]
+    assert votes and not any(vote.dead for vote in votes)
+
+
+def test_a_seed_dials_the_other_seeds_when_it_starts_and_refuses_to_gossip() -> None:
+    seed = _seed()
+    out = seed.start(100.0)
+    assert [e.to for e in out if isinstance(e, Dial)] == [str(s) for s in SEEDS[1:]]
+    (refused,) = seed.request(100.1, b"c", wire.Say("hello"))
+    assert isinstance(refused, Reply) and refused.message == wire.Refused(
+        ME, "a seed does not gossip"
+    )

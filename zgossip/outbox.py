@@ -1,0 +1,64 @@
+"""What one turn of a peer forwards, in frames: one a neighbour however many messages (pure).
+
+A core says, for each message, which neighbours it goes to (:class:`~zgossip.effects.Publish`);
+an executor collects a turn's worth here (the input one poll found, or one simulated
+delivery) and sends what :meth:`Outbox.frames` makes of it once the turn is over. A
+neighbour that gets one message gets it in a frame of its own (:func:`wire.gossip_frame`);
+one that gets several gets them in batches (:func:`wire.batch_frame`) of at most
+``max_batch`` messages and half the frame limit, which the receiving core takes whole
+(:meth:`zgossip.peer_state.PeerState.gossip`): one send and one wake-up instead of one a
+message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from zgossip import wire
+from zgossip.effects import Publish
+
+#: A batch frame holds at most this many bytes of envelopes: well within the frame limit.
+BATCH_BYTES = wire.MAX_FRAME // 2
+
+
+class Outbox:
+    def __init__(self, sender: str, max_batch: int) -> None:
+        self._sender = sender
+        self._prefix = wire.gossip_frame(sender.encode(), b"")  # what a single frame starts with
+        self._max_batch = max_batch
+        self._waiting: dict[str, list[bytes]] = {}  # neighbour -> envelopes of this turn
+
+    def __bool__(self) -> bool:
+        return bool(self._waiting)
+
+    def add(self, publish: Publish) -> None:
+        """Forward ``publish``'s envelope to its neighbours at the end of the turn."""
+        waiting = self._waiting
+        for peer in publish.to:
+            envelopes = waiting.get(peer)
+            if envelopes is None:
+                waiting[peer] = [publish.envelope]
+            else:
+                envelopes.append(publish.envelope)
+
+    def frames(self) -> Iterator[tuple[str, bytes, list[bytes]]]:
+        """The turn's frames, and the box emptied: (neighbour, frame, its envelopes)."""
+        waiting, self._waiting = self._waiting, {}
+        for peer, envelopes in waiting.items():
+            if len(envelopes) == 1:
+                yield peer, self._prefix + envelopes[0], envelopes
+                continue
+            chunk: list[bytes] = []
+            size = 0
+            for envelope in envelopes:
+                if chunk and (len(chunk) == self._max_batch or size + len(envelope) > BATCH_BYTES):
+                    yield peer, self._batch(chunk), chunk
+                    chunk, size = [], 0
+                chunk.append(envelope)
+                size += len(envelope)
+            yield peer, self._batch(chunk), chunk
+
+    def _batch(self, envelopes: list[bytes]) -> bytes:
+        if len(envelopes) == 1:
+            return self._prefix + envelopes[0]
+        return wire.batch_frame(self._sender, tuple(envelopes))
