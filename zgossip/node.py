@@ -30,7 +30,7 @@ import zmq
 
 from zgossip import memory, metrics, records, security, wire
 from zgossip.clock import Clock, SystemClock, earliest
-from zgossip.config import Config, ConfigError
+from zgossip.config import Config
 from zgossip.core import ADDRESSED, Client, Core
 from zgossip.effects import (
     CloseProbe,
@@ -44,8 +44,8 @@ from zgossip.effects import (
     Send,
 )
 from zgossip.events import EventLog
+from zgossip.guard import Guard
 from zgossip.monitor import Watchers
-from zgossip.quiet import Quiet
 
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
@@ -59,13 +59,6 @@ _BATCH = 256
 _GRAIN = 0.001
 #: The heap is trimmed when the loop goes idle after input, at most this often (seconds).
 _TRIM_INTERVAL = 1.0
-#: What a DEALER's monitor reports with CURVE on: how each handshake went.
-_HANDSHAKES = (
-    zmq.EVENT_HANDSHAKE_SUCCEEDED
-    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-)
 #: The socket option and its flag that _waiting asks, as ints (enum arithmetic is Python).
 _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 #: How long stopping waits for goodbyes (leave, bye) to go out.
@@ -120,18 +113,12 @@ class Node:
         self.config = config
         self._tap = tap
         self.id = str(config.address)
-        self.curve = security.from_config(config)  # first: a bad key file opens no log file
+        self.clock: Clock = clock or SystemClock()
+        # first: a bad key file opens no log file
+        self.guard = Guard(config, self.clock, say=self._say, revoke=self._revoke)
         if config.metrics_port is not None:
             metrics.check()
         self._metrics: metrics.Server | None = None
-        # The allow directory as last read, when to look at it again, and whether asked to.
-        self._keys_seen = () if self.curve is None else security.signature(self.curve.allow)
-        self._keys_at = 0.0
-        self._keys_asked = False
-        self._refusals = 0  # CURVE handshakes refused
-        self._gate: security.Gate | None = None
-        self._denials = Quiet(config.auth_quiet)
-        self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.events = EventLog(
             self.id,
@@ -169,7 +156,6 @@ class Node:
         self._dealers: dict[str, zmq.Socket[bytes]] = {}  # node -> our DEALER to its ROUTER
         self._connected: set[str] = set()  # of those, the ones connected (CURVE may refuse)
         self._handshakes: dict[str, zmq.Socket[bytes]] = {}  # CURVE: each DEALER's monitor
-        self._refused_by: set[str] = set()  # nodes that refused our handshake, said once
         self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
         self._router: zmq.Socket[bytes] | None = None
         self._watchers = Watchers(
@@ -225,7 +211,7 @@ class Node:
     def reload_keys(self) -> None:
         """Read the allow directory again now (thread- and signal-safe; SIGHUP does this).
         It is also read whenever it changes, within ``Config.keys_check``."""
-        self._keys_asked = True
+        self.guard.ask()
         self._wake()
 
     def __enter__(self) -> Self:
@@ -305,8 +291,7 @@ class Node:
 
         Every socket a node binds is a server: with CURVE on, only allowed keys get in."""
         where = f"tcp://{host}:{port if port is not None else '*'}"
-        if self.curve is not None:
-            self.curve.serve(sock)
+        self.guard.serve(sock)
         try:
             sock.bind(where)
         except zmq.ZMQError as exc:
@@ -326,8 +311,7 @@ class Node:
         ``auth.nokey`` event): the socket stays, unconnected, so a send fails as to a node
         that does not answer, and the usual timeouts deal with it.
         """
-        if self.curve is not None and not self.curve.client(sock, target):
-            self.events.emit(records.AuthNoKey(target, str(self.curve.allow)))
+        if not self.guard.client(sock, target):
             return False
         sock.connect(endpoint or f"tcp://{target}")
         return True
@@ -388,6 +372,14 @@ class Node:
     def _event(self, event: records.Event) -> None:
         self.events.emit(event)
 
+    def _say(self, event: records.Event) -> None:
+        """An event of the edge (its sockets, keys, threads): an effect like the core's."""
+        self._apply((event,))
+
+    def _revoke(self, nodes: list[str]) -> None:
+        """The keys of ``nodes`` went from the allow directory: the core lets go of them."""
+        self._apply(self.state.revoked(self.clock.monotonic(), nodes))
+
     def _do_send(self, effect: Send) -> None:
         dealer = self._dealers.get(effect.to)
         if dealer is None:
@@ -399,33 +391,14 @@ class Node:
         """A DEALER to ``target``'s ROUTER, watched: what comes back is ``answer(target)``.
         Without a certificate for ``target`` (CURVE) it stays unconnected: see ``_connect``."""
         dealer = self._dealers[target] = self._socket(zmq.DEALER)
-        if self.curve is not None:  # a refused handshake is silent: ZeroMQ just drops it
-            try:
-                monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(_HANDSHAKES)
-            except zmq.ZMQError as exc:  # out of sockets: no word of its handshakes, then
-                self._bad(f"cannot watch the handshakes with {target}: {exc.strerror}")
-            else:
-                self._handshakes[target] = monitor
-                self._watch(monitor, lambda frames: self._on_handshake(target, frames))
+        monitor = self.guard.watch_handshakes(dealer, target)
+        if monitor is not None:
+            self._handshakes[target] = monitor
+            self._watch(monitor, lambda frames: self.guard.handshake(target, frames))
         if self._connect(dealer, target):
             self._connected.add(target)
         self._watch(dealer, lambda frames: self._on_answer(target, frames))
         return dealer
-
-    def _on_handshake(self, target: str, frames: list[bytes]) -> None:
-        """How a CURVE handshake with ``target`` went: a refusal is said once, until one
-        succeeds again (a refused peer retries on fresh connections)."""
-        event = int.from_bytes(frames[0][:2], "little") if frames and frames[0] else 0
-        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-            self._refused_by.discard(target)
-        elif event and target not in self._refused_by:
-            self._refused_by.add(target)
-            reason = (
-                "our key is not in its allow directory"
-                if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
-                else "the handshake failed (do both hold each other's certificates?)"
-            )
-            self.events.emit(records.AuthRefused(target, reason))
 
     def _do_disconnect(self, effect: Disconnect) -> None:
         dealer = self._dealers.pop(effect.peer, None)
@@ -475,7 +448,7 @@ class Node:
         message = self._decode(frames, 2)
         if message is None or (self._tap is not None and not self._tap.inbound(message, None)):
             return
-        if self._gate is not None and not self._still_allowed(last):
+        if self.guard.on and not self.guard.allows(last, _address(last)):
             return
         if isinstance(message, wire.Watch):
             self._on_watch(frames[0], message, _address(last) or "?")
@@ -486,19 +459,6 @@ class Node:
             client = Client(address, security.is_local(address))
         self._apply(self.state.request(self.clock.monotonic(), frames[0], message, client))
 
-    def _still_allowed(self, last: zmq.Frame | None) -> bool:
-        """Whether the client that sent ``last`` is still allowed: its key may have been
-        taken out of the allow directory since its handshake (then it is refused)."""
-        assert self._gate is not None
-        try:
-            user = "" if last is None else str(last.get("User-Id"))
-        except zmq.ZMQError:  # no ZAP reply named it: it did not come through the gate
-            user = ""
-        if self._gate.allows(user):
-            return True
-        self._deny(user or "?", _address(last) or "?")
-        return False
-
     def _on_watch(self, who: bytes, request: wire.Watch, address: str) -> None:
         """A monitor attaches, or says it still watches (see :mod:`zgossip.monitor`)."""
         self._let_go()
@@ -507,12 +467,12 @@ class Node:
         if not attached and who in self._watchers:
             if self.events.watched is None:
                 self.events.watched = []
-            self.events.emit(records.MonitorAttached(address, list(request.events)))
+            self._say(records.MonitorAttached(address, list(request.events)))
         self._reply(who, answer)
 
     def _let_go(self) -> None:
         for address in self._watchers.expire(self.clock.monotonic()):
-            self.events.emit(records.MonitorDetached(address))
+            self._say(records.MonitorDetached(address))
 
     def _send_watched(self) -> None:
         """Send the monitors the events since the last time; once none watches, the log
@@ -566,14 +526,13 @@ class Node:
         self._ctx = zmq.Context()
         self._ctx.set(zmq.MAX_SOCKETS, self.config.max_sockets)
         self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
-        if self.curve is not None:  # the gate opens before any server binds
-            self._gate = security.Gate(self._ctx, self.curve.allow)
-            self._watch(self._gate.open(), self._on_zap)
+        zap = self.guard.open(self._ctx)  # the gate opens before any server binds
+        if zap is not None:
+            self._watch(zap, self.guard.zap)
         self.endpoints = self._bind()
         if self.config.metrics_port is not None:
             self.endpoints.append(self._serve_metrics(self.config.metrics_port))
-        allowed = None if self.curve is None else str(self.curve.allow)
-        self.events.emit(records.Started(self.endpoints, allowed))
+        self._say(records.Started(self.endpoints, self.guard.allow))
         self._apply(self._begin())
 
     def _serve_metrics(self, port: int) -> str:
@@ -599,54 +558,10 @@ class Node:
         """What metrics show of this node beyond its event counts (call in its thread)."""
         return {
             **self.state.gauges(),
-            "auth_refusals": self._refusals,
+            "auth_refusals": self.guard.refusals,
             "monitors": len(self._watchers),
             "log_lag": self.events.lag(),
         }
-
-    def _on_zap(self, frames: list[bytes]) -> None:
-        """A server of ours asks whether a CURVE client may in; refusals are logged, a
-        client's first at once and then once a while, so retries cannot flood the log."""
-        assert self._gate is not None and self.curve is not None
-        denied = self._gate.check(frames)
-        if denied is not None:
-            self._deny(denied.key, denied.address)
-
-    def _deny(self, key: str, address: str) -> None:
-        """A client refused: said at once the first time, then once a while with a count."""
-        assert self.curve is not None
-        self._refusals += 1
-        count = self._denials.report(key, self.clock.monotonic())
-        if count is not None:
-            self.events.emit(records.AuthDenied(key, address, count, str(self.curve.allow)))
-
-    def _check_keys(self) -> None:
-        """Take what changed in the allow directory: new keys are let in from the next
-        handshake, and nodes whose key went are let go of (see ``Core.revoked``)."""
-        assert self.curve is not None and self._gate is not None
-        now = self.clock.monotonic()
-        self._keys_at = now + self.config.keys_check
-        asked, self._keys_asked = self._keys_asked, False
-        seen = security.signature(self.curve.allow)
-        if seen == self._keys_seen and not asked:
-            return
-        self._keys_seen = seen
-        try:
-            curve = security.from_config(self.config)
-        except ConfigError as exc:  # a half-copied file, say: the keys read before hold
-            self.events.emit(records.KeysUnreadable(str(self.curve.allow), str(exc)))
-            return
-        assert curve is not None  # the config names the keys: this node has them
-        before = self._gate.keys
-        self._gate.reload()
-        after = self._gate.keys
-        old, self.curve = self.curve, curve
-        revoked = [node for node, key in old.servers.items() if curve.servers.get(node) != key]
-        if before != after:
-            added, removed = sorted(after - before), sorted(before - after)
-            self.events.emit(records.KeysChanged(str(curve.allow), added, removed))
-        if revoked:
-            self._apply(self.state.revoked(now, revoked))
 
     def _serve(self) -> None:
         self._loop_thread = threading.current_thread()
@@ -659,8 +574,8 @@ class Node:
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
         while not self._stopping:
             now = self.clock.monotonic()
-            if self.curve is not None and (self._keys_asked or now >= self._keys_at):
-                self._guarded(self._check_keys)
+            if self.guard.asked():
+                self._guarded(self.guard.check_keys)
             due = deadline is not None and now >= deadline
             if due:  # read what came meanwhile first: an answer may be sitting unread
                 self._guarded(self._pump)
@@ -676,7 +591,7 @@ class Node:
             wake_at = earliest(
                 deadline,
                 next_trim if busy else None,  # a trim to come: a quiet node wakes up for it
-                None if self.curve is None else self._keys_at,
+                self.guard.due,
                 self.events.quiet_until,  # a bad input kept quiet: said when its time is up
             )
             timeout: int | None = None
@@ -717,7 +632,7 @@ class Node:
 
     def _internal_error(self, exc: Exception) -> None:
         """Call from the ``except`` that caught ``exc``: its traceback goes in the log."""
-        self.events.emit(records.InternalError(repr(exc), traceback.format_exc()))
+        self._say(records.InternalError(repr(exc), traceback.format_exc()))
 
     def _pump(self) -> None:
         """Handle what the sockets hold right now, without waiting: before judging silence."""
@@ -775,7 +690,7 @@ class Node:
         try:
             self._apply(self.state.stop(self.clock.monotonic()))
             self._end_turn()
-            self.events.emit(records.Stopped())
+            self._say(records.Stopped())
             self._send_watched()  # a monitor sees the node stop
         finally:
             self._release()
@@ -790,9 +705,7 @@ class Node:
             # client let in by no one in that instant gets nothing in or out.
             self._ctx.destroy(linger=_LINGER_MS)
             self._ctx = None
-        if self._gate is not None:
-            self._gate.stop()
-            self._gate = None
+        self.guard.close()
         with self._wake_lock:
             self._wake_r.close()
             self._wake_w.close()

@@ -131,7 +131,7 @@ class Peer(Node):
             if now - self._held_said >= 1.0:
                 held, self._held, self._held_said = self._held, 0, now
                 paced = records.BroadcastPaced(self._pace.rate, held)
-                self._call_soon(lambda: self.events.emit(paced))
+                self._call_soon(lambda: self._say(paced))
         self._call_soon(lambda: self._apply(self.state.broadcast(self.clock.monotonic(), body)))
 
     # -- what the core holds, for those who look ---------------------------------
@@ -227,7 +227,7 @@ class Peer(Node):
             try:
                 handler(delivery)
             except Exception as exc:  # the user's code: report it, keep gossiping
-                self.events.emit(records.HandlerError(repr(exc)))
+                self._say(records.HandlerError(repr(exc)))
         if self._streams.active:
             self._streams.put(delivery)
 
