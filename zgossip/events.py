@@ -185,9 +185,11 @@ class EventLog:
         stream_size: int = 10_000,
         bad_quiet: float = 1.0,
         bad_lines: int = 100,
+        count: bool = False,
     ) -> None:
         """``compact``: console lines without the node's role and address, for a terminal
-        (a tmux pane) whose title shows them already."""
+        (a tmux pane) whose title shows them already; ``count``: count the events by name
+        (for metrics, :meth:`counted`)."""
         self.node = node
         self.role = role
         self._clock = clock
@@ -204,10 +206,11 @@ class EventLog:
         self.quiet_until: float | None = None
         self._bad_last: dict[str, records.BadMessage] = {}  # the last kept quiet, a sender
         #: Events for the node's monitors since it last sent them (name, JSON line, console
-        #: text), while any watch: else None, and emitting costs nothing more.
-        self.watched: list[tuple[str, str, str]] | None = None
-        #: Events by name since start, while metrics are on (``--metrics-port``): else None.
-        self.counts: dict[str, int] | None = None
+        #: text), while any watch (:meth:`keep_watched`): else None, and emitting costs
+        #: nothing more.
+        self._watched: list[tuple[str, str, str]] | None = None
+        #: Events by name since start, while metrics are on (``count=True``): else None.
+        self._counts: dict[str, int] | None = {} if count else None
         self._flushed = clock.monotonic()  # when the logs were last written out
         self._who = who(role, node)
         self._console_who = "" if compact else self._who
@@ -227,6 +230,33 @@ class EventLog:
         self._console = sys.stdout if console else None
         self._colour = console and wants_colour(sys.stdout)
         self._chatter = verbose > 0
+
+    @property
+    def counting(self) -> bool:
+        return self._counts is not None
+
+    def counted(self) -> dict[str, int]:
+        """Events by name since start (none unless made with ``count=True``)."""
+        return dict(self._counts or {})
+
+    @property
+    def watching(self) -> bool:
+        """Whether the log keeps its events for monitors (see :meth:`keep_watched`)."""
+        return self._watched is not None
+
+    def keep_watched(self, on: bool) -> None:
+        """Keep each event for the node's monitors from now on (``on``), or no longer."""
+        if not on:
+            self._watched = None
+        elif self._watched is None:
+            self._watched = []
+
+    def take_watched(self) -> list[tuple[str, str, str]]:
+        """The events kept for monitors since the last call (name, JSON line, console text)."""
+        if self._watched is None:
+            return []
+        taken, self._watched = self._watched, []
+        return taken
 
     def listen(self, listener: Listener) -> None:
         """Call ``listener`` with every event from now on, in the node's own thread."""
@@ -263,10 +293,10 @@ class EventLog:
                 self._log.write(f"{when} {self._who} {name:<16} {text}\n")
             if self._console is not None and (self._chatter or not kind.CHATTER):
                 self._show(when[11:], name, kind.COLOUR, text)
-        if self.counts is not None and kind is not records.BadMessage:  # counted as it came
-            self.counts[name] = self.counts.get(name, 0) + 1
-        if self.watched is not None:
-            self.watched.append((name, json_line(ts, self._json_head, event)[:-1], event.text()))
+        if self._counts is not None and kind is not records.BadMessage:  # counted as it came
+            self._counts[name] = self._counts.get(name, 0) + 1
+        if self._watched is not None:
+            self._watched.append((name, json_line(ts, self._json_head, event)[:-1], event.text()))
         if self._listeners or self._streams.active:
             record: Record = {"ts": ts, "node": self.node, "role": self.role, "event": name}
             record.update(event.fields())
@@ -280,8 +310,8 @@ class EventLog:
         with a count says what was kept quiet: it is said as it is)."""
         if event.count is not None:
             return event
-        if self.counts is not None:
-            self.counts["bad.message"] = self.counts.get("bad.message", 0) + 1
+        if self._counts is not None:
+            self._counts["bad.message"] = self._counts.get("bad.message", 0) + 1
         now = self._clock.monotonic()
         if now - self._bad_second >= 1.0:
             self._bad_second, self._bad_this_second = now, 0

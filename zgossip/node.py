@@ -45,7 +45,7 @@ from zgossip.effects import (
 )
 from zgossip.events import EventLog
 from zgossip.guard import Guard
-from zgossip.monitor import Watchers
+from zgossip.monitor import Monitors
 
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
@@ -132,9 +132,11 @@ class Node:
             stream_size=config.stream_size,
             bad_quiet=config.bad_quiet,
             bad_lines=config.bad_lines,
+            count=config.metrics_port is not None,
         )
-        if config.metrics_port is not None:
-            self.events.counts = {}
+        self.monitors = Monitors(
+            self.id, config, self.clock, self.events, reply=self._reply, say=self._say
+        )
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._poller = zmq.Poller()
         self._handlers: dict[zmq.Socket[bytes], Handler] = {}
@@ -158,12 +160,6 @@ class Node:
         self._handshakes: dict[str, zmq.Socket[bytes]] = {}  # CURVE: each DEALER's monitor
         self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
         self._router: zmq.Socket[bytes] | None = None
-        self._watchers = Watchers(
-            self.id,
-            limit=config.max_watchers,
-            window=config.watch_window,
-            ttl=config.watch_for,
-        )
         now = self.clock.monotonic()
         self.state: Core[Any] = self._core(now, self.clock.time() - now)
 
@@ -451,40 +447,13 @@ class Node:
         if self.guard.on and not self.guard.allows(last, _address(last)):
             return
         if isinstance(message, wire.Watch):
-            self._on_watch(frames[0], message, _address(last) or "?")
+            self.monitors.watch(frames[0], message, _address(last) or "?")
             return
         client = None
         if isinstance(message, ADDRESSED):
             address = _address(last)
             client = Client(address, security.is_local(address))
         self._apply(self.state.request(self.clock.monotonic(), frames[0], message, client))
-
-    def _on_watch(self, who: bytes, request: wire.Watch, address: str) -> None:
-        """A monitor attaches, or says it still watches (see :mod:`zgossip.monitor`)."""
-        self._let_go()
-        attached = who in self._watchers
-        answer = self._watchers.watch(self.clock.monotonic(), who, request, address)
-        if not attached and who in self._watchers:
-            if self.events.watched is None:
-                self.events.watched = []
-            self._say(records.MonitorAttached(address, list(request.events)))
-        self._reply(who, answer)
-
-    def _let_go(self) -> None:
-        for address in self._watchers.expire(self.clock.monotonic()):
-            self._say(records.MonitorDetached(address))
-
-    def _send_watched(self) -> None:
-        """Send the monitors the events since the last time; once none watches, the log
-        keeps no more events for them."""
-        if self.events.watched is None:
-            return
-        self._let_go()
-        watched, self.events.watched = self.events.watched, []
-        for who, frame in self._watchers.frames(watched):
-            self._reply(who, frame)
-        if not self._watchers:
-            self.events.watched = None
 
     def _reply(self, to: bytes, message: wire.Message) -> None:
         """Answer a client on our ROUTER; one that does not read (its queue full) loses it."""
@@ -550,7 +519,7 @@ class Node:
         """The node's figures for a scrape, taken in its own thread (see :mod:`metrics`)."""
 
         def ask(took: Callable[[metrics.Figures], None]) -> None:
-            self._call_soon(lambda: took((self.figures(), dict(self.events.counts or {}))))
+            self._call_soon(lambda: took((self.figures(), self.events.counted())))
 
         return metrics.wait(ask)
 
@@ -559,7 +528,7 @@ class Node:
         return {
             **self.state.gauges(),
             "auth_refusals": self.guard.refusals,
-            "monitors": len(self._watchers),
+            "monitors": len(self.monitors),
             "log_lag": self.events.lag(),
         }
 
@@ -583,7 +552,7 @@ class Node:
             if due or told or (handled and (quiet or now - caught_up >= _GRAIN)):
                 deadline = self._guarded(self._timers)
                 self.events.flush()
-                self._guarded(self._send_watched)
+                self._guarded(self.monitors.send)
                 caught_up, handled = now, False
             if quiet and busy and now >= next_trim:  # a pause after a burst: give back
                 memory.trim()  # the heap memory it freed
@@ -691,7 +660,7 @@ class Node:
             self._apply(self.state.stop(self.clock.monotonic()))
             self._end_turn()
             self._say(records.Stopped())
-            self._send_watched()  # a monitor sees the node stop
+            self.monitors.send()  # a monitor sees the node stop
         finally:
             self._release()
 

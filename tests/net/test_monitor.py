@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.net.test_network import Net
+from tests.net.harness import Net
 from zgossip.survey import NoAnswer, follow, say
 
 
@@ -28,7 +28,7 @@ def test_a_monitor_gets_the_events_it_asks_for_and_the_node_keeps_none_once_it_i
 ) -> None:
     sender, watched = net.peer(gossip_count=0), net.peer(gossip_count=0, watch_for=0.5)
     net.linked(watched)
-    assert watched.events.watched is None  # no monitor: nothing is kept for one
+    assert not watched.events.watching  # no monitor: nothing is kept for one
     stream = follow(watched.id, ("gossip.*",), timeout=5.0)
     sender.broadcast("before")  # may come before the monitor attached: not asked for
     message_id = say(sender.id, "watched", timeout=5.0)
@@ -49,7 +49,7 @@ def test_a_monitor_gets_the_events_it_asks_for_and_the_node_keeps_none_once_it_i
     attached = net.events.wait_event("monitor.attached", node=watched.id)
     assert attached["address"] == "127.0.0.1" and attached["events"] == ["gossip.*"]
     net.events.wait_event("monitor.detached", node=watched.id, address="127.0.0.1")
-    assert watched.events.watched is None
+    assert not watched.events.watching
 
 
 def test_a_monitor_sees_the_node_stop_then_the_node_stops_answering(net: Net) -> None:
