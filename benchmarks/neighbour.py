@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import zmq
 
-from zgossip import wire
+from zgossip.protocol import wire
 
 _SUBSCRIBED = b"\x01\x00"
 #: The origins of the flood, in turn: a peer takes at most Config.origin_rate messages a

@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from zgossip import records
+from zgossip.protocol import records
 from zgossip.simulate import Partition, Scenario, Simulation
 
 STEP = 0.1  # seconds of simulated time between two looks at the overlay

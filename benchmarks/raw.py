@@ -21,7 +21,7 @@ import zmq
 
 from benchmarks.procs import cpu_seconds
 from benchmarks.stats import percentile
-from zgossip import wire
+from zgossip.protocol import wire
 
 #: Poll timeout after which a missing message counts as lost (the run goes on).
 _QUIET_MS = 5000

@@ -14,12 +14,30 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from zgossip.protocol.config import Config
+
 Event = dict[str, Any]
 
 #: The installed command, next to this Python.
 ZGOSSIP = str(Path(sys.executable).with_name("zgossip"))
-#: Fast timers for node processes.
-TIMERS = ["--gossip-interval", "0.25", "--liveness-interval", "0.3", "--liveness-misses", "3"]
+
+
+def timer_flags(config: Config) -> list[str]:
+    """The command-line flags that give a node process ``config``'s timers."""
+    return [
+        "--gossip-interval",
+        str(config.gossip_interval),
+        "--liveness-interval",
+        str(config.liveness_interval),
+        "--liveness-misses",
+        str(config.liveness_misses),
+    ]
+
+
+#: Fast timers for node processes: the local preset, a few times slower. The system tests
+#: run tens of interpreters on a couple of cores, each slower to start and to be scheduled
+#: than a node thread of the in-process tests, so their pings get more room.
+TIMERS = timer_flags(Config.local(gossip_interval=0.25, liveness_interval=0.3))
 
 
 def free_ports(count: int) -> list[int]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from zgossip.config import Address, Config, ConfigError, parse_seeds
+from zgossip.protocol.config import Address, Config, ConfigError
+from zgossip.seedlist import parse_seeds
 
 if TYPE_CHECKING:
     from zgossip.node import BindError

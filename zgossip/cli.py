@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, overload
 import typer
 
 from zgossip import __version__
-from zgossip.config import Address, Config, ConfigError, parse_seeds
-from zgossip.wire import MAX_BODY, PeerInfo
+from zgossip.protocol.config import Address, Config, ConfigError
+from zgossip.protocol.wire import MAX_BODY, PeerInfo
+from zgossip.seedlist import parse_seeds
 
 if TYPE_CHECKING:  # the commands import what needs pyzmq themselves: simulate needs none
     from zgossip.node import Node
@@ -459,8 +460,8 @@ def monitor(
 ) -> None:
     """Stream a running node's events as they happen, until it stops (exit 0) or stops
     answering (exit 1)."""
-    from zgossip import records
     from zgossip.events import Stamps, console_line, wants_colour, who
+    from zgossip.protocol import records
     from zgossip.survey import NoAnswer, follow
 
     address = _target(target)

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from zgossip import records
-from zgossip.clock import Clock
 from zgossip.feed import Feeds, Stream
-from zgossip.quiet import Quiet
-from zgossip.records import Event
+from zgossip.protocol import records
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.records import Event
+from zgossip.protocol.repeats import Repeats
 
 Record = dict[str, Any]
 Listener = Callable[[Record], None]
@@ -196,8 +196,8 @@ class EventLog:
         self._listeners: list[Listener] = []
         self._stream_size = stream_size
         self._streams: Feeds[Record] = Feeds("events", self.behind)
-        #: bad.message is said once a while a sender, with a count (see zgossip.quiet)
-        self._bad = Quiet(bad_quiet)
+        #: bad.message is said once a while a sender, with a count (see zgossip.protocol.repeats)
+        self._bad = Repeats(bad_quiet)
         self._bad_quiet = bad_quiet
         self._bad_lines = bad_lines
         self._bad_second, self._bad_this_second = -math.inf, 0  # lines said this second
@@ -322,7 +322,7 @@ class EventLog:
         count = self._bad.report(key, now)
         if count is None:
             if len(self._bad_last) >= 1024 and key not in self._bad_last:
-                self._bad_last.clear()  # bounded, as Quiet is; a count may go unsaid
+                self._bad_last.clear()  # bounded, as Repeats is; a count may go unsaid
             self._bad_last[key] = event
             if self.quiet_until is None:
                 self.quiet_until = now + self._bad_quiet

@@ -16,10 +16,11 @@ from collections.abc import Callable
 
 import zmq
 
-from zgossip import records, security
-from zgossip.clock import Clock
-from zgossip.config import Config, ConfigError
-from zgossip.quiet import Quiet
+from zgossip import security
+from zgossip.protocol import records
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.config import Config, ConfigError
+from zgossip.protocol.repeats import Repeats
 
 #: What a DEALER's monitor reports with CURVE on: how each handshake went.
 HANDSHAKES = (
@@ -51,7 +52,7 @@ class Guard:
         self.due: float | None = None if self.curve is None else 0.0
         self.refusals = 0  # CURVE handshakes refused
         self._gate: security.Gate | None = None
-        self._denials = Quiet(config.auth_quiet)
+        self._denials = Repeats(config.auth_quiet)
         self._refused_by: set[str] = set()  # nodes that refused our handshake, said once
 
     @property

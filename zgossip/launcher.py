@@ -29,7 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zgossip.config import Address, ConfigError, parse_seeds
+from zgossip.protocol.config import Address, ConfigError
+from zgossip.seedlist import parse_seeds
 
 #: Seconds ``up`` waits for each group of nodes (seeds, then peers) to bind its ports.
 START_WAIT = 10.0

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from zgossip.config import ConfigError
+from zgossip.protocol.config import ConfigError
 
 #: A scrape waits this long (seconds) for the node's loop to take its figures.
 _SCRAPE_WAIT = 1.0

@@ -1,9 +1,9 @@
 """The executor: a protocol core's effects onto ZeroMQ sockets, and socket input onto the core.
 
-A seed or a peer is a :class:`Node` around its core (:class:`zgossip.seed_state.SeedState`,
-:class:`zgossip.peer_state.PeerState`): one thread, one poller, one lifecycle. The node
+A seed or a peer is a :class:`Node` around its core (:class:`zgossip.protocol.seed.SeedState`,
+:class:`zgossip.protocol.peer.PeerState`): one thread, one poller, one lifecycle. The node
 decodes what its sockets receive, hands it to the core with the time, and carries out
-the effects the core returns (:mod:`zgossip.effects`): sends, replies, connections,
+the effects the core returns (:mod:`zgossip.protocol.effects`): sends, replies, connections,
 probes, and events for the sink. It decides nothing about the protocol.
 
 A node runs :meth:`Node.run` in the thread that calls it (the CLI's main
@@ -21,6 +21,7 @@ import math
 import random
 import socket
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -28,11 +29,15 @@ from typing import Any, ClassVar, Self, TypeVar, assert_never
 
 import zmq
 
-from zgossip import memory, metrics, records, security, wire
-from zgossip.clock import Clock, SystemClock, earliest
-from zgossip.config import Config
-from zgossip.core import ADDRESSED, Client, Core
-from zgossip.effects import (
+from zgossip import memory, metrics, security
+from zgossip.events import EventLog
+from zgossip.guard import Guard
+from zgossip.monitor import Monitors
+from zgossip.protocol import records, wire
+from zgossip.protocol.clock import Clock, earliest
+from zgossip.protocol.config import Config
+from zgossip.protocol.core import ADDRESSED, Client, Core
+from zgossip.protocol.effects import (
     CloseProbe,
     Connect,
     Dial,
@@ -43,9 +48,6 @@ from zgossip.effects import (
     Reply,
     Send,
 )
-from zgossip.events import EventLog
-from zgossip.guard import Guard
-from zgossip.monitor import Monitors
 
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
@@ -75,6 +77,16 @@ def _waiting(sock: zmq.Socket[bytes]) -> bool:
     message: most wake-ups bring one, and a drain that ends on ``zmq.Again`` instead
     pays for an exception, costly in a process woken from idle (its code is cold)."""
     return bool(int(sock.get(_EVENTS)) & _POLLIN)
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
 
 
 class Tap:

@@ -1,6 +1,6 @@
 """The peer's sockets: ROUTER (its identity address), XPUB + SUB for gossip, DEALERs.
 
-The protocol is :class:`zgossip.peer_state.PeerState`; this module wires it to
+The protocol is :class:`zgossip.protocol.peer.PeerState`; this module wires it to
 ZeroMQ and offers the library API (:meth:`Peer.on_message`, :meth:`Peer.broadcast`).
 """
 
@@ -16,16 +16,16 @@ from dataclasses import dataclass
 
 import zmq
 
-from zgossip import records, wire
-from zgossip.clock import Clock
-from zgossip.config import Config
-from zgossip.effects import Connect, Disconnect, Effect, Publish
 from zgossip.feed import Feeds, Stream
-from zgossip.liveness import Liveness
 from zgossip.node import Node, Tap
-from zgossip.outbox import Outbox
-from zgossip.peer_state import Neighbour, PeerState, check_body
-from zgossip.registration import Registration
+from zgossip.protocol import records, wire
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.config import Config
+from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish
+from zgossip.protocol.liveness import Liveness
+from zgossip.protocol.outbox import Outbox
+from zgossip.protocol.peer import Neighbour, PeerState, check_body
+from zgossip.protocol.registration import Registration
 
 #: XPUB subscription notices carry this prefix before the subscriber's id.
 _SUBSCRIBED = b"\x01\x00"
@@ -181,8 +181,8 @@ class Peer(Node):
         self._outbox.add(effect)
 
     def _end_turn(self) -> None:
-        """Send what this turn forwarded: one frame a neighbour (see :mod:`zgossip.outbox`),
-        each addressed to the neighbour's SUB."""
+        """Send what this turn forwarded: one frame a neighbour (see
+        :mod:`zgossip.protocol.outbox`), each addressed to the neighbour's SUB."""
         if not self._outbox:
             return
         topics, send = self._topics, self._pub.send

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from zgossip.overlay import edges
+from zgossip.protocol.overlay import edges
 
 
 class PlotUnavailable(Exception):

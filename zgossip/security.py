@@ -32,7 +32,7 @@ from zmq.auth.base import Authenticator
 from zmq.auth.certs import create_certificates, load_certificate
 from zmq.utils import z85
 
-from zgossip.config import Address, Config, ConfigError, curve_pair
+from zgossip.protocol.config import Address, Config, ConfigError, curve_pair
 
 #: What ``zgossip keygen`` names the files: ``<stem>.key`` (public) and ``<stem>.key_secret``.
 PUBLIC_SUFFIX = ".key"

@@ -1,16 +1,16 @@
 """The seed's sockets: one ROUTER for registrations, peer-list queries, dead-node reports
 and leaves, and a DEALER to each other seed. The protocol is
-:class:`zgossip.seed_state.SeedState`; this module wires it to ZeroMQ."""
+:class:`zgossip.protocol.seed.SeedState`; this module wires it to ZeroMQ."""
 
 from __future__ import annotations
 
 import zmq
 
-from zgossip.agreement import Agreement
-from zgossip.effects import Effect
 from zgossip.node import Node
-from zgossip.registry import Registry
-from zgossip.seed_state import SeedState
+from zgossip.protocol.agreement import Agreement
+from zgossip.protocol.effects import Effect
+from zgossip.protocol.registry import Registry
+from zgossip.protocol.seed import SeedState
 
 
 class Seed(Node):

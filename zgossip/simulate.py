@@ -1,7 +1,7 @@
 """``zgossip simulate``: the real protocol cores, thousands of them, on a simulated network.
 
-Every node is the very :class:`~zgossip.seed_state.SeedState` or
-:class:`~zgossip.peer_state.PeerState` a real node runs; only the executor differs:
+Every node is the very :class:`~zgossip.protocol.seed.SeedState` or
+:class:`~zgossip.protocol.peer.PeerState` a real node runs; only the executor differs:
 instead of ZeroMQ sockets, effects become deliveries on a simulated network with
 per-link latency (and jitter, first in first out on each link), message loss,
 partitions, kill -9 and stalls, all on one fake clock. Nothing here imports zmq.
@@ -29,9 +29,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, assert_never
 
-from zgossip import records, wire
-from zgossip.config import Address, Config
-from zgossip.effects import (
+from zgossip.events import json_head, json_line
+from zgossip.protocol import records, wire
+from zgossip.protocol.config import Address, Config
+from zgossip.protocol.effects import (
     CloseProbe,
     Connect,
     Dial,
@@ -42,12 +43,11 @@ from zgossip.effects import (
     Reply,
     Send,
 )
-from zgossip.events import json_head, json_line
-from zgossip.gossip import message_id
-from zgossip.outbox import Outbox
-from zgossip.overlay import fit_exponent
-from zgossip.peer_state import PeerState
-from zgossip.seed_state import SeedState
+from zgossip.protocol.gossip import message_id
+from zgossip.protocol.outbox import Outbox
+from zgossip.protocol.overlay import fit_exponent
+from zgossip.protocol.peer import PeerState
+from zgossip.protocol.seed import SeedState
 
 #: Unix time of the simulated clock's zero: event timestamps read as real dates.
 EPOCH = 1_767_225_600.0  # 2026-01-01 00:00 UTC

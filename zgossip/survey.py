@@ -19,8 +19,8 @@ from typing import TypeVar
 
 import zmq
 
-from zgossip import wire
-from zgossip.overlay import edges
+from zgossip.protocol import wire
+from zgossip.protocol.overlay import edges
 from zgossip.security import Curve
 
 M = TypeVar("M", bound=wire.Message)

@@ -9,13 +9,11 @@ from tests.support import free_ports
 from zgossip import Address, Config, Peer, Seed
 from zgossip.peer import Delivery
 
-FAST = {"gossip_count": 0, "liveness_interval": 0.2, "liveness_misses": 3}
-
 
 def _configs(count: int) -> list[Config]:
     """A seed's config, then peers' of the same network."""
     addresses = [Address("127.0.0.1", port) for port in free_ports(count)]
-    return [Config(address=a, seeds=addresses[:1], **FAST) for a in addresses]
+    return [Config.local(address=a, seeds=addresses[:1], gossip_count=0) for a in addresses]
 
 
 def test_async_for_gets_each_message_once_and_ends_when_the_peer_stops() -> None:

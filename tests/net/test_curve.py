@@ -13,12 +13,12 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from tests.support import Events, free_ports
-from zgossip import Config, ConfigError, Peer, Seed, query_peers, security, wire
-from zgossip.config import Address
+from zgossip import Config, ConfigError, Peer, Seed, query_peers, security
 from zgossip.node import Node
+from zgossip.protocol import wire
+from zgossip.protocol.config import Address
 from zgossip.survey import NoAnswer, follow, say
 
-FAST = {"gossip_interval": 0.05, "liveness_interval": 0.1, "liveness_misses": 3}
 #: What a client's socket monitor says when its handshake is over, one way or the other.
 _HANDSHAKE_DONE = (
     zmq.EVENT_HANDSHAKE_SUCCEEDED,
@@ -70,12 +70,12 @@ class CurveNet:
     def config(
         self, address: str, secret: Path | None = None, allow: Path | None = None, **options: Any
     ) -> Config:
-        return Config(
+        return Config.local(
             seeds=[Address.parse(s) for s in self.seed_ids],
             address=Address.parse(address),
             curve_secret=secret or self.secrets[address],
             curve_allow=allow or self.keys.allow,
-            **{**FAST, "gossip_count": 5, **options},
+            **{"gossip_count": 5, **options},
         )
 
     def _start(self, node: Node) -> Any:

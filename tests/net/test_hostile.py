@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 
-import pytest
 import zmq
 
-from tests.net.test_network import Net
+from tests.net.harness import Net
 from tests.support import Events, free_ports
-from zgossip import Seed, wire
-from zgossip.config import Address, Config
+from zgossip import Seed
+from zgossip.protocol import wire
+from zgossip.protocol.config import Address, Config
 
 FLOOD = 10_000
-
-
-@pytest.fixture
-def net() -> Iterator[Net]:
-    network = Net(seeds=3)
-    yield network
-    network.close()
 
 
 def _flood(ctx: zmq.Context[zmq.Socket[bytes]], address: str, done: threading.Event) -> None:

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.net.harness import Net
 from tests.support import free_ports
 from zgossip import BindError, Config, ConfigError, Peer, Seed
-from zgossip.config import Address
 from zgossip.node import Node
+from zgossip.protocol.config import Address
 
 
 @pytest.fixture

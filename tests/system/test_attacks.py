@@ -13,7 +13,7 @@ import pytest
 import zmq
 
 from tests.support import Cluster, free_ports, kill_all, rss_mb
-from zgossip import wire
+from zgossip.protocol import wire
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 

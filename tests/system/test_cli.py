@@ -14,7 +14,7 @@ import pytest
 
 from tests.support import ZGOSSIP, free_ports, one_line_error, run_zgossip, write_config
 from zgossip import Seed
-from zgossip.config import Address, Config
+from zgossip.protocol.config import Address, Config
 
 pytestmark = pytest.mark.system
 

@@ -12,7 +12,7 @@ import zmq.auth
 
 from tests.support import Cluster, free_ports, one_line_error, run_zgossip
 from zgossip import security
-from zgossip.config import Address
+from zgossip.protocol.config import Address
 
 pytestmark = pytest.mark.system
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from zgossip.agreement import Agreement, AgreementKey, CaseTimeout, VerdictExpiry
-from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines
+from zgossip.protocol.agreement import Agreement, AgreementKey, CaseTimeout, VerdictExpiry
+from zgossip.protocol.clock import FakeClock
+from zgossip.protocol.deadlines import Deadlines
 
 S1, S2, S3, S4 = "10.0.1.1:5001", "10.0.1.2:5001", "10.0.1.3:5001", "10.0.1.4:5001"
 P, REPORTER = "10.0.0.7:6000", "10.0.0.8:6000"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zgossip.clock import earliest
+from zgossip.protocol.clock import earliest
 
 
 def test_earliest_is_the_soonest_deadline_given() -> None:

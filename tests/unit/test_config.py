@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from zgossip.config import Address, Config, ConfigError, parse_seeds
+from zgossip.protocol.config import Address, Config, ConfigError
+from zgossip.seedlist import parse_seeds
 
 
 def _config_file(tmp_path: Path, text: str) -> Path:
@@ -208,3 +209,11 @@ def test_timers_must_be_positive_finite_numbers(seconds: float) -> None:
         Config(liveness_interval=seconds)
     with pytest.raises(ConfigError, match="--gossip-interval must be a positive, finite"):
         Config(gossip_interval=seconds)
+
+
+def test_presets_name_the_timers_of_a_kind_of_network_and_keywords_win() -> None:
+    assert Config.lan() == Config()  # the assignment's numbers
+    local, wan = Config.local(), Config.wan()
+    assert (local.gossip_interval, local.liveness_interval, local.liveness_misses) == (0.05, 0.1, 3)
+    assert wan.death_window > Config.lan().death_window > local.death_window
+    assert Config.local(liveness_interval=0.3, gossip_count=0).liveness_interval == 0.3

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zgossip.deadlines import Deadlines
+from zgossip.protocol.deadlines import Deadlines
 
 #: Any hashable key does: the cores' are typed records, tuples here.
 Key = tuple[str | int, ...]

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from zgossip import records
-from zgossip.clock import FakeClock
 from zgossip.events import EventLog, Record
+from zgossip.protocol import records
+from zgossip.protocol.clock import FakeClock
 
 
 @records.event("test.odd")

@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines
-from zgossip.gossip import Entry, GapDue, Gaps, MessageList, message_id
+from zgossip.protocol.clock import FakeClock
+from zgossip.protocol.deadlines import Deadlines
+from zgossip.protocol.gossip import Entry, GapDue, Gaps, MessageList, message_id
 
 MAX_AGE = 600.0
 A = "10.0.0.1:5000"

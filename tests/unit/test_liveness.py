@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines
-from zgossip.liveness import (
+from zgossip.protocol.clock import FakeClock
+from zgossip.protocol.deadlines import Deadlines
+from zgossip.protocol.liveness import (
     Liveness,
     Probes,
     ProbeTimeout,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zgossip import wire
-from zgossip.monitor import Line, Watchers
+from zgossip.protocol import wire
+from zgossip.protocol.watch import Line, Watchers
 
 NODE = "127.0.0.1:6001"
 

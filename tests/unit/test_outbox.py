@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from zgossip import wire
-from zgossip.effects import Publish
-from zgossip.outbox import Outbox
+from zgossip.protocol import wire
+from zgossip.protocol.effects import Publish
+from zgossip.protocol.outbox import Outbox
 
 ME, A, B = "10.0.0.1:6000", "10.0.0.2:6000", "10.0.0.3:6000"
 

@@ -8,7 +8,7 @@ from collections import Counter, deque
 
 import pytest
 
-from zgossip.overlay import grow, pick_neighbours
+from zgossip.protocol.overlay import grow, pick_neighbours
 
 Graph = dict[int, set[int]]
 

@@ -6,12 +6,12 @@ import random
 
 import pytest
 
-from zgossip import records, wire
-from zgossip.config import Address, Config
-from zgossip.core import Client
-from zgossip.effects import Connect, Effect, Publish, Reply, Send
-from zgossip.gossip import message_id
-from zgossip.peer_state import GOSSIP, ROUND, LinkTimeout, PeerState
+from zgossip.protocol import records, wire
+from zgossip.protocol.config import Address, Config
+from zgossip.protocol.core import Client
+from zgossip.protocol.effects import Connect, Effect, Publish, Reply, Send
+from zgossip.protocol.gossip import message_id
+from zgossip.protocol.peer import GOSSIP, ROUND, LinkTimeout, PeerState
 
 SEEDS = [Address("10.255.0.1", 5000), Address("10.255.0.2", 5000), Address("10.255.0.3", 5000)]
 ME = Address("10.0.0.1", 6000)

@@ -13,7 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from zgossip import records
+from zgossip.protocol import records
 from zgossip.simulate import Partition, Scenario, Simulation
 
 MAX_PEERS = 16

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines
-from zgossip.registration import Due, Registration
+from zgossip.protocol.clock import FakeClock
+from zgossip.protocol.deadlines import Deadlines
+from zgossip.protocol.registration import Due, Registration
 
 INTERVAL = 10.0
 TIMEOUT = 2.0

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines
-from zgossip.registry import Registry, SilenceTimeout
-from zgossip.wire import PeerInfo
+from zgossip.protocol.clock import FakeClock
+from zgossip.protocol.deadlines import Deadlines
+from zgossip.protocol.registry import Registry, SilenceTimeout
+from zgossip.protocol.wire import PeerInfo
 
 A = "10.0.0.1:5000"
 B = "10.0.0.2:5000"

@@ -9,7 +9,7 @@ import pytest
 import zmq
 
 from zgossip import ConfigError, security
-from zgossip.config import Address
+from zgossip.protocol.config import Address
 
 
 def test_keygen_writes_a_private_secret_and_a_public_certificate_naming_the_address(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from zgossip import records, wire
-from zgossip.config import Address, Config
-from zgossip.effects import Dial, Effect, OpenProbe, Reply, Send
-from zgossip.seed_state import SeedState
+from zgossip.protocol import records, wire
+from zgossip.protocol.config import Address, Config
+from zgossip.protocol.effects import Dial, Effect, OpenProbe, Reply, Send
+from zgossip.protocol.seed import SeedState
 
 SEEDS = [Address("10.255.0.1", 5000), Address("10.255.0.2", 5000), Address("10.255.0.3", 5000)]
 ME = str(SEEDS[0])

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from zgossip import records, wire
 from zgossip.cli import app
+from zgossip.protocol import records, wire
 from zgossip.simulate import Partition, Scenario, Simulation
 
 SMALL = {"nodes": 60, "messages": 6, "settle": 1.0, "drain": 2.0}

@@ -1,12 +1,12 @@
-"""The epidemic broadcast tree's bookkeeping, with no peer around it (zgossip.tree)."""
+"""The epidemic broadcast tree's bookkeeping, with no peer around it (zgossip.protocol.tree)."""
 
 from __future__ import annotations
 
 import pytest
 
-from zgossip.clock import FakeClock
-from zgossip.deadlines import Deadlines
-from zgossip.tree import ANNOUNCE, GraftTimeout, Tree, TreeKey
+from zgossip.protocol.clock import FakeClock
+from zgossip.protocol.deadlines import Deadlines
+from zgossip.protocol.tree import ANNOUNCE, GraftTimeout, Tree, TreeKey
 
 A, B, C, D = "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.4:1"
 INTERVAL, TIMEOUT, HURRY, HURRY_FOR = 0.2, 0.25, 0.05, 1.0

@@ -10,7 +10,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from zgossip import wire
+from zgossip.protocol import wire
 
 V = wire.VERSION
 PEER = "10.0.0.1:5000"

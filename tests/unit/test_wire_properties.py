@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zgossip import wire
+from zgossip.protocol import wire
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from zgossip.quiet import Quiet
+from zgossip.protocol.repeats import Repeats
 
 
 def test_the_first_is_said_at_once_then_one_a_while_with_a_count() -> None:
-    quiet = Quiet(quiet=10.0, max_keys=2)
+    quiet = Repeats(quiet=10.0, max_keys=2)
     assert quiet.report("a", 0.0) == 1
     assert [quiet.report("a", t) for t in (1.0, 2.0, 9.0)] == [None, None, None]
     assert quiet.report("a", 10.0) == 4  # three kept quiet, and this one
@@ -16,7 +16,7 @@ def test_the_first_is_said_at_once_then_one_a_while_with_a_count() -> None:
 
 
 def test_what_was_kept_quiet_is_due_once_the_quiet_time_is_over() -> None:
-    quiet = Quiet(quiet=1.0)
+    quiet = Repeats(quiet=1.0)
     quiet.report("a", 0.0)
     quiet.report("a", 0.2)
     quiet.report("a", 0.4)

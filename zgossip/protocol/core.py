@@ -1,7 +1,7 @@
 """What the protocol cores of a seed and a peer share: the time, the effects, probes.
 
 A core is a plain object. Each of its entry points takes what arrived and the time
-(``now``, monotonic seconds), and returns the effects (:mod:`zgossip.effects`) to
+(``now``, monotonic seconds), and returns the effects (:mod:`zgossip.protocol.effects`) to
 carry out, in order; :meth:`Core.deadline` says when it next needs :meth:`timers`.
 It opens no socket or file, starts no thread and reads no clock: the executor
 (:mod:`zgossip.node`) and the simulator (:mod:`zgossip.simulate`) do that.
@@ -13,13 +13,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from zgossip import wire
-from zgossip.clock import Pinned
-from zgossip.config import Config
-from zgossip.deadlines import Deadlines, Schedule
-from zgossip.effects import CloseProbe, Effect, OpenProbe, Reply
-from zgossip.liveness import Probes, ProbeTimeout
-from zgossip.records import BadMessage, Event
+from zgossip.protocol import wire
+from zgossip.protocol.clock import InputClock
+from zgossip.protocol.config import Config
+from zgossip.protocol.deadlines import Deadlines, Schedule
+from zgossip.protocol.effects import CloseProbe, Effect, OpenProbe, Reply
+from zgossip.protocol.liveness import Probes, ProbeTimeout
+from zgossip.protocol.records import BadMessage, Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +48,8 @@ K = TypeVar("K", bound=Hashable)
 
 
 class Core(Generic[K]):
-    """The shared part; :class:`zgossip.peer_state.PeerState` and
-    :class:`zgossip.seed_state.SeedState` are the two cores, each with its own union of
+    """The shared part; :class:`zgossip.protocol.peer.PeerState` and
+    :class:`zgossip.protocol.seed.SeedState` are the two cores, each with its own union of
     deadline keys ``K``."""
 
     def __init__(
@@ -66,7 +66,7 @@ class Core(Generic[K]):
         time, for the timestamps others read."""
         self.config = config
         self.id = str(config.address)
-        self.clock = Pinned(now, wall_offset)
+        self.clock = InputClock(now, wall_offset)
         self._out: list[Effect] = []
         #: Everything timed, by key; each part of the core keeps its own keys here.
         self.deadlines = deadlines

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from zgossip.clock import Clock
-from zgossip.deadlines import Schedule
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.deadlines import Schedule
 
 W = TypeVar("W")
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from zgossip.clock import Clock
-from zgossip.deadlines import Schedule
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.deadlines import Schedule
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
-"""Time, injectable: the pure protocol parts never read the system clock themselves."""
+"""Time, injectable: the pure protocol parts never read the system clock themselves (the
+real clock is :class:`zgossip.node.SystemClock`)."""
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 
@@ -23,17 +23,7 @@ def earliest(*deadlines: float | None) -> float | None:
     return min((d for d in deadlines if d is not None), default=None)
 
 
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time(self) -> float:
-        return time.time()
-
-
-class Pinned:
+class InputClock:
     """The time of the input a protocol core is handling: each call of the core sets
     ``now`` (monotonic seconds), and the core's parts read it as their clock. Unix time
     is ``now`` plus a fixed ``offset``."""

@@ -3,7 +3,7 @@
 Peers refresh their registration every liveness interval. A peer not heard
 from for ``ttl`` seconds comes due at its :class:`SilenceTimeout` key of the seed's
 deadlines, once until it is heard from again, so that the seed can suspect it
-(see :mod:`zgossip.agreement`): that is how a seed learns of a death that was
+(see :mod:`zgossip.protocol.agreement`): that is how a seed learns of a death that was
 reported only to other seeds, or to no one. The
 registry itself never decides a death; it removes a peer only when told to.
 """
@@ -14,9 +14,9 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from zgossip.clock import Clock
-from zgossip.deadlines import Schedule
-from zgossip.wire import Member, PeerInfo
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.deadlines import Schedule
+from zgossip.protocol.wire import Member, PeerInfo
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from zgossip.clock import Clock
-from zgossip.deadlines import Schedule
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.deadlines import Schedule
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The peer's protocol, with no I/O: registration, links, gossip, liveness, repair.
 
 :class:`PeerState` takes what arrived at a peer, and the time, and returns the
-effects to carry out (see :mod:`zgossip.core`). The executor gives it:
+effects to carry out (see :mod:`zgossip.protocol.core`). The executor gives it:
 
 - ``request(now, to, message)``: a message on the peer's ROUTER (``to`` routes the reply);
 - ``answer(now, sender, message)``: a message on the DEALER it keeps for ``sender``, a
@@ -22,7 +22,7 @@ Linking A to B, without losing gossip to ZeroMQ's slow-joiner effect:
    and received the other's ``ready``.
 
 A peer's own messages start one gossip interval after its first link is up. Gossip
-spreads down an epidemic broadcast tree, or floods every link (:mod:`zgossip.tree`).
+spreads down an epidemic broadcast tree, or floods every link (:mod:`zgossip.protocol.tree`).
 """
 
 from __future__ import annotations
@@ -32,17 +32,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
-from zgossip import records, wire
-from zgossip.config import Config
-from zgossip.core import Client, Core
-from zgossip.deadlines import Deadlines
-from zgossip.effects import Connect, Disconnect, Effect, Publish, Reply, Send
-from zgossip.gossip import GapDue, Gaps, MessageList, OriginRates, message_id
-from zgossip.liveness import Liveness, ProbeTimeout, Suspicions, SuspicionTimeout
-from zgossip.overlay import pick_neighbours
-from zgossip.quiet import Quiet
-from zgossip.registration import Registration, RegistrationDue
-from zgossip.tree import AnnounceDue, GraftTimeout, Tree
+from zgossip.protocol import records, wire
+from zgossip.protocol.config import Config
+from zgossip.protocol.core import Client, Core
+from zgossip.protocol.deadlines import Deadlines
+from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish, Reply, Send
+from zgossip.protocol.gossip import GapDue, Gaps, MessageList, OriginRates, message_id
+from zgossip.protocol.liveness import Liveness, ProbeTimeout, Suspicions, SuspicionTimeout
+from zgossip.protocol.overlay import pick_neighbours
+from zgossip.protocol.registration import Registration, RegistrationDue
+from zgossip.protocol.repeats import Repeats
+from zgossip.protocol.tree import AnnounceDue, GraftTimeout, Tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,7 @@ class PeerState(Core[PeerKey]):
             history=config.history,
         )
         self.origin_rates = OriginRates(config.origin_rate, config.max_origins)
-        self._throttled = Quiet(1.0, config.max_origins)  # gossip.throttled: once a second
+        self._throttled = Repeats(1.0, config.max_origins)  # gossip.throttled: once a second
         self.liveness = Liveness(config.liveness_misses)
         self.suspicions = Suspicions(self.deadlines, self.clock, config.suspicion_timeout)
         self.gaps = Gaps(
@@ -272,7 +272,7 @@ class PeerState(Core[PeerKey]):
         one turn of its loop forwarded to us).
 
         A duplicate costs a hash and a lookup, and returns nothing unless it prunes the link
-        it came on (see :mod:`zgossip.tree`)."""
+        it came on (see :mod:`zgossip.protocol.tree`)."""
         out = self._begin(now)
         ml, tree = self.ml, self.tree
         for envelope in envelopes:

@@ -1,12 +1,13 @@
 """What one turn of a peer forwards, in frames: one a neighbour however many messages (pure).
 
-A core says, for each message, which neighbours it goes to (:class:`~zgossip.effects.Publish`);
-an executor collects a turn's worth here (the input one poll found, or one simulated
-delivery) and sends what :meth:`Outbox.frames` makes of it once the turn is over. A
-neighbour that gets one message gets it in a frame of its own (:func:`wire.gossip_frame`);
-one that gets several gets them in batches (:func:`wire.batch_frame`) of at most
-``max_batch`` messages and half the frame limit, which the receiving core takes whole
-(:meth:`zgossip.peer_state.PeerState.gossip`): one send and one wake-up instead of one a
+A core says, for each message, which neighbours it goes to
+(:class:`~zgossip.protocol.effects.Publish`); an executor collects a turn's worth here
+(the input one poll found, or one simulated delivery) and sends what
+:meth:`Outbox.frames` makes of it once the turn is over. A neighbour that gets one
+message gets it in a frame of its own (:func:`wire.gossip_frame`); one that gets several
+gets them in batches (:func:`wire.batch_frame`) of at most ``max_batch`` messages and
+half the frame limit, which the receiving core takes whole
+(:meth:`zgossip.protocol.peer.PeerState.gossip`): one send and one wake-up instead of one a
 message.
 """
 
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from zgossip import wire
-from zgossip.effects import Publish
+from zgossip.protocol import wire
+from zgossip.protocol.effects import Publish
 
 #: A batch frame holds at most this many bytes of envelopes: well within the frame limit.
 BATCH_BYTES = wire.MAX_FRAME // 2

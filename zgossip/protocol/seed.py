@@ -2,10 +2,10 @@
 
 :class:`SeedState` takes what arrived at a seed's ROUTER (``request``), on its
 DEALERs to the other seeds (``answer``), a probe's outcome (``probed``) and the
-time (``timers``), and returns the effects to carry out (see :mod:`zgossip.core`).
+time (``timers``), and returns the effects to carry out (see :mod:`zgossip.protocol.core`).
 
 A dead-node report is not believed on its own. The seed opens a case (see
-:mod:`zgossip.agreement`), tells the other seeds of config.txt (``suspect``),
+:mod:`zgossip.protocol.agreement`), tells the other seeds of config.txt (``suspect``),
 probes the suspect itself and sends its verdict to them all (``vote``); a seed
 removes the peer once a majority has voted it dead, its own probe among them. A
 registration that goes silent opens a case the same way. Seeds also probe on a
@@ -17,14 +17,14 @@ from __future__ import annotations
 import random
 from typing import assert_never
 
-from zgossip import records, wire
-from zgossip.agreement import Agreement, CaseTimeout, Decision, VerdictExpiry
-from zgossip.config import Config
-from zgossip.core import Client, Core
-from zgossip.deadlines import Deadlines
-from zgossip.effects import Dial, Effect, Reply, Send
-from zgossip.liveness import ProbeTimeout
-from zgossip.registry import Departed, Registry, SilenceTimeout
+from zgossip.protocol import records, wire
+from zgossip.protocol.agreement import Agreement, CaseTimeout, Decision, VerdictExpiry
+from zgossip.protocol.config import Config
+from zgossip.protocol.core import Client, Core
+from zgossip.protocol.deadlines import Deadlines
+from zgossip.protocol.effects import Dial, Effect, Reply, Send
+from zgossip.protocol.liveness import ProbeTimeout
+from zgossip.protocol.registry import Departed, Registry, SilenceTimeout
 
 #: Everything a seed times.
 SeedKey = SilenceTimeout | CaseTimeout | VerdictExpiry | ProbeTimeout

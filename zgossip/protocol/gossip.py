@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from zgossip.clock import Clock
-from zgossip.deadlines import Schedule
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.deadlines import Schedule
 
 
 @dataclass(frozen=True, slots=True)

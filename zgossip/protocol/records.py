@@ -1,6 +1,6 @@
 """What happens on a node, as typed records: each event's name, fields, console text, colour.
 
-The protocol cores (:mod:`zgossip.peer_state`, :mod:`zgossip.seed_state`) and the
+The protocol cores (:mod:`zgossip.protocol.peer`, :mod:`zgossip.protocol.seed`) and the
 executor return these; the sink (:class:`zgossip.events.EventLog`) writes them. A
 record's fields, in their order, are the JSON event log's fields; a field that is
 None is left out (``bad.message`` has a ``from`` only when the sender is known), and a
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
-from zgossip import wire
+from zgossip.protocol import wire
 
 GREEN, CYAN, YELLOW, RED, MAGENTA, ALARM = (
     "\x1b[32m", "\x1b[36m", "\x1b[33m", "\x1b[31m", "\x1b[35m", "\x1b[1;31m"

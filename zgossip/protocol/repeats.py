@@ -1,16 +1,16 @@
 """Which of many repeats to say: the first at once, then one a while with a count.
 
 A client that keeps retrying a refused handshake, or a sender of garbage, must not flood
-the logs (a 100 KB history frame of 50,000 bad items wrote 50,000 lines). :class:`Quiet`
+the logs (a 100 KB history frame of 50,000 bad items wrote 50,000 lines). :class:`Repeats`
 says the first of each key's events at once, keeps quiet about the next ones for a
 while, and then says how many there were: with the next one to come, or, through
-:meth:`Quiet.due`, once the quiet time is over.
+:meth:`Repeats.due`, once the quiet time is over.
 """
 
 from __future__ import annotations
 
 
-class Quiet:
+class Repeats:
     def __init__(self, quiet: float, max_keys: int = 1024) -> None:
         self._quiet = quiet
         self._max_keys = max_keys

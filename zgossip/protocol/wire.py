@@ -32,7 +32,7 @@ MAX_REPAIR = 1000
 #: What a watch's event names (or patterns) may hold: a few of them, short.
 MAX_NAMES = 64
 MAX_NAME = 64
-#: Bytes of a message id (:func:`zgossip.gossip.message_id`).
+#: Bytes of a message id (:func:`zgossip.protocol.gossip.message_id`).
 ID_SIZE = 16
 
 

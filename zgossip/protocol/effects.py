@@ -1,17 +1,17 @@
 """What a protocol core asks its executor to do: plain records, no sockets.
 
-A core (:class:`zgossip.peer_state.PeerState`, :class:`zgossip.seed_state.SeedState`)
+A core (:class:`zgossip.protocol.peer.PeerState`, :class:`zgossip.protocol.seed.SeedState`)
 takes an input and the time and returns a list of these, in order. The executor
 (:mod:`zgossip.node`) maps them onto ZeroMQ; the simulator (:mod:`zgossip.simulate`)
-onto its simulated network. Events (:mod:`zgossip.records`) come in the same list.
+onto its simulated network. Events (:mod:`zgossip.protocol.records`) come in the same list.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zgossip import wire
-from zgossip.records import Event
+from zgossip.protocol import wire
+from zgossip.protocol.records import Event
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""Node configuration and the ``config.txt`` seed-list parser.
+"""Node configuration (``config.txt`` is read by :mod:`zgossip.seedlist`).
 
 One :class:`Config` holds every knob a seed or a peer reads. The defaults are
 the assignment's numbers (5 s gossip, 10 messages, 13 s liveness, 3 misses);
@@ -10,7 +10,10 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # paths are the executors' to open: here they are only named
+    from pathlib import Path
 
 
 class ConfigError(Exception):
@@ -45,34 +48,6 @@ class Address:
         if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
             raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
         return cls(host, int(port_text))
-
-
-def parse_seeds(path: Path) -> list[Address]:
-    """Read the seed list: one ``IP:PORT`` a line, blank lines and ``#`` comments allowed.
-
-    Errors name the file and line, ``config.txt:3: ...``, as the CLI prints them.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    seeds: list[Address] = []
-    for number, raw in enumerate(text.split("\n"), start=1):  # numbered as editors do
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        try:
-            address = Address.parse(line)
-        except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from None
-        if address in seeds:
-            raise ConfigError(f"{path}:{number}: seed {address} is listed twice")
-        seeds.append(address)
-    if not seeds:
-        raise ConfigError(f"{path}: no seeds listed (expected IP:PORT lines)")
-    return seeds
 
 
 def curve_pair(secret: Path | None, allow: Path | None) -> tuple[Path, Path] | None:
@@ -207,7 +182,7 @@ class Config:
     #: Origins whose rate a peer keeps track of at once (about 100 bytes each).
     max_origins: int = 10_000
     #: How gossip spreads: "tree" pushes each message down an epidemic broadcast tree and
-    #: announces its id on the other links (see :mod:`zgossip.tree`); "flood" pushes it
+    #: announces its id on the other links (see :mod:`zgossip.protocol.tree`); "flood" pushes it
     #: down every link but the one it came on (each peer receives it once per link).
     dissemination: str = "tree"
     #: A peer announces the ids of the messages it received to its lazy links within this
@@ -261,6 +236,52 @@ class Config:
     keys_check: float = 1.0
     #: Serve Prometheus metrics on this port of the node's host (the ``metrics`` extra).
     metrics_port: int | None = None
+
+    # -- presets, as memberlist's DefaultLocalConfig / DefaultLANConfig / DefaultWANConfig:
+    # the timers for a kind of network; any field given as a keyword wins over the preset.
+
+    @classmethod
+    def local(cls, **overrides: Any) -> Config:
+        """Every node on one machine (tests, demos): gossip every 0.05 s, a ping every 0.1 s,
+        dead after 3 misses.
+
+        Loopback answers within a millisecond, so a ping every 0.1 s still waits a hundred
+        round trips for its pong, and a death shows within 0.3 s (the death window) instead
+        of 39: a test awaits it in a second. memberlist's local preset shortens its timers
+        for the same reason (probe timeout 500 -> 200 ms). Not for a real network: there a
+        pause of a third of a second, a busy machine's or a congested link's, is a death.
+        """
+        return cls(
+            **{"gossip_interval": 0.05, "liveness_interval": 0.1, "liveness_misses": 3} | overrides
+        )
+
+    @classmethod
+    def lan(cls, **overrides: Any) -> Config:
+        """Nodes on one network (the defaults, as ``Config()``): the assignment's numbers,
+        gossip every 5 s, a ping every 13 s, dead after 3 misses (39 s of silence).
+
+        A LAN's round trip is well under a millisecond, so those timers are about the load a
+        node costs, not the network's delay.
+        """
+        return cls(**overrides)
+
+    @classmethod
+    def wan(cls, **overrides: Any) -> Config:
+        """Nodes across distant networks (round trips of a few hundred ms, lossy paths):
+        gossip every 5 s, a ping every 30 s, dead after 3 misses (90 s of silence).
+
+        memberlist's WAN preset multiplies its probe timers for such links (probe timeout
+        500 ms -> 3 s, probe interval 1 -> 5 s): a lost segment there stalls TCP for a
+        retransmission timeout (a round trip and a margin, doubling with each loss in a
+        row), and a route can flap for tens of seconds. A death window of 90 s rides that out
+        instead of calling a live neighbour dead and relinking; a ping and a registration
+        refresh every 30 s also cost a long (often paid-for) path less. An answer is still
+        awaited ``request_timeout`` (2 s: several such round trips). Gossip keeps its 5 s:
+        it is pushed, so its interval is about how much to say, not about the delay.
+        """
+        return cls(
+            **{"gossip_interval": 5.0, "liveness_interval": 30.0, "liveness_misses": 3} | overrides
+        )
 
     def __post_init__(self) -> None:
         for flag, seconds in (
