@@ -7,12 +7,13 @@ socket (:meth:`Guard.serve`, :meth:`Guard.client`), the ZAP gate the poller driv
 of the node's handshakes went (:meth:`Guard.handshake`), and looking at the allow
 directory again (:meth:`Guard.check_keys`, due at :attr:`Guard.due`). It tells the node
 what happened through two callbacks: ``say`` (an event, carried out as an effect) and
-``revoke`` (the nodes whose key went: the core lets go of them).
+``certificates`` (each node's key, as the allow directory says at start and after each
+change: the core decides whom that revokes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import zmq
 
@@ -38,13 +39,13 @@ class Guard:
         clock: Clock,
         *,
         say: Callable[[records.Event], None],
-        revoke: Callable[[list[str]], None],
+        certificates: Callable[[Mapping[str, bytes]], None],
     ) -> None:
         """Reads the key files at once: a bad one raises ConfigError before anything opens."""
         self._config = config
         self._clock = clock
         self._say = say
-        self._revoke = revoke
+        self._certificates = certificates
         self.curve = security.from_config(config)
         # the allow directory as last read, when to look at it again, and whether asked to
         self._seen = () if self.curve is None else security.signature(self.curve.allow)
@@ -70,6 +71,7 @@ class Guard:
         if self.curve is None:
             return None
         self._gate = security.Gate(ctx, self.curve.allow)
+        self._certificates(self.curve.servers)
         return self._gate.open()
 
     def close(self) -> None:
@@ -164,7 +166,7 @@ class Guard:
 
     def check_keys(self) -> None:
         """Take what changed in the allow directory: new keys are let in from the next
-        handshake, and nodes whose key went are let go of (``revoke``)."""
+        handshake, and the core hears of every node's key (``certificates``)."""
         assert self.curve is not None and self._gate is not None
         self.due = self._clock.monotonic() + self._config.keys_check
         asked, self._asked = self._asked, False
@@ -181,10 +183,8 @@ class Guard:
         before = self._gate.keys
         self._gate.reload()
         after = self._gate.keys
-        old, self.curve = self.curve, curve
-        revoked = [node for node, key in old.servers.items() if curve.servers.get(node) != key]
+        self.curve = curve
         if before != after:
             added, removed = sorted(after - before), sorted(before - after)
             self._say(records.KeysChanged(str(curve.allow), added, removed))
-        if revoked:
-            self._revoke(revoked)
+        self._certificates(curve.servers)

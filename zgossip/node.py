@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self, TypeVar, assert_never
 
 import zmq
@@ -32,7 +32,6 @@ import zmq
 from zgossip import memory, metrics, security
 from zgossip.events import EventLog
 from zgossip.guard import Guard
-from zgossip.monitor import Monitors
 from zgossip.protocol import records, wire
 from zgossip.protocol.clock import Clock, earliest
 from zgossip.protocol.config import Config
@@ -127,7 +126,7 @@ class Node:
         self.id = str(config.address)
         self.clock: Clock = clock or SystemClock()
         # first: a bad key file opens no log file
-        self.guard = Guard(config, self.clock, say=self._say, revoke=self._revoke)
+        self.guard = Guard(config, self.clock, say=self._say, certificates=self._certificates)
         if config.metrics_port is not None:
             metrics.check()
         self._metrics: metrics.Server | None = None
@@ -145,9 +144,6 @@ class Node:
             bad_quiet=config.bad_quiet,
             bad_lines=config.bad_lines,
             count=config.metrics_port is not None,
-        )
-        self.monitors = Monitors(
-            self.id, config, self.clock, self.events, reply=self._reply, say=self._say
         )
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._poller = zmq.Poller()
@@ -384,9 +380,9 @@ class Node:
         """An event of the edge (its sockets, keys, threads): an effect like the core's."""
         self._apply((event,))
 
-    def _revoke(self, nodes: list[str]) -> None:
-        """The keys of ``nodes`` went from the allow directory: the core lets go of them."""
-        self._apply(self.state.revoked(self.clock.monotonic(), nodes))
+    def _certificates(self, keys: Mapping[str, bytes]) -> None:
+        """The allow directory's keys, as the guard read them: the core revokes whom it must."""
+        self._apply(self.state.certificates(self.clock.monotonic(), keys))
 
     def _do_send(self, effect: Send) -> None:
         dealer = self._dealers.get(effect.to)
@@ -458,14 +454,22 @@ class Node:
             return
         if self.guard.on and not self.guard.allows(last, _address(last)):
             return
-        if isinstance(message, wire.Watch):
-            self.monitors.watch(frames[0], message, _address(last) or "?")
-            return
+        if isinstance(message, wire.Watch):  # the sink keeps its events from now on (the
+            self.events.keep_watched(True)  # core's monitor.attached first), for the core to
+            # send: see _send_watched
         client = None
         if isinstance(message, ADDRESSED):
             address = _address(last)
             client = Client(address, security.is_local(address))
         self._apply(self.state.request(self.clock.monotonic(), frames[0], message, client))
+
+    def _send_watched(self) -> None:
+        """Hand the core the events since the last time, for its monitors (see
+        :meth:`Core.watched`); while none watches, the sink keeps no events for them."""
+        if not self.events.watching:
+            return
+        self._apply(self.state.watched(self.clock.monotonic(), self.events.take_watched()))
+        self.events.keep_watched(self.state.watching)
 
     def _reply(self, to: bytes, message: wire.Message) -> None:
         """Answer a client on our ROUTER; one that does not read (its queue full) loses it."""
@@ -540,7 +544,6 @@ class Node:
         return {
             **self.state.gauges(),
             "auth_refusals": self.guard.refusals,
-            "monitors": len(self.monitors),
             "log_lag": self.events.lag(),
         }
 
@@ -564,7 +567,7 @@ class Node:
             if due or told or (handled and (quiet or now - caught_up >= _GRAIN)):
                 deadline = self._guarded(self._timers)
                 self.events.flush()
-                self._guarded(self.monitors.send)
+                self._guarded(self._send_watched)
                 caught_up, handled = now, False
             if quiet and busy and now >= next_trim:  # a pause after a burst: give back
                 memory.trim()  # the heap memory it freed
@@ -672,7 +675,7 @@ class Node:
             self._apply(self.state.stop(self.clock.monotonic()))
             self._end_turn()
             self._say(records.Stopped())
-            self.monitors.send()  # a monitor sees the node stop
+            self._send_watched()  # a monitor sees the node stop
         finally:
             self._release()
 

@@ -6,6 +6,7 @@ import random
 
 from zgossip.protocol import records, wire
 from zgossip.protocol.config import Address, Config
+from zgossip.protocol.core import Client
 from zgossip.protocol.effects import Dial, Effect, OpenProbe, Reply, Send
 from zgossip.protocol.seed import SeedState
 
@@ -145,7 +146,8 @@ def test_members_say_what_became_of_each_peer_and_since_when() -> None:
         _peer(2): ("suspect", 1.7e9 + 111.0),
         **{_peer(n): ("alive", 1.7e9 + 100.0) for n in (3, 4, 5)},
     }
-    seed.revoked(113.0, [_peer(4)])
+    seed.certificates(112.5, {_peer(n): b"key %d" % n for n in (4, 5)})  # at start
+    seed.certificates(113.0, {_peer(5): b"key 5"})  # 4's key went: revoked
     seed.request(114.0, b"r", wire.Leave(_peer(5)))  # the third departed: the first forgotten
     roster = _roster(seed, 115.0)
     assert _peer(1) not in roster
@@ -177,3 +179,26 @@ def test_a_seed_dials_the_other_seeds_when_it_starts_and_refuses_to_gossip() -> 
     assert isinstance(refused, Reply) and refused.message == wire.Refused(
         ME, "a seed does not gossip"
     )
+
+
+def test_a_key_that_changes_or_goes_revokes_its_node_and_the_first_reading_no_one() -> None:
+    seed = _seed()
+    for n in (1, 2, 3):
+        _register(seed, n)
+    keys = {_peer(n): b"key %d" % n for n in (1, 2, 3)}
+    assert not [e for e in seed.certificates(101.0, keys) if isinstance(e, records.PeerRevoked)]
+    out = seed.certificates(102.0, {_peer(1): b"key 1", _peer(2): b"new key"})
+    revoked = {e.peer for e in out if isinstance(e, records.PeerRevoked)}
+    assert revoked == {_peer(2), _peer(3)} and _peer(1) in seed.registry
+
+
+def test_a_monitor_is_attached_sent_the_events_it_wants_and_let_go_when_silent() -> None:
+    seed = _seed(watch_for=3.0)
+    out = seed.request(101.0, b"m", wire.Watch(("peer.*",), 0), Client("127.0.0.1", True))
+    assert records.MonitorAttached("127.0.0.1", ["peer.*"]) in out and seed.watching
+    assert Reply(b"m", wire.Watched(ME, 0, ())) in out
+    lines = [("peer.registered", '{"event":"peer.registered"}', "p"), ("stopped", "{}", "")]
+    (sent,) = seed.watched(102.0, lines)
+    assert sent == Reply(b"m", wire.Watched(ME, 0, (('{"event":"peer.registered"}', "p"),)))
+    out = seed.watched(104.5, [])  # silent past watch_for: let go
+    assert out == [records.MonitorDetached("127.0.0.1")] and not seed.watching

@@ -1,4 +1,5 @@
-"""What the protocol cores of a seed and a peer share: the time, the effects, probes.
+"""What the protocol cores of a seed and a peer share: the time, the effects, probes,
+monitors, the certificates that count.
 
 A core is a plain object. Each of its entry points takes what arrived and the time
 (``now``, monotonic seconds), and returns the effects (:mod:`zgossip.protocol.effects`) to
@@ -9,7 +10,7 @@ It opens no socket or file, starts no thread and reads no clock: the executor
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -19,7 +20,8 @@ from zgossip.protocol.config import Config
 from zgossip.protocol.deadlines import Deadlines, Schedule
 from zgossip.protocol.effects import CloseProbe, Effect, OpenProbe, Reply
 from zgossip.protocol.liveness import Probes, ProbeTimeout
-from zgossip.protocol.records import BadMessage, Event
+from zgossip.protocol.records import BadMessage, Event, MonitorAttached, MonitorDetached
+from zgossip.protocol.watch import Line, Watchers
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +41,9 @@ class _ProbeFor:
 
 
 #: The messages on a ROUTER whose handling depends on where they come from: the executor
-#: tells ``request`` their :class:`Client` (``send --via`` is for trusted clients only).
-ADDRESSED: tuple[type[wire.Message], ...] = (wire.Say,)
+#: tells ``request`` their :class:`Client` (``send --via`` is for trusted clients only; a
+#: monitor is named by where it watches from).
+ADDRESSED: tuple[type[wire.Message], ...] = (wire.Say, wire.Watch)
 #: Who waits for a probe's answer: an asker, or (None) this node itself.
 _Waiter = _ProbeFor | None
 #: A core's deadline keys: the union of its parts' key types.
@@ -71,6 +74,11 @@ class Core(Generic[K]):
         #: Everything timed, by key; each part of the core keeps its own keys here.
         self.deadlines = deadlines
         self.probes: Probes[_Waiter] = Probes(probe_keys, self.clock, config.request_timeout)
+        self.watchers = Watchers(
+            self.id, limit=config.max_watchers, window=config.watch_window, ttl=config.watch_for
+        )
+        #: CurveZMQ: each node's public key, as the allow directory last said (None: off)
+        self._certificates: dict[str, bytes] | None = None
 
     # -- entry points shared by both roles ---------------------------------------------
 
@@ -79,7 +87,12 @@ class Core(Generic[K]):
     ) -> list[Effect]:
         """A message on our ROUTER; ``to`` routes a reply back to its sender. ``client``:
         where it came from, given for the kinds in :data:`ADDRESSED` (None: unknown)."""
-        raise NotImplementedError
+        out = self._begin(now)
+        if isinstance(message, wire.Watch):
+            self._watch(to, message, client)
+        else:
+            self._request(to, message, client)
+        return out
 
     def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
         """A message on the DEALER this node keeps for ``sender``."""
@@ -118,13 +131,31 @@ class Core(Generic[K]):
         self._bad(reason, sender)
         return out
 
-    def revoked(self, now: float, nodes: list[str]) -> list[Effect]:
-        """The keys of ``nodes`` were taken out of the allow directory: have no more to do
-        with them (the executor refuses what they send from now on)."""
+    def certificates(self, now: float, keys: Mapping[str, bytes]) -> list[Effect]:
+        """CurveZMQ: the allow directory as read now, each node's address and public key.
+        A node whose key changed or went since the last reading is revoked (the executor
+        refuses what it sends from now on): have no more to do with it. The first reading
+        (at start) only says what the keys are."""
         out = self._begin(now)
-        for node in nodes:
-            self._revoke(node)
+        before, self._certificates = self._certificates, dict(keys)
+        for node, key in (before or {}).items():
+            if keys.get(node) != key:
+                self._revoke(node)
         return out
+
+    def watched(self, now: float, lines: list[Line]) -> list[Effect]:
+        """The events since the last call (the sink keeps them while :attr:`watching`):
+        what each monitor is sent, and the silent ones let go."""
+        out = self._begin(now)
+        self._let_go()
+        for who, frame in self.watchers.frames(lines):
+            out.append(Reply(who, frame))
+        return out
+
+    @property
+    def watching(self) -> bool:
+        """Whether any monitor watches (the sink keeps its events for them meanwhile)."""
+        return len(self.watchers) > 0
 
     def timers(self, now: float) -> list[Effect]:
         """Do what is due at ``now``."""
@@ -141,9 +172,13 @@ class Core(Generic[K]):
     def gauges(self) -> dict[str, float]:
         """What the core holds and has counted, for metrics (the node's loop takes them at
         each scrape)."""
-        return {"probes": len(self.probes)}
+        return {"probes": len(self.probes), "monitors": len(self.watchers)}
 
     # -- what the roles provide ----------------------------------------------------------
+
+    def _request(self, to: bytes, message: wire.Message, client: Client | None) -> None:
+        """A message on our ROUTER that is the role's to handle."""
+        raise NotImplementedError
 
     def _on_due(self, key: K) -> None:
         """The time of ``key`` has come: each role matches its own union of keys."""
@@ -177,6 +212,20 @@ class Core(Generic[K]):
 
     def _emit(self, event: Event) -> None:
         self._out.append(event)
+
+    def _watch(self, to: bytes, request: wire.Watch, client: Client | None) -> None:
+        """A monitor attaches, or says it still watches (see :mod:`zgossip.protocol.watch`)."""
+        self._let_go()
+        address = (client.address if client is not None else None) or "?"
+        attached = to in self.watchers
+        answer = self.watchers.watch(self.clock.now, to, request, address)
+        if not attached and to in self.watchers:
+            self._emit(MonitorAttached(address, list(request.events)))
+        self._out.append(Reply(to, answer))
+
+    def _let_go(self) -> None:
+        for address in self.watchers.expire(self.clock.now):
+            self._emit(MonitorDetached(address))
 
     def _bad(self, reason: str, sender: str | None = None) -> None:
         self._out.append(BadMessage(reason, sender))

@@ -180,11 +180,9 @@ class PeerState(Core[PeerKey]):
             out.append(Send(neighbour.id, wire.Bye(self.id)))
         return out
 
-    def request(
-        self, now: float, to: bytes, message: wire.Message, client: Client | None = None
-    ) -> list[Effect]:
+    def _request(self, to: bytes, message: wire.Message, client: Client | None) -> None:
         """A message on our ROUTER, from anyone."""
-        out = self._begin(now)
+        out = self._out
         match message:
             case wire.Ping(peer=peer, ts=ts):
                 out.append(Reply(to, wire.Pong(peer, ts, linked=peer in self.neighbours)))
@@ -231,7 +229,6 @@ class PeerState(Core[PeerKey]):
                 pass  # from a link we already dropped
             case _:
                 self._bad(f"unexpected {message.KIND} message on a peer's ROUTER")
-        return out
 
     def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
         """A message on the DEALER we keep for ``sender``: a seed or a neighbour."""

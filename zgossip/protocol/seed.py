@@ -66,11 +66,9 @@ class SeedState(Core[SeedKey]):
             self.departed.add(node, "revoked")
             self._emit(records.PeerRevoked(node))
 
-    def request(
-        self, now: float, to: bytes, message: wire.Message, client: Client | None = None
-    ) -> list[Effect]:
+    def _request(self, to: bytes, message: wire.Message, client: Client | None) -> None:
         """A message on our ROUTER, from a peer, another seed, or a client."""
-        out = self._begin(now)
+        out = self._out
         match message:
             case wire.Register(peer=peer, pub=pub, neighbours=neighbours):
                 # the degree a seed believes: the links both ends name to it (two Sybils
@@ -116,7 +114,6 @@ class SeedState(Core[SeedKey]):
                 self._bad(f"{message.KIND} from {message.seed}, not a seed of the config")
             case _:
                 self._bad(f"unexpected {message.KIND} message on a seed")
-        return out
 
     def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
         """The other seeds answer nothing on our DEALERs; anything there is bad."""

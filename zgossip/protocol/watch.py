@@ -8,8 +8,8 @@ ahead of what the watcher said it read: past that, events are skipped, and the n
 of the next frame tell the watcher how many it lost. So a slow or vanished monitor costs
 the node a bounded queue, never a wait, and a node no one watches does no work for it.
 
-A plain object: the node hands in the time and the events, and sends what comes back
-(:class:`zgossip.monitor.Monitors` is the node's part around it).
+A plain object the core holds (:meth:`zgossip.protocol.core.Core.watched`): it is handed
+the time and the events, and says what to send.
 """
 
 from __future__ import annotations
