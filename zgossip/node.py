@@ -17,21 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import math
 import random
-import socket
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self, TypeVar, assert_never
 
 import zmq
 
-from zgossip import memory, metrics, security
+from zgossip import metrics, security
 from zgossip.events import EventLog
 from zgossip.guard import Guard
+from zgossip.loop import Loop
 from zgossip.protocol import records, wire
 from zgossip.protocol.clock import Clock, earliest
 from zgossip.protocol.config import Config
@@ -51,17 +49,6 @@ from zgossip.protocol.effects import (
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
 
-#: Messages read from one socket before the loop looks at the others again.
-_BATCH = 256
-#: After input, the loop catches up before it blocks again: it runs the timers (for what
-#: the input made due sooner: a gap to repair, a new link's deadline) and writes the logs
-#: out, so a burst of input costs one wake-up. Under a stream of input that never lets it
-#: block, it catches up once this many seconds rather than after each message.
-_GRAIN = 0.001
-#: The heap is trimmed when the loop goes idle after input, at most this often (seconds).
-_TRIM_INTERVAL = 1.0
-#: The socket option and its flag that _waiting asks, as ints (enum arithmetic is Python).
-_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
 
@@ -69,13 +56,6 @@ _LINGER_MS = 500
 def _address(last: zmq.Frame | None) -> str | None:
     """The IP a ROUTER message (its last frame as received) came from, when known."""
     return None if last is None else str(last.get("Peer-Address"))
-
-
-def _waiting(sock: zmq.Socket[bytes]) -> bool:
-    """Whether another message waits on ``sock``. Asked once a drain, after its first
-    message: most wake-ups bring one, and a drain that ends on ``zmq.Again`` instead
-    pays for an exception, costly in a process woken from idle (its code is cold)."""
-    return bool(int(sock.get(_EVENTS)) & _POLLIN)
 
 
 class SystemClock:
@@ -146,19 +126,7 @@ class Node:
             count=config.metrics_port is not None,
         )
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
-        self._poller = zmq.Poller()
-        self._handlers: dict[zmq.Socket[bytes], Handler] = {}
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        # Closing the wake pair while another thread writes to it would free an fd number
-        # that libzmq may reuse at once: the write would then land in libzmq's internals.
-        # Re-entrant, because a signal handler may call stop() in the thread that closes.
-        self._wake_lock = threading.RLock()
-        self._calls: deque[Callable[[], None]] = deque()  # from other threads, run by the loop
-        self._room = threading.Condition()  # a caller waits here while _calls is full
-        self._loop_thread: threading.Thread | None = None
-        self._stopping = False
+        self.loop = Loop(self.clock, max_pending=config.max_pending)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -184,7 +152,7 @@ class Node:
             raise
         self._ready.set()
         try:
-            self._serve()
+            self.loop.run(self)
         finally:
             self._close()
 
@@ -204,10 +172,7 @@ class Node:
 
     def stop(self, timeout: float | None = 10.0) -> None:
         """Leave and stop; thread- and signal-safe. Waits for a started thread to end."""
-        self._stopping = True
-        self._wake()
-        with self._room:  # a caller waiting for room: it is told the node stopped
-            self._room.notify_all()
+        self.loop.stop()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -216,7 +181,7 @@ class Node:
         """Read the allow directory again now (thread- and signal-safe; SIGHUP does this).
         It is also read whenever it changes, within ``Config.keys_check``."""
         self.guard.ask()
-        self._wake()
+        self.loop.wake()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -232,36 +197,6 @@ class Node:
     async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.to_thread(self.stop)
 
-    def _wake(self) -> None:
-        # OSError: a full pipe already wakes the loop; a closed one has no loop to wake.
-        with self._wake_lock, contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-
-    def _call_soon(self, call: Callable[[], None]) -> None:
-        """Run ``call`` in the node's thread, soon (thread-safe; queued until it runs).
-
-        Backpressure: while ``max_pending`` calls wait for the loop, a caller from another
-        thread waits for room (the node's own thread never does: it would wait for itself).
-        """
-        if threading.current_thread() is not self._loop_thread:
-            with self._room:
-                while len(self._calls) >= self.config.max_pending and not self._stopping:
-                    self._room.wait()
-        if self._stopping:
-            raise RuntimeError(f"{self.role} {self.id} is stopped")
-        self._calls.append(call)
-        self._wake()
-
-    def _run_calls(self) -> None:
-        """Run what other threads asked for, a batch at a time: the sockets, and liveness
-        with them, are served between two batches however much is asked."""
-        for _ in range(min(_BATCH, len(self._calls))):
-            self._guarded(self._calls.popleft())
-        with self._room:
-            self._room.notify_all()
-        if self._calls:
-            self._wake()  # the rest in the next turn
-
     # -- what subclasses provide ----------------------------------------------
 
     def _core(self, now: float, wall_offset: float) -> Core[Any]:
@@ -276,10 +211,6 @@ class Node:
     def _begin(self) -> list[Effect]:
         """The core's first effects, once bound."""
         raise NotImplementedError
-
-    def _end_turn(self) -> None:
-        """Send what was held for the end of the turn: after the input a poll found, and
-        before the loop polls again (what the timers forwarded)."""
 
     # -- helpers for subclasses -------------------------------------------------
 
@@ -320,15 +251,12 @@ class Node:
         sock.connect(endpoint or f"tcp://{target}")
         return True
 
-    def _watch(self, sock: zmq.Socket[bytes], handler: Handler) -> None:
-        self._handlers[sock] = handler
-        self._poller.register(sock, zmq.POLLIN)
-
-    def _discard(self, sock: zmq.Socket[bytes]) -> None:
-        """Stop watching ``sock`` and close it."""
-        if self._handlers.pop(sock, None) is not None:
-            self._poller.unregister(sock)
-        sock.close(linger=0)
+    def _call_soon(self, call: Callable[[], None]) -> None:
+        """Run ``call`` in the node's thread, soon (see :meth:`Loop.call_soon`)."""
+        try:
+            self.loop.call_soon(call)
+        except RuntimeError:
+            raise RuntimeError(f"{self.role} {self.id} is stopped") from None
 
     def _bad(self, reason: str, sender: str | None = None) -> None:
         """Input that is no message: the core says so."""
@@ -398,10 +326,10 @@ class Node:
         monitor = self.guard.watch_handshakes(dealer, target)
         if monitor is not None:
             self._handshakes[target] = monitor
-            self._watch(monitor, lambda frames: self.guard.handshake(target, frames))
+            self.loop.watch(monitor, lambda frames: self.guard.handshake(target, frames))
         if self._connect(dealer, target):
             self._connected.add(target)
-        self._watch(dealer, lambda frames: self._on_answer(target, frames))
+        self.loop.watch(dealer, lambda frames: self._on_answer(target, frames))
         return dealer
 
     def _do_disconnect(self, effect: Disconnect) -> None:
@@ -412,8 +340,8 @@ class Node:
         monitor = self._handshakes.pop(effect.peer, None)
         if monitor is not None:
             dealer.disable_monitor()
-            self._discard(monitor)
-        self._discard(dealer)
+            self.loop.discard(monitor)
+        self.loop.discard(dealer)
 
     def _do_open_probe(self, effect: OpenProbe) -> None:
         """Ping the target's ROUTER once from a fresh DEALER; a monitor tells when its port
@@ -430,8 +358,8 @@ class Node:
             self._apply(self.state.probe_failed(self.clock.monotonic(), target, exc.strerror))
             return
         self._probe_sockets[target] = (dealer, monitor)
-        self._watch(dealer, lambda frames: self._on_probe_answer(target, frames))
-        self._watch(monitor, lambda frames: self._on_probe_refused(target))
+        self.loop.watch(dealer, lambda frames: self._on_probe_answer(target, frames))
+        self.loop.watch(monitor, lambda frames: self._on_probe_refused(target))
         if self._connect(dealer, target):  # else it goes unanswered, and times out
             dealer.send(wire.encode(effect.ping), zmq.NOBLOCK)
 
@@ -441,8 +369,8 @@ class Node:
             return
         dealer, monitor = sockets
         dealer.disable_monitor()
-        self._discard(monitor)
-        self._discard(dealer)
+        self.loop.discard(monitor)
+        self.loop.discard(dealer)
 
     # -- input -------------------------------------------------------------------
 
@@ -510,10 +438,9 @@ class Node:
     def _open(self) -> None:
         self._ctx = zmq.Context()
         self._ctx.set(zmq.MAX_SOCKETS, self.config.max_sockets)
-        self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
         zap = self.guard.open(self._ctx)  # the gate opens before any server binds
         if zap is not None:
-            self._watch(zap, self.guard.zap)
+            self.loop.watch(zap, self.guard.zap)
         self.endpoints = self._bind()
         if self.config.metrics_port is not None:
             self.endpoints.append(self._serve_metrics(self.config.metrics_port))
@@ -547,58 +474,31 @@ class Node:
             "log_lag": self.events.lag(),
         }
 
-    def _serve(self) -> None:
-        self._loop_thread = threading.current_thread()
-        wake_fd = self._wake_r.fileno()
-        deadline: float | None = None  # when the timers are next due, as they last said
-        caught_up = -math.inf  # when the timers last ran and the logs were last written out
-        handled = True  # input came since: the timers have not seen it, nor the logs had it
-        quiet = False  # nothing waits: the last poll found nothing, or woke us and all it
-        # found was read (a stream of input, polled without waiting, catches up by _GRAIN)
-        busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
-        while not self._stopping:
-            now = self.clock.monotonic()
-            if self.guard.asked():
-                self._guarded(self.guard.check_keys)
-            due = deadline is not None and now >= deadline
-            if due:  # read what came meanwhile first: an answer may be sitting unread
-                self._guarded(self._pump)
-            told = self.events.quiet_until is not None and now >= self.events.quiet_until
-            if due or told or (handled and (quiet or now - caught_up >= _GRAIN)):
-                deadline = self._guarded(self._timers)
-                self.events.flush()
-                self._guarded(self._send_watched)
-                caught_up, handled = now, False
-            if quiet and busy and now >= next_trim:  # a pause after a burst: give back
-                memory.trim()  # the heap memory it freed
-                busy, next_trim = False, now + _TRIM_INTERVAL
-            wake_at = earliest(
-                deadline,
-                next_trim if busy else None,  # a trim to come: a quiet node wakes up for it
-                self.guard.due,
-                self.events.quiet_until,  # a bad input kept quiet: said when its time is up
-            )
-            timeout: int | None = None
-            if handled:  # not caught up with the input: first see whether more is waiting
-                timeout = 0
-            elif wake_at is not None:
-                timeout = max(0, math.ceil((wake_at - self.clock.monotonic()) * 1000.0))
-            self._guarded(self._end_turn)
-            ready = self._poller.poll(timeout)
-            # Woken from idle and every socket read to the end: catch up at once, rather
-            # than poll again to learn that nothing more came.
-            quiet = not ready or timeout != 0
-            for sock, _ in ready:
-                handled = busy = True
-                if sock == wake_fd:
-                    with contextlib.suppress(BlockingIOError):
-                        self._wake_r.recv(4096)
-                    self._run_calls()
-                    continue
-                if not self._drain(sock):
-                    quiet = False
-            if ready:  # what the input forwards goes out first, before the logs are written
-                self._guarded(self._end_turn)
+    # -- between turns (what the loop asks: zgossip.loop.Turns) ------------------------
+
+    def _begin_turn(self) -> None:
+        if self.guard.asked():
+            self.guard.check_keys()
+
+    def _due(self, now: float) -> bool:
+        # a bad input kept quiet: said when its time is up
+        return self.events.quiet_until is not None and now >= self.events.quiet_until
+
+    def _catch_up(self) -> float | None:
+        deadline = self._guarded(self._timers)
+        self.events.flush()
+        self._guarded(self._send_watched)
+        return deadline
+
+    def _wake_at(self) -> float | None:
+        return earliest(self.guard.due, self.events.quiet_until)
+
+    def _end_turn(self) -> None:
+        """Send what was held for the end of the turn: after the input a poll found, and
+        before the loop polls again (what the timers forwarded)."""
+
+    def _failed(self, exc: Exception) -> None:
+        self._internal_error(exc)
 
     def _timers(self) -> float | None:
         """Do what is due; when next to."""
@@ -618,58 +518,6 @@ class Node:
         """Call from the ``except`` that caught ``exc``: its traceback goes in the log."""
         self._say(records.InternalError(repr(exc), traceback.format_exc()))
 
-    def _pump(self) -> None:
-        """Handle what the sockets hold right now, without waiting: before judging silence."""
-        for sock, _ in self._poller.poll(0):
-            if sock in self._handlers:  # not the wake pipe: its calls wait for the loop
-                self._drain(sock)
-
-    def _drain(self, sock: zmq.Socket[bytes]) -> bool:
-        """Handle what ``sock`` holds, ``_BATCH`` messages at most: True when it was read to
-        the end (nothing is left waiting)."""
-        if sock is self._router:
-            return self._drain_router()
-        # recv_multipart, inlined: it is most of the cost of a duplicate gossip message. A
-        # zmq.Frame says whether more follow for less than the socket option costs.
-        recv = sock.recv
-        for turn in range(_BATCH):
-            handler = self._handlers.get(sock)
-            if handler is None:  # a handler closed it
-                return True
-            if turn == 1 and not _waiting(sock):
-                return True
-            try:
-                part = recv(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return True
-            frames = [part.bytes]
-            while part.more:  # a message's frames arrive together: none can be missing
-                part = recv(zmq.NOBLOCK, copy=False)
-                frames.append(part.bytes)
-            try:
-                handler(frames)
-            except Exception as exc:  # one message must not stop the node
-                self._internal_error(exc)
-        return False
-
-    def _drain_router(self) -> bool:
-        """The ROUTER's messages, each with its last frame as received: it knows the
-        address it came from. Liveness and requests, not gossip: this costs little."""
-        assert self._router is not None
-        recv = self._router.recv_multipart
-        for turn in range(_BATCH):
-            if turn == 1 and not _waiting(self._router):
-                return True
-            try:
-                parts = recv(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return True
-            try:
-                self._on_router([part.bytes for part in parts], parts[-1])
-            except Exception as exc:  # one message must not stop the node
-                self._internal_error(exc)
-        return False
-
     def _close(self) -> None:
         try:
             self._apply(self.state.stop(self.clock.monotonic()))
@@ -683,14 +531,11 @@ class Node:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
-        self._handlers.clear()
         if self._ctx is not None:
             # Closes the gate's ZAP socket with the rest: the servers no longer read, so a
             # client let in by no one in that instant gets nothing in or out.
             self._ctx.destroy(linger=_LINGER_MS)
             self._ctx = None
         self.guard.close()
-        with self._wake_lock:
-            self._wake_r.close()
-            self._wake_w.close()
+        self.loop.close()
         self.events.close()

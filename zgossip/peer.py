@@ -125,7 +125,7 @@ class Peer(Node):
         at most once a second. Called from an ``on_message`` handler it never waits.
         """
         check_body(body)  # here too: the caller hears of it, not the node's thread
-        if threading.current_thread() is not self._loop_thread and self._pace.take():
+        if not self.loop.in_loop() and self._pace.take():
             self._held += 1
             now = time.monotonic()
             if now - self._held_said >= 1.0:
@@ -168,9 +168,9 @@ class Peer(Node):
         self._topic = wire.topic(self.id.encode())  # what our neighbours address us by
         self._sub.setsockopt(zmq.SUBSCRIBE, self._topic)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"\x00" + self.id.encode())
-        self._watch(self._router, self._on_router)
-        self._watch(self._pub, self._on_subscription)
-        self._watch(self._sub, self._on_gossip)
+        self.loop.watch_router(self._router, self._on_router)
+        self.loop.watch(self._pub, self._on_subscription)
+        self.loop.watch(self._sub, self._on_gossip)
         return [router_endpoint, self._pub_endpoint]
 
     def _begin(self) -> list[Effect]:

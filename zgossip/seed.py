@@ -34,7 +34,7 @@ class Seed(Node):
         self._router = self._socket(zmq.ROUTER)
         address = self.config.address
         endpoint = self._bind_socket(self._router, address.host, address.port)
-        self._watch(self._router, self._on_router)
+        self.loop.watch_router(self._router, self._on_router)
         return [endpoint]
 
     def _begin(self) -> list[Effect]:
