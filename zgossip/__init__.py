@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from zgossip.security import Curve, keygen
     from zgossip.seed import Seed
     from zgossip.simulate import Scenario, Simulation
-    from zgossip.survey import query_links, query_members, query_peers
+    from zgossip.tools.survey import query_links, query_members, query_peers
 
 __version__ = "0.1.0"
 
@@ -33,9 +33,9 @@ _LAZY = {
     "Seed": "zgossip.seed",
     "Simulation": "zgossip.simulate",
     "keygen": "zgossip.security",
-    "query_links": "zgossip.survey",
-    "query_members": "zgossip.survey",
-    "query_peers": "zgossip.survey",
+    "query_links": "zgossip.tools.survey",
+    "query_members": "zgossip.tools.survey",
+    "query_peers": "zgossip.tools.survey",
 }
 
 

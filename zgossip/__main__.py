@@ -1,3 +1,3 @@
-from zgossip.cli import main
+from zgossip.tools.cli import main
 
 main()

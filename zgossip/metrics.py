@@ -55,7 +55,7 @@ def check() -> None:
     try:
         import prometheus_client  # noqa: F401
     except ImportError:
-        from zgossip.plot import install_hint
+        from zgossip.tools.plot import install_hint
 
         raise ConfigError(
             f"--metrics-port needs prometheus_client: {install_hint('metrics')}"

@@ -17,7 +17,7 @@ from zgossip import Config, ConfigError, Peer, Seed, query_peers, security
 from zgossip.node import Node
 from zgossip.protocol import wire
 from zgossip.protocol.config import Address
-from zgossip.survey import NoAnswer, follow, say
+from zgossip.tools.survey import NoAnswer, follow, say
 
 #: What a client's socket monitor says when its handshake is over, one way or the other.
 _HANDSHAKE_DONE = (

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.net.harness import Net
-from zgossip.survey import NoAnswer, follow, say
+from zgossip.tools.survey import NoAnswer, follow, say
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from tests.net.harness import Net, dealer
 from tests.support import free_ports, write_config
 from zgossip import BindError, Config, Peer, Seed, query_members, query_peers
-from zgossip.cli import app
 from zgossip.peer import Delivery
 from zgossip.protocol import wire
 from zgossip.protocol.config import Address
+from zgossip.tools.cli import app
 
 
 def test_every_message_reaches_every_other_peer_exactly_once(net: Net) -> None:

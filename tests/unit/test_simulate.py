@@ -10,9 +10,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from zgossip.cli import app
 from zgossip.protocol import records, wire
 from zgossip.simulate import Partition, Scenario, Simulation
+from zgossip.tools.cli import app
 
 SMALL = {"nodes": 60, "messages": 6, "settle": 1.0, "drain": 2.0}
 
@@ -99,7 +99,7 @@ def test_simulate_runs_where_pyzmq_cannot_be_imported() -> None:
         "            raise ImportError('no pyzmq here')\n"
         "sys.meta_path.insert(0, NoZmq())\n"
         "sys.argv = ['zgossip', 'simulate', '--nodes', '20', '--messages', '2', '--json']\n"
-        "from zgossip.cli import main\n"
+        "from zgossip.tools.cli import main\n"
         "main()\n"
     )
     done = subprocess.run(

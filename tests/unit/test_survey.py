@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import zgossip
-from zgossip.plot import PlotUnavailable, plot_overlay
-from zgossip.survey import edges, to_dot
+from zgossip.tools.plot import PlotUnavailable, plot_overlay
+from zgossip.tools.survey import edges, to_dot
 
 A, B, C = "10.0.0.1:5000", "10.0.0.2:5000", "10.0.0.3:5000"
 

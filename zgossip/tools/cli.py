@@ -360,7 +360,7 @@ def peers(
     curve_allow: CurveAllow = None,
 ) -> None:
     """Ask every seed of the config for its peer list and print it; exit 1 if none answers."""
-    from zgossip.survey import query_links, query_peers
+    from zgossip.tools.survey import query_links, query_peers
 
     seeds = [str(s) for s in _seeds(config)]
     curve = _curve(curve_secret, curve_allow)
@@ -397,7 +397,7 @@ def members(
 ) -> None:
     """One row a peer: alive, suspect, left, dead or revoked, since when, as the seeds of
     the config see it together (the newest news of each wins); exit 1 if no seed answers."""
-    from zgossip.survey import query_members
+    from zgossip.tools.survey import query_members
 
     seeds = [str(s) for s in _seeds(config)]
     curve = _curve(curve_secret, curve_allow)
@@ -462,7 +462,7 @@ def monitor(
     answering (exit 1)."""
     from zgossip.events import Stamps, console_line, wants_colour, who
     from zgossip.protocol import records
-    from zgossip.survey import NoAnswer, follow
+    from zgossip.tools.survey import NoAnswer, follow
 
     address = _target(target)
     curve = _curve(curve_secret, curve_allow)
@@ -514,7 +514,7 @@ def send(
 ) -> None:
     """Ask a running peer to gossip a message as its own; say when it took it. Without
     CurveZMQ a peer takes it only from its own host; with it, from any allowed key."""
-    from zgossip.survey import NoAnswer, say
+    from zgossip.tools.survey import NoAnswer, say
 
     address = _target(via)
     curve = _curve(curve_secret, curve_allow)
@@ -649,8 +649,8 @@ def _is_stdout(path: Path | None) -> bool:
 
 
 def _draw(overlay: dict[str, tuple[str, ...] | None], dot: Path | None, plot: Path | None) -> None:
-    from zgossip.plot import PlotUnavailable, plot_overlay
-    from zgossip.survey import to_dot
+    from zgossip.tools.plot import PlotUnavailable, plot_overlay
+    from zgossip.tools.survey import to_dot
 
     try:
         if _is_stdout(dot):
@@ -775,7 +775,7 @@ def simulate(
             simulation = Simulation(scenario, log)
             summary = simulation.run()
         if plot is not None:
-            from zgossip.plot import PlotUnavailable, plot_simulation
+            from zgossip.tools.plot import PlotUnavailable, plot_simulation
 
             try:
                 delays, live = simulation.delays(), summary.live
@@ -855,7 +855,7 @@ def tmux_up(
 ) -> None:
     """Start the seeds of the config, then the peers on ports P, P+1, ..., a pane each; the
     timer flags and -v go to seeds and peers alike. Exit 1 when a node fails to start."""
-    from zgossip import launcher
+    from zgossip.tools import launcher
 
     node_flags: list[str] = []
     for flag, value in (
@@ -878,7 +878,7 @@ def tmux_up(
 def tmux_down(session: Session = "zgossip") -> None:
     """Stop the session's peers (they tell their seeds they leave), then its seeds, and
     close it, whatever of it still runs."""
-    from zgossip import launcher
+    from zgossip.tools import launcher
 
     try:
         launcher.down(launcher.Tmux(), session, _say)
@@ -893,7 +893,7 @@ def _say(line: str) -> None:
 @tmux_app.command("status")
 def tmux_status(session: Session = "zgossip") -> None:
     """List the session's panes; exit 1 when a node is down or no such session runs."""
-    from zgossip import launcher
+    from zgossip.tools import launcher
 
     try:
         lines, running = launcher.status(launcher.Tmux(), session)

@@ -20,7 +20,7 @@ class PlotUnavailable(Exception):
 def install_hint(extra: str = "plot") -> str:
     """How to add an extra, as zgossip was installed: from a source checkout (editable,
     as README's quickstart does) or as a package."""
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]  # zgossip/tools/plot.py: the checkout
     if (checkout / "setup.cfg").is_file() and (checkout / "zgossip").is_dir():
         return f"pip install -e '{checkout}[{extra}]'"
     return f"pip install 'zgossip[{extra}]'"
