@@ -84,8 +84,9 @@ class Config:
     links: int = 2
     #: Message List bounds: entries are forgotten past this many or this age. 10,000
     #: entries (about 2 MB with the frames kept whole) hold a second of a 10,000 message/s
-    #: flood: late copies come within a tenth of that (p99 time-to-all at 50 peers: under
-    #: 70 ms), and a neighbour's history (the newest ``history`` frames) is always younger.
+    #: flood: late copies come within a tenth of that (time-to-all: benchmarks/RESULTS.md,
+    #: "Config's numbers"), and a neighbour's history (the newest ``history`` frames) is
+    #: always younger.
     ml_max_entries: int = 10_000
     ml_max_age: float = 600.0
     #: Recent messages a peer keeps whole and hands to each new neighbour, so a late
@@ -168,10 +169,11 @@ class Config:
     watch_window: int = 10_000
     #: A monitor says it still watches every second; one silent this long is let go.
     watch_for: float = 3.0
-    #: A peer's own messages per second at most: ``broadcast`` waits beyond it. A peer
-    #: forwards about 8,000 messages a second with 4 neighbours (benchmarks/RESULTS.md), so
-    #: one origin at 2,000 leaves every peer on its way room for the others and for liveness;
-    #: faster, its PUB's queues overflow and most of what it logged as sent reaches no one.
+    #: A peer's own messages per second at most: ``broadcast`` waits beyond it. A quarter
+    #: of what one peer forwards to 4 neighbours (benchmarks/RESULTS.md, "Config's
+    #: numbers"), so one origin leaves every peer on its way room for the others and for
+    #: liveness; faster, its PUB's queues overflow and most of what it logged as sent
+    #: reaches no one.
     max_rate: float = 2000.0
     #: Messages a second a peer takes from any one origin but itself, as many at once: an
     #: honest origin sends max_rate at most, so twice that leaves room for bursts (a new
@@ -190,15 +192,13 @@ class Config:
     #: has passed: a stream of messages costs no wake-up of its own for its announcements,
     #: and each announcement wakes each lazy neighbour once for several messages. With
     #: ``graft_timeout`` it is how long a message lost with a tree link takes to come
-    #: another way. Measured: 0.2 / 0.5 / 1.0 s cost 686 / 597 / 587 us of CPU a message a
-    #: peer (25 processes, benchmarks.versus, means of two runs but 0.5: one), and put the
-    #: p99 of the last delivery at 401 / 592 / 797 ms after 5% of 1,000 simulated peers die
-    #: at once (52 ms with none dead); 495 ms at 0.5 s once grafts hurry (``hurry_interval``).
+    #: another way. Shorter costs every message more CPU for little; longer delays what a
+    #: dead tree link loses (the trade measured: benchmarks/RESULTS.md, "Config's numbers").
     announce_interval: float = 0.5
     #: How long an announced message may take to come whole before it is asked for (and
     #: the announcer's link grafted onto the tree): above the spread of time-to-all on a
-    #: busy 2-core machine (p99 72 ms at 100 processes), so a copy on its way is seldom
-    #: asked for twice.
+    #: busy 2-core machine (its p99 at 100 processes: benchmarks/RESULTS.md, "Config's
+    #: numbers"), so a copy on its way is seldom asked for twice.
     graft_timeout: float = 0.15
     #: Messages forwarded to one neighbour in one frame at most, when a turn of the loop
     #: forwards several (it reads 256 from a socket before it looks at the others): a

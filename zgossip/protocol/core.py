@@ -199,7 +199,7 @@ class Core(Generic[K]):
         """Let go of ``node``, whose key was revoked."""
         raise NotImplementedError
 
-    def _probe_result(self, target: str, alive: bool) -> None:
+    def _own_probe_ended(self, target: str, alive: bool) -> None:
         """This node's own probe of ``target`` ended (the seed votes on it)."""
         raise NotImplementedError
 
@@ -253,7 +253,7 @@ class Core(Generic[K]):
 
     def _resolve(self, waiter: _Waiter, target: str, alive: bool) -> None:
         if waiter is None:
-            self._probe_result(target, alive)
+            self._own_probe_ended(target, alive)
             return
         probed = wire.Probed(self.id, target, waiter.request.ts, alive)
         self._out.append(Reply(waiter.to, probed))

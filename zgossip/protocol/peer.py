@@ -421,7 +421,7 @@ class PeerState(Core[PeerKey]):
         for helper in helpers:
             self._out.append(Send(helper, wire.Probe(self.id, neighbour, ts)))
 
-    def _probed(self, helper: str, message: wire.Probed) -> None:
+    def _helper_answered(self, helper: str, message: wire.Probed) -> None:
         """A helper's answer about a suspect."""
         verdict = self.suspicions.result(message.suspect, helper, message.alive)
         if verdict is True:
@@ -490,7 +490,7 @@ class PeerState(Core[PeerKey]):
 
     def _on_seed(self, seed: str, message: wire.Message) -> None:
         if isinstance(message, wire.Probed):
-            self._probed(seed, message)
+            self._helper_answered(seed, message)
             return
         if not isinstance(message, wire.Peers):
             self._bad(f"unexpected {message.KIND} message from a seed", seed)
@@ -595,7 +595,7 @@ class PeerState(Core[PeerKey]):
                 self._emit(records.NeighbourLost(peer))
                 self._replace()
         elif isinstance(message, wire.Probed):
-            self._probed(peer, message)
+            self._helper_answered(peer, message)
         elif isinstance(message, wire.History):  # the messages we asked it to repair
             for item in message.items:
                 self._receive(item, peer)
@@ -671,7 +671,7 @@ class PeerState(Core[PeerKey]):
             self.deadlines.set(RECALL, self.clock.monotonic() + self.config.recall_interval)
 
     def _recall(self) -> None:
-        """Ping the neighbours lost for dead; see :meth:`_probe_result`."""
+        """Ping the neighbours lost for dead; see :meth:`_own_probe_ended`."""
         now = self.clock.monotonic()
         self._recalled = {p: kept for p, kept in self._recalled.items() if kept[1] > now}
         for peer in self._recalled:
@@ -680,7 +680,7 @@ class PeerState(Core[PeerKey]):
         if self._recalled:
             self.deadlines.set(RECALL, now + self.config.recall_interval)
 
-    def _probe_result(self, target: str, alive: bool) -> None:
+    def _own_probe_ended(self, target: str, alive: bool) -> None:
         """Our own probe of a neighbour lost for dead: one that answers was cut off from us,
         not dead; link to it again (both sides do: the first link wins)."""
         kept = self._recalled.get(target)

@@ -184,7 +184,7 @@ class SeedState(Core[SeedKey]):
             self._tell_seeds(wire.Suspect(self.id, peer, reporter))
         self._probe(peer)
 
-    def _probe_result(self, target: str, alive: bool) -> None:
+    def _own_probe_ended(self, target: str, alive: bool) -> None:
         self._voted(target, dead=not alive)
 
     def _voted(self, peer: str, dead: bool) -> None:
