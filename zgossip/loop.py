@@ -53,17 +53,14 @@ class Turns(Protocol):
     """What the loop asks of the node it serves, between turns (private to the two: not a
     node's public API)."""
 
-    def _begin_turn(self) -> None:
-        """At the start of every turn, whatever came (the node's keys, when due)."""
-        ...
-
     def _catch_up(self) -> float | None:
         """Run what is due and write the logs out; when the timers are next due."""
         ...
 
     def _due(self, now: float) -> bool:
-        """Whether the node must catch up at ``now`` although no input came (besides the
-        timers, which the loop keeps track of)."""
+        """At the start of every turn: do what is due at ``now`` whatever came (the node's
+        keys), and say whether the node must catch up although no input came (besides the
+        timers, which the loop keeps track of). It raises nothing."""
         ...
 
     def _wake_at(self) -> float | None:
@@ -174,18 +171,23 @@ class Loop:
         quiet = False  # nothing waits: the last poll found nothing, or woke us and all it
         # found was read (a stream of input, polled without waiting, catches up by _GRAIN)
         busy, next_trim = False, 0.0  # input came since the heap was last trimmed; when next
+        node_due, catch_up, end_turn, poll = (
+            turns._due,
+            turns._catch_up,
+            turns._end_turn,
+            self._poller.poll,
+        )
         while not self.stopping:
-            self._guarded(turns._begin_turn)
             now = self._clock.monotonic()
             due = deadline is not None and now >= deadline
             if due:  # read what came meanwhile first: an answer may be sitting unread
                 self.pump()
             if (
-                due
-                or turns._due(now)
+                node_due(now)
+                or due
                 or (handled and (quiet or now - caught_up >= _GRAIN))
             ):  # fmt: skip
-                deadline = self._guarded(turns._catch_up)
+                deadline = self._guarded(catch_up)
                 caught_up, handled = now, False
             if quiet and busy and now >= next_trim:  # a pause after a burst: give back
                 memory.trim()  # the heap memory it freed
@@ -201,8 +203,8 @@ class Loop:
                 )
                 if wake_at is not None:
                     timeout = max(0, math.ceil((wake_at - self._clock.monotonic()) * 1000.0))
-            self._guarded(turns._end_turn)
-            ready = self._poller.poll(timeout)
+            self._guarded(end_turn)
+            ready = poll(timeout)
             # Woken from idle and every socket read to the end: catch up at once, rather
             # than poll again to learn that nothing more came.
             quiet = not ready or timeout != 0
@@ -216,7 +218,7 @@ class Loop:
                 if not self._drain(sock):
                     quiet = False
             if ready:  # what the input forwards goes out first, before the logs are written
-                self._guarded(turns._end_turn)
+                self._guarded(end_turn)
 
     def pump(self) -> None:
         """Handle what the sockets hold right now, without waiting: before judging silence."""

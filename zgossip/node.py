@@ -476,13 +476,12 @@ class Node:
 
     # -- between turns (what the loop asks: zgossip.loop.Turns) ------------------------
 
-    def _begin_turn(self) -> None:
-        if self.guard.asked():
-            self.guard.check_keys()
-
     def _due(self, now: float) -> bool:
+        if self.guard.due is not None and self.guard.asked():
+            self._guarded(self.guard.check_keys)
         # a bad input kept quiet: said when its time is up
-        return self.events.quiet_until is not None and now >= self.events.quiet_until
+        quiet_until = self.events.quiet_until
+        return quiet_until is not None and now >= quiet_until
 
     def _catch_up(self) -> float | None:
         deadline = self._guarded(self._timers)

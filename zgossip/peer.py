@@ -91,8 +91,7 @@ class Peer(Node):
         self._pace = _Pace(config.max_rate)
         self._held = 0  # broadcasts that had to wait since it was last said
         self._held_said = -math.inf  # when that was (monotonic, real time)
-        self._topics: dict[str, bytes] = {}  # neighbour -> what its copies start with
-        self._outbox = Outbox(self.id, config.max_batch)  # what this turn forwards
+        self._outbox = Outbox(self.id, config.max_batch, wire.topic)  # what this turn forwards
         self._forwarded_bytes = self._forwarded_frames = 0  # gossip sent on the PUB
 
     def _core(self, now: float, wall_offset: float) -> PeerState:
@@ -185,13 +184,10 @@ class Peer(Node):
         :mod:`zgossip.protocol.outbox`), each addressed to the neighbour's SUB."""
         if not self._outbox:
             return
-        topics, send = self._topics, self._pub.send
-        for peer, frame, _ in self._outbox.frames():
-            topic = topics.get(peer)
-            if topic is None:
-                topic = topics[peer] = wire.topic(peer.encode())
-            send(topic + frame)
-            self._forwarded_bytes += len(topic) + len(frame)
+        send = self._pub.send
+        for _, frame, _ in self._outbox.frames():
+            send(frame)
+            self._forwarded_bytes += len(frame)
             self._forwarded_frames += 1
 
     def figures(self) -> dict[str, float]:
@@ -209,7 +205,7 @@ class Peer(Node):
 
     def _do_disconnect(self, effect: Disconnect) -> None:
         super()._do_disconnect(effect)
-        self._topics.pop(effect.peer, None)
+        self._outbox.forget(effect.peer)
         if effect.pub is not None:
             with contextlib.suppress(zmq.ZMQError):  # never connected
                 self._sub.disconnect(effect.pub)

@@ -34,3 +34,14 @@ def test_batches_keep_to_max_batch_and_to_half_the_frame_limit() -> None:
     frames = list(outbox.frames())
     assert all(len(frame) <= wire.MAX_FRAME // 2 + 1024 for _, frame, _ in frames)
     assert sum(len(envelopes) for _, _, envelopes in frames) == 20
+
+
+def test_each_frame_starts_with_its_neighbours_topic_when_given_one() -> None:
+    outbox = Outbox(ME, max_batch=64, topic=wire.topic)
+    outbox.add(Publish(_envelope(1), (A,)))
+    outbox.add(Publish(_envelope(2), (B,)))
+    outbox.add(Publish(_envelope(3), (B,)))
+    frames = {peer: frame for peer, frame, _ in outbox.frames()}
+    assert frames[A] == wire.topic(A.encode()) + wire.gossip_frame(ME.encode(), _envelope(1))
+    batch = wire.batch_frame(ME, (_envelope(2), _envelope(3)))
+    assert frames[B] == wire.topic(B.encode()) + batch

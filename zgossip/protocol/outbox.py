@@ -13,7 +13,7 @@ message.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 from zgossip.protocol import wire
 from zgossip.protocol.effects import Publish
@@ -23,9 +23,15 @@ BATCH_BYTES = wire.MAX_FRAME // 2
 
 
 class Outbox:
-    def __init__(self, sender: str, max_batch: int) -> None:
+    def __init__(
+        self, sender: str, max_batch: int, topic: Callable[[bytes], bytes] | None = None
+    ) -> None:
+        """``topic``: what each frame to a neighbour starts with, given its id (a PUB's
+        addressing, :func:`wire.topic`); none by default."""
         self._sender = sender
         self._prefix = wire.gossip_frame(sender.encode(), b"")  # what a single frame starts with
+        self._topic = topic
+        self._heads: dict[str, bytes] = {}  # neighbour -> its topic, then the prefix
         self._max_batch = max_batch
         self._waiting: dict[str, list[bytes]] = {}  # neighbour -> envelopes of this turn
 
@@ -42,24 +48,36 @@ class Outbox:
             else:
                 envelopes.append(publish.envelope)
 
-    def frames(self) -> Iterator[tuple[str, bytes, list[bytes]]]:
+    def forget(self, peer: str) -> None:
+        """``peer`` is no longer a neighbour."""
+        self._heads.pop(peer, None)
+
+    def frames(self) -> list[tuple[str, bytes, list[bytes]]]:
         """The turn's frames, and the box emptied: (neighbour, frame, its envelopes)."""
         waiting, self._waiting = self._waiting, {}
+        out = []
+        heads = self._heads
         for peer, envelopes in waiting.items():
-            if len(envelopes) == 1:
-                yield peer, self._prefix + envelopes[0], envelopes
+            head = heads.get(peer)
+            if head is None:
+                topic = b"" if self._topic is None else self._topic(peer.encode())
+                head = heads[peer] = topic + self._prefix
+            if len(envelopes) == 1:  # most turns: one message, in a frame of its own
+                out.append((peer, head + envelopes[0], envelopes))
                 continue
             chunk: list[bytes] = []
             size = 0
             for envelope in envelopes:
                 if chunk and (len(chunk) == self._max_batch or size + len(envelope) > BATCH_BYTES):
-                    yield peer, self._batch(chunk), chunk
+                    out.append((peer, self._frame(head, chunk), chunk))
                     chunk, size = [], 0
                 chunk.append(envelope)
                 size += len(envelope)
-            yield peer, self._batch(chunk), chunk
+            out.append((peer, self._frame(head, chunk), chunk))
+        return out
 
-    def _batch(self, envelopes: list[bytes]) -> bytes:
+    def _frame(self, head: bytes, envelopes: list[bytes]) -> bytes:
         if len(envelopes) == 1:
-            return self._prefix + envelopes[0]
-        return wire.batch_frame(self._sender, tuple(envelopes))
+            return head + envelopes[0]
+        topic = head[: len(head) - len(self._prefix)]
+        return topic + wire.batch_frame(self._sender, tuple(envelopes))
