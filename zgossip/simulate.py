@@ -303,13 +303,22 @@ class Simulation:
         return node.id
 
     def kill(self, peers: Iterable[str]) -> None:
-        """Kill these peers now, as kill -9 does: they say nothing, and their ports refuse."""
+        """Kill these peers now, as kill -9 does: they say nothing, their ports refuse, and
+        the kernel closes their connections (each neighbour hears of it a latency later)."""
         seeds = [node.core for node in self.nodes[: self.scenario.seeds]]
         for peer in peers:
             node = self._by_id[peer]
             if not node.alive:
                 continue
             node.alive = False
+            linked = set(node.peer.neighbours) if node.peer is not None else set()
+            linked.update(self.nodes[index].id for index in node.subscribers)
+            for other in sorted(linked):
+                target = self._by_id.get(other)
+                if target is not None and target.peer is not None and not self._cut(node, target):
+                    # the kernel's FIN or RST: a latency later, and never lost (TCP resends)
+                    when = self.now + self._fastest + self._spread * self._random()
+                    self.at(when, self._closed_in, target, peer, node.generation)
             self.kills += 1
             self.killed[peer] = self.now
             self.holders[peer] = {
@@ -545,8 +554,22 @@ class Simulation:
 
     def _connect(self, node: _Node, effect: Connect) -> None:
         target = self._by_id.get(effect.peer)
-        if target is not None:  # our SUB's subscription reaches its PUB a moment later
-            self._deliver(node, target, self._subscribed, node.index, True)
+        if target is None:
+            return
+        if not target.alive:  # nothing listens: its port refuses our DEALER, at once
+            self.at(self.now + 2 * self.scenario.latency, self._refused, node, effect.peer)
+            return
+        # our SUB's subscription reaches its PUB a moment later
+        self._deliver(node, target, self._subscribed, node.index, True)
+
+    def _closed_in(self, target: _Node, peer: str, generation: int) -> None:
+        """``peer``'s process (of that run) died: ``target``'s connections to it closed."""
+        if self._by_id[peer].generation == generation and target.peer is not None:
+            self._input(target, target.peer.disconnected, peer)
+
+    def _refused(self, node: _Node, peer: str) -> None:
+        if node.peer is not None:
+            self._input(node, node.peer.disconnected, peer)
 
     def _disconnect(self, node: _Node, effect: Disconnect) -> None:
         target = self._by_id.get(effect.peer)

@@ -298,3 +298,52 @@ def test_send_via_is_gossiped_for_a_local_client_and_refused_for_another() -> No
 
 
 _NOT_LOCAL = "only a client on the peer's own host may ask (CurveZMQ is off)"
+
+
+FIFTH = "10.0.0.5:6000"
+
+
+def _linked_and_listed(*others: str, listed: tuple[str, ...] = ()) -> PeerState:
+    """Links to ``others`` up, and a majority of the seeds listing ``listed`` too."""
+    peer = _linked(*others)
+    for seed in SEEDS[:2]:
+        pairs = [(p, f"tcp://{p[:-5]}:6001") for p in (*others, *listed)]
+        peer.answer(10.4, str(seed), _listing(seed, *pairs))
+    return peer
+
+
+def test_a_closed_connection_is_a_suspicion_at_once_and_a_link_is_made_elsewhere() -> None:
+    peer = _linked_and_listed(OTHER, THIRD, listed=(FOURTH,))
+    out = peer.disconnected(11.0, OTHER)
+    (suspect,) = [e for e in out if isinstance(e, records.NeighbourSuspect)]
+    assert suspect.reason == "closed" and suspect.helpers == [THIRD]
+    assert [s.to for s in _sends(out, wire.Probe)] == [THIRD]
+    assert Connect(FOURTH, "tcp://10.0.0.4:6001") in out  # the lost link replaced now
+    assert not [e for e in out if isinstance(e, records.NeighbourDead)]  # no verdict yet
+    out = peer.answer(11.1, THIRD, wire.Probed(THIRD, OTHER, suspect_ts(out), False))
+    assert records.NeighbourDead(OTHER) in out
+    assert {s.to for s in _sends(out, wire.Dead)} <= {str(s) for s in SEEDS}
+
+
+def test_a_closed_connection_to_a_neighbour_that_lives_evicts_no_one() -> None:
+    peer = _linked_and_listed(OTHER, THIRD)
+    out = peer.disconnected(11.0, OTHER)
+    out = peer.answer(11.1, THIRD, wire.Probed(THIRD, OTHER, suspect_ts(out), True))
+    assert records.SuspectRefuted(OTHER, THIRD) in out
+    assert peer.neighbours[OTHER].up and not [e for e in out if isinstance(e, Send)]
+    assert peer.disconnected(11.2, FIFTH) == []  # not a neighbour: nothing to do
+
+
+def test_a_link_whose_port_refuses_fails_at_once_and_another_is_tried() -> None:
+    peer = _linked_and_listed(OTHER, listed=(THIRD, FOURTH))
+    (trying,) = [n for n in peer.neighbours.values() if not n.up]
+    out = peer.disconnected(10.5, trying.id)
+    assert records.LinkFailed(trying.id) in out and trying.id not in peer.neighbours
+    (other,) = {THIRD, FOURTH} - {trying.id}
+    assert other in peer.neighbours  # linked to instead
+
+
+def suspect_ts(out: list[Effect]) -> float:
+    (probe,) = [s.message for s in _sends(out, wire.Probe)]
+    assert isinstance(probe, wire.Probe)
+    return probe.ts

@@ -152,6 +152,9 @@ class PeerState(Core[PeerKey]):
         self._counted = (0, 0)  # (received, duplicates) as last logged
         self._joined = False  # a majority of the seeds registered us once
         self._unreachable: dict[str, float] = {}  # peer -> until when not to link to it
+        # neighbours suspected because their connection closed: they count for no link
+        # until the helpers' verdict, and one that lives keeps its link
+        self._closed: set[str] = set()
         # neighbours lost for dead, pinged now and then in case a partition cut us off from
         # them: one that answers is linked to again (oldest first; peer -> (pub, until when))
         self._recalled: dict[str, tuple[str, float]] = {}
@@ -283,6 +286,26 @@ class PeerState(Core[PeerKey]):
                 self._emit(records.GossipPrune(sender))
         return out or ()
 
+    def disconnected(self, now: float, peer: str) -> list[Effect]:
+        """The connection to ``peer`` closed, or its port refused us: the kernel closes a
+        crashed process's connections at once (a stopped, slow or cut-off one keeps them
+        open, and the pings judge it). For a neighbour that is a suspicion, not a verdict:
+        others probe it (:meth:`_suspect`), and a link is made elsewhere at once; one that
+        lives (a blip, a restart on the same port) keeps its link. A link still coming up
+        has failed: another is tried now."""
+        out = self._begin(now)
+        neighbour = self.neighbours.get(peer)
+        if neighbour is None or peer in self.suspicions:
+            return out
+        if not neighbour.up:
+            self._unreachable[peer] = now + self.config.unreachable_for
+            self._link_failed(peer)
+            return out
+        self._closed.add(peer)
+        self._suspect(peer, self.clock.time(), reason="closed")
+        self._top_up()
+        return out
+
     def gauges(self) -> dict[str, float]:
         return {
             **super().gauges(),
@@ -403,13 +426,19 @@ class PeerState(Core[PeerKey]):
             self._counted = counted
             self._emit(records.GossipCopies(*counted))
 
-    def _suspect(self, neighbour: str, ts: float) -> None:
-        """Ask others to reach a neighbour that stopped answering us; report it only if none can.
+    def _suspect(self, neighbour: str, ts: float, reason: str = "silent") -> None:
+        """Ask others to reach a neighbour that stopped answering us (or whose connection
+        closed: ``reason``); report it only if none can.
 
-        The helpers are up to ``helpers`` of our other neighbours, or the seeds when we have
-        none: they probe it from where they stand, so a broken link of ours alone is no death.
+        The helpers are up to ``helpers`` of our other neighbours (none suspected), or the
+        seeds when we have none: they probe it from where they stand, so a broken link of
+        ours alone is no death.
         """
-        others = [n.id for n in self.neighbours.values() if n.up and n.id != neighbour]
+        others = [
+            n.id
+            for n in self.neighbours.values()
+            if n.up and n.id != neighbour and n.id not in self.suspicions
+        ]
         helpers = self.rng.sample(others, min(self.config.helpers, len(others)))
         if not helpers:
             helpers = self.registration.registered()
@@ -417,7 +446,7 @@ class PeerState(Core[PeerKey]):
             self._on_dead(neighbour, ts)
             return
         self.suspicions.open(neighbour, helpers)
-        self._emit(records.NeighbourSuspect(neighbour, helpers))
+        self._emit(records.NeighbourSuspect(neighbour, helpers, reason))
         for helper in helpers:
             self._out.append(Send(helper, wire.Probe(self.id, neighbour, ts)))
 
@@ -430,8 +459,13 @@ class PeerState(Core[PeerKey]):
             self._on_dead(message.suspect, message.ts)
 
     def _refuted(self, suspect: str, by: str) -> None:
-        """``suspect`` lives, but does not answer us: drop the link, accuse no one, and link
+        """``suspect`` lives. One whose connection closed keeps its link (ZeroMQ connects
+        again). One that does not answer us: drop the link, accuse no one, and link
         elsewhere; not to it again for a while, since the way between us is broken."""
+        if suspect in self._closed:
+            self._closed.discard(suspect)
+            self._emit(records.SuspectRefuted(suspect, by))
+            return
         self._drop(suspect)
         self._unreachable[suspect] = self.clock.monotonic() + self.config.unreachable_for
         self._emit(records.SuspectRefuted(suspect, by))
@@ -506,7 +540,7 @@ class PeerState(Core[PeerKey]):
     def _top_up(self) -> None:
         """Link to more peers, by preferential attachment, while below ``links`` (once joined:
         a peer links to others only once a majority of the seeds hold its registration)."""
-        need = self.config.links - len(self.neighbours)
+        need = self.config.links - len(self.neighbours) + len(self._closed)
         if need <= 0 or not self._joined:
             return
         candidates: dict[str, wire.PeerInfo] = {}
@@ -568,6 +602,7 @@ class PeerState(Core[PeerKey]):
         self.liveness.forget(peer)
         self.tree.remove(peer)
         self.suspicions.refute(peer)  # no longer ours to judge
+        self._closed.discard(peer)
         self.deadlines.cancel(LinkTimeout(peer))
         self._out.append(Disconnect(peer, neighbour.pub))
 
@@ -587,6 +622,7 @@ class PeerState(Core[PeerKey]):
     def _on_neighbour(self, peer: str, message: wire.Message) -> None:
         if isinstance(message, wire.Pong):
             if self.suspicions.refute(peer):  # a late answer, but an answer: watch it again
+                self._closed.discard(peer)
                 self.liveness.watch(peer)
                 self._emit(records.SuspectRefuted(peer, peer))
             self.liveness.answered(peer, message.ts)

@@ -378,9 +378,12 @@ class LivenessLate(Event):
 class NeighbourSuspect(Event):
     neighbour: str
     helpers: list[str]
+    #: why: "silent" (it missed liveness_misses pings) or "closed" (its connection closed)
+    reason: str = "silent"
 
     def text(self) -> str:
-        return f"{self.neighbour} does not answer: asking {', '.join(self.helpers)}"
+        why = "its connection closed" if self.reason == "closed" else "does not answer"
+        return f"{self.neighbour} {why}: asking {', '.join(self.helpers)}"
 
 
 @event("suspect.refuted", YELLOW)
