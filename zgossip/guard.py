@@ -4,7 +4,8 @@ One :class:`Guard` a node, whether CURVE is on or not (off, every check passes a
 holds nothing). It owns everything about keys a node's loop needs: the options on each
 socket (:meth:`Guard.serve`, :meth:`Guard.client`), the ZAP gate the poller drives
 (:meth:`Guard.zap`), whether a client is still allowed (:meth:`Guard.allows`), how each
-of the node's handshakes went (:meth:`Guard.handshake`), and looking at the allow
+of the node's handshakes went (:meth:`Guard.handshake`, from the monitor of each DEALER,
+which asks for :data:`HANDSHAKES` when the guard is on), and looking at the allow
 directory again (:meth:`Guard.check_keys`, due at :attr:`Guard.due`). It tells the node
 what happened through two callbacks: ``say`` (an event, carried out as an effect) and
 ``certificates`` (each node's key, as the allow directory says at start and after each
@@ -101,20 +102,6 @@ class Guard:
             return True
         self._say(records.AuthNoKey(target, str(self.curve.allow)))
         return False
-
-    def watch_handshakes(self, dealer: zmq.Socket[bytes], target: str) -> zmq.Socket[bytes] | None:
-        """A monitor of ``dealer``'s handshakes (CURVE on; a refusal is otherwise silent:
-        ZeroMQ just drops it); hand what it reads to :meth:`handshake`."""
-        if self.curve is None:
-            return None
-        try:
-            monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(HANDSHAKES)
-        except zmq.ZMQError as exc:  # out of sockets: no word of its handshakes, then
-            self._say(
-                records.BadMessage(f"cannot watch the handshakes with {target}: {exc.strerror}")
-            )
-            return None
-        return monitor
 
     def handshake(self, target: str, frames: list[bytes]) -> None:
         """How a CURVE handshake with ``target`` went: a refusal is said once, until one

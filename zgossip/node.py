@@ -28,7 +28,7 @@ import zmq
 
 from zgossip import metrics, security
 from zgossip.events import EventLog
-from zgossip.guard import Guard
+from zgossip.guard import HANDSHAKES, Guard
 from zgossip.loop import Loop
 from zgossip.protocol import records, wire
 from zgossip.protocol.clock import Clock, earliest
@@ -49,6 +49,8 @@ from zgossip.protocol.effects import (
 Handler = Callable[[list[bytes]], None]
 T = TypeVar("T")
 
+#: What a DEALER's monitor says of its connection: it closed, or its port refused us.
+_CONNECTION = int(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
 
@@ -133,7 +135,7 @@ class Node:
         self.endpoints: list[str] = []
         self._dealers: dict[str, zmq.Socket[bytes]] = {}  # node -> our DEALER to its ROUTER
         self._connected: set[str] = set()  # of those, the ones connected (CURVE may refuse)
-        self._handshakes: dict[str, zmq.Socket[bytes]] = {}  # CURVE: each DEALER's monitor
+        self._monitors: dict[str, zmq.Socket[bytes]] = {}  # each DEALER's monitor
         self._probe_sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = {}
         self._router: zmq.Socket[bytes] | None = None
         now = self.clock.monotonic()
@@ -319,14 +321,12 @@ class Node:
         with contextlib.suppress(zmq.Again):  # a full queue: it is not reading; liveness tells
             dealer.send(wire.encode(effect.message), zmq.NOBLOCK)
 
-    def _open_dealer(self, target: str) -> zmq.Socket[bytes]:
+    def _open_dealer(self, target: str, *, link: bool = False) -> zmq.Socket[bytes]:
         """A DEALER to ``target``'s ROUTER, watched: what comes back is ``answer(target)``.
-        Without a certificate for ``target`` (CURVE) it stays unconnected: see ``_connect``."""
+        Without a certificate for ``target`` (CURVE) it stays unconnected: see ``_connect``.
+        A ``link``'s connection is watched too (see :meth:`_watch_connection`)."""
         dealer = self._dealers[target] = self._socket(zmq.DEALER)
-        monitor = self.guard.watch_handshakes(dealer, target)
-        if monitor is not None:
-            self._handshakes[target] = monitor
-            self.loop.watch(monitor, lambda frames: self.guard.handshake(target, frames))
+        self._watch_connection(dealer, target, link)
         if self._connect(dealer, target):
             self._connected.add(target)
         self.loop.watch(dealer, lambda frames: self._on_answer(target, frames))
@@ -337,11 +337,35 @@ class Node:
         self._connected.discard(effect.peer)
         if dealer is None:
             return
-        monitor = self._handshakes.pop(effect.peer, None)
+        monitor = self._monitors.pop(effect.peer, None)
         if monitor is not None:
             dealer.disable_monitor()
             self.loop.discard(monitor)
         self.loop.discard(dealer)
+
+    def _watch_connection(self, dealer: zmq.Socket[bytes], target: str, link: bool) -> None:
+        """A monitor of ``dealer``'s connection to ``target``, when there is something to
+        watch: a link's (:class:`Connect`) closing, as the kernel closes a crashed process's
+        connections at once, or its port refusing, as nothing listens there (both are
+        ``disconnected``, for the core to judge); with CURVE, how each handshake went (a
+        refusal is otherwise silent: ZeroMQ just drops it). A monitor is a socket more."""
+        events = (_CONNECTION if link else 0) | (HANDSHAKES if self.guard.on else 0)
+        if not events:
+            return
+        try:
+            monitor: zmq.Socket[bytes] = dealer.get_monitor_socket(events)
+        except zmq.ZMQError as exc:  # out of sockets: no word of this connection, then
+            self._bad(f"cannot watch the connection to {target}: {exc.strerror}")
+            return
+        self._monitors[target] = monitor
+        self.loop.watch(monitor, lambda frames: self._on_connection(target, frames))
+
+    def _on_connection(self, target: str, frames: list[bytes]) -> None:
+        event = int.from_bytes(frames[0][:2], "little") if frames and frames[0] else 0
+        if event & _CONNECTION:
+            self._apply(self.state.disconnected(self.clock.monotonic(), target))
+        elif event:
+            self.guard.handshake(target, frames)
 
     def _do_open_probe(self, effect: OpenProbe) -> None:
         """Ping the target's ROUTER once from a fresh DEALER; a monitor tells when its port

@@ -199,7 +199,7 @@ class Peer(Node):
 
     def _do_connect(self, effect: Connect) -> None:
         if effect.peer not in self._dealers:
-            self._open_dealer(effect.peer)
+            self._open_dealer(effect.peer, link=True)
         if effect.peer in self._connected:  # else the link never comes up, and fails in time
             self._connect(self._sub, effect.peer, effect.pub)  # a CURVE client of its XPUB
 

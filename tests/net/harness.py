@@ -33,9 +33,11 @@ class Faults(Tap):
 
 class Net:
     """A network under test: every node reports to one Events, and is stopped at the end;
-    ``faults[node.id]`` is each node's seam. Nodes run :meth:`Config.local`'s timers."""
+    ``faults[node.id]`` is each node's seam. Nodes run :meth:`Config.local`'s timers, but
+    for ``options`` (every node's)."""
 
-    def __init__(self, seeds: int, spare_seeds: int = 0) -> None:
+    def __init__(self, seeds: int, spare_seeds: int = 0, **options: Any) -> None:
+        self.options = options
         self.events = Events()
         self.nodes: list[Node] = []
         self.faults: dict[str, Faults] = {}
@@ -51,7 +53,7 @@ class Net:
         return faults
 
     def config(self, address: Address, **overrides: Any) -> Config:
-        options = {"gossip_count": 5, **overrides}
+        options = {"gossip_count": 5, **self.options, **overrides}
         return Config.local(seeds=self.seed_addresses, address=address, **options)
 
     def _start(self, node: Node) -> Any:

@@ -60,6 +60,9 @@ def test_a_neighbour_s_batches_are_taken_item_by_item_and_oversized_ones_refused
         xpub = ctx.socket(zmq.XPUB)
         xpub.setsockopt(zmq.LINGER, 0)
         xpub.bind("tcp://127.0.0.1:*")
+        router = ctx.socket(zmq.ROUTER)  # the fake's own address listens: a port that
+        router.setsockopt(zmq.LINGER, 0)  # refused the peer's DEALER would fail the link
+        router.bind(f"tcp://{fake}")
         linker = dealer(ctx, peer.id)  # "link to me": its SUB comes onto our PUB
         linker.send(wire.encode(wire.Link(fake, xpub.getsockopt_string(zmq.LAST_ENDPOINT))))
         while xpub.poll(10_000) and xpub.recv() != b"\x01" + topic:
@@ -76,6 +79,7 @@ def test_a_neighbour_s_batches_are_taken_item_by_item_and_oversized_ones_refused
         reasons = [e["reason"] for e in net.events.of("bad.message", peer.id)]
         assert "over 64" in reasons[0] and "msgpack" in reasons[1]
         linker.close()
+        router.close()
         xpub.close()
 
 
@@ -125,9 +129,8 @@ def test_dead_peer_is_reported_by_its_neighbour_and_removed_by_seeds(net: Net) -
     registered_at = [seed for seed in net.seeds if doomed.id in seed.registry]
     net.die_silently(doomed)
     net.events.wait_event("neighbour.dead", node=watcher.id, neighbour=doomed.id)
-    misses = [e["misses"] for e in net.events.of("liveness.missed", watcher.id)]
-    assert misses[-3:] == [1, 2, 3]
     suspected = net.events.wait_event("neighbour.suspect", node=watcher.id, neighbour=doomed.id)
+    assert suspected["reason"] == "closed"  # its connection closed: no ping was waited for
     assert set(suspected["helpers"]) <= {s.id for s in net.seeds}  # it had no other neighbour
     for seed in registered_at:  # the seeds agree: each removes it, naming who suspected it
         removed = net.events.wait_event("peer.removed", node=seed.id, peer=doomed.id)
@@ -136,6 +139,19 @@ def test_dead_peer_is_reported_by_its_neighbour_and_removed_by_seeds(net: Net) -
         assert len(removed["votes"]) >= 2
     reports = net.events.of("dead.reported", watcher.id)
     assert {e["seed"] for e in reports} == set(watcher.registration.registered())
+
+
+def test_a_hung_peer_is_reported_after_three_missed_pings_and_removed(net: Net) -> None:
+    watcher, hung = net.peer(gossip_count=0), net.peer(gossip_count=0)
+    net.linked(hung)
+    net.faults[hung.id].deaf_to = lambda m, s: True  # reads nothing, its connections open
+    net.faults[hung.id].mute = True
+    net.events.wait_event("neighbour.dead", node=watcher.id, neighbour=hung.id)
+    misses = [e["misses"] for e in net.events.of("liveness.missed", watcher.id)]
+    assert misses[-3:] == [1, 2, 3]
+    suspected = net.events.wait_event("neighbour.suspect", node=watcher.id, neighbour=hung.id)
+    assert suspected["reason"] == "silent"
+    net.events.wait_event("peer.removed", peer=hung.id, reason="dead")
 
 
 def test_dead_peer_is_removed_by_every_live_seed_with_one_seed_down(net: Net) -> None:
@@ -494,3 +510,28 @@ def test_members_merge_what_every_seed_says_of_each_peer(net: Net) -> None:
     assert states == {leaving.id: "left", dying.id: "dead", staying.id: "alive"}
     (row,) = [r for r in rows if r.peer == staying.id]
     assert len(row.seeds) >= 2  # registered with a majority of the seeds
+
+
+def test_a_crashed_neighbour_is_known_dead_long_before_its_pings_would_tell() -> None:
+    # pings every 5 s: its silence would take 15 s to tell; its closed connection tells now
+    net = Net(seeds=3, liveness_interval=5.0)
+    try:
+        peers = [net.peer(gossip_count=0) for _ in range(4)]
+        net.events.wait_for(
+            lambda: all(any(n.up for n in p.neighbours.values()) for p in peers),
+            what="every peer linked",
+        )
+        victim = max(peers, key=lambda p: len(p.neighbours))
+        watchers = {p.id for p in peers if victim.id in p.neighbours}
+        net.die_silently(victim)
+        for watcher in watchers:
+            dead = net.events.wait_event(
+                "neighbour.dead", node=watcher, neighbour=victim.id, timeout=3.0
+            )
+            suspect = net.events.wait_event(
+                "neighbour.suspect", node=watcher, neighbour=victim.id, timeout=0.1
+            )
+            assert suspect["reason"] == "closed" and dead["ts"] - suspect["ts"] < 1.0
+        net.events.wait_event("peer.removed", peer=victim.id, reason="dead", timeout=3.0)
+    finally:
+        net.close()

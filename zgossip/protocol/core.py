@@ -125,6 +125,12 @@ class Core(Generic[K]):
         self.probes.answered(target)
         return out
 
+    def disconnected(self, now: float, node: str) -> list[Effect]:
+        """The connection to ``node`` closed, or its port refused us. A seed makes nothing
+        of it (its peers' reports and registrations tell); a peer does (see
+        :meth:`zgossip.protocol.peer.PeerState.disconnected`)."""
+        return self._begin(now)
+
     def bad(self, now: float, reason: str, sender: str | None = None) -> list[Effect]:
         """Input the executor could not read as a message (frames, envelope): dropped, said."""
         out = self._begin(now)

@@ -46,7 +46,8 @@ class Publish:
 @dataclass(slots=True)
 class Connect:
     """Open the link's sockets towards ``peer``: a DEALER to its ROUTER and our SUB to
-    its PUB at ``pub`` (the SUB only once the DEALER could connect)."""
+    its PUB at ``pub`` (the SUB only once the DEALER could connect). Its connection is
+    watched: when it closes or is refused, say ``disconnected(peer)``."""
 
     peer: str
     pub: str
