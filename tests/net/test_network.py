@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
 import threading
 from pathlib import Path
 
@@ -533,5 +536,75 @@ def test_a_crashed_neighbour_is_known_dead_long_before_its_pings_would_tell() ->
             )
             assert suspect["reason"] == "closed" and dead["ts"] - suspect["ts"] < 1.0
         net.events.wait_event("peer.removed", peer=victim.id, reason="dead", timeout=3.0)
+    finally:
+        net.close()
+
+
+def _reset_connections(*ports: int) -> None:
+    """Reset, from outside, every TCP connection to these loopback ports (``ss -K``, as a
+    middlebox or a flapping NIC would): both ends see it closed, the processes live on."""
+    for port in ports:
+        subprocess.run(
+            ["ss", "-K", "dst", "127.0.0.1", "dport", "=", f":{port}"],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+
+
+def _can_reset_connections() -> bool:
+    """Whether ``ss -K`` resets a connection here: it needs root, iproute2, and a kernel
+    built with INET_DIAG_DESTROY (tried on a connection of our own)."""
+    if os.geteuid() != 0 or shutil.which("ss") is None:
+        return False
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            accepted, _ = server.accept()
+            with accepted:
+                _reset_connections(port)
+                accepted.settimeout(2)
+                try:
+                    return accepted.recv(1) == b""  # closed
+                except ConnectionResetError:  # reset: what ss -K does
+                    return True
+                except TimeoutError:  # still open: ss -K did nothing
+                    return False
+
+
+@pytest.mark.skipif(not _can_reset_connections(), reason="ss -K cannot reset connections here")
+def test_a_reset_connection_to_a_live_neighbour_evicts_no_one() -> None:
+    net = Net(seeds=3, liveness_interval=5.0)  # pings every 5 s: only the closed link tells
+    try:
+        a, b = net.peer(gossip_count=0), net.peer(gossip_count=0)
+        net.events.wait_for(
+            lambda: b.id in a.neighbours and a.neighbours[b.id].up and a.id in b.neighbours,
+            what="a and b linked",
+        )
+        pubs = [int(peer.pub_endpoint.rpartition(":")[2]) for peer in (a, b)]
+        _reset_connections(a.config.address.port, b.config.address.port, *pubs)
+        net.events.wait_event("suspect.refuted", neighbour=b.id, timeout=5.0)
+        # the SUBs connect again within ZeroMQ's reconnect interval; what a PUB sends before
+        # that is lost to them (anti-entropy's to make up for): gossip until it flows again
+        for n in range(20):
+            a.broadcast(f"after the reset {n}")
+            b.broadcast(f"after the reset {n}")
+            wanted = {(b.id, f"after the reset {n}"), (a.id, f"after the reset {n}")}
+            try:
+                net.events.wait_for(
+                    lambda w=wanted: (
+                        w  # type: ignore[misc]
+                        <= {(e["node"], e["body"]) for e in net.events.of("gossip.received")}
+                    ),
+                    timeout=0.5,
+                    what="a message each way",
+                )
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError("gossip does not flow again after the reset")
+        assert not net.events.of("neighbour.dead") and not net.events.of("peer.removed")
+        assert b.id in a.neighbours and a.id in b.neighbours
     finally:
         net.close()
