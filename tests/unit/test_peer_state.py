@@ -329,7 +329,7 @@ def test_a_closed_connection_to_a_neighbour_that_lives_evicts_no_one() -> None:
     peer = _linked_and_listed(OTHER, THIRD)
     out = peer.disconnected(11.0, OTHER)
     out = peer.answer(11.1, THIRD, wire.Probed(THIRD, OTHER, suspect_ts(out), True))
-    assert records.SuspectRefuted(OTHER, THIRD) in out
+    assert records.SuspectRefuted(OTHER, THIRD, "closed") in out
     assert peer.neighbours[OTHER].up and not [e for e in out if isinstance(e, Send)]
     assert peer.disconnected(11.2, FIFTH) == []  # not a neighbour: nothing to do
 

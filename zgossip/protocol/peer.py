@@ -464,7 +464,7 @@ class PeerState(Core[PeerKey]):
         elsewhere; not to it again for a while, since the way between us is broken."""
         if suspect in self._closed:
             self._closed.discard(suspect)
-            self._emit(records.SuspectRefuted(suspect, by))
+            self._emit(records.SuspectRefuted(suspect, by, "closed"))
             return
         self._drop(suspect)
         self._unreachable[suspect] = self.clock.monotonic() + self.config.unreachable_for

@@ -390,10 +390,14 @@ class NeighbourSuspect(Event):
 class SuspectRefuted(Event):
     neighbour: str
     by: str  # the helper that reached it, or the neighbour itself when it answered late
+    #: why it was suspected (see neighbour.suspect): one whose connection closed keeps its link
+    reason: str = "silent"
 
     def text(self) -> str:
         if self.by == self.neighbour:
             return f"{self.neighbour} answered after all"
+        if self.reason == "closed":
+            return f"{self.by} reaches {self.neighbour}: a blip, the link stays"
         return f"{self.by} reaches {self.neighbour}: dropping our link to it, no report"
 
 
