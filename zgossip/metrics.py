@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from zgossip.extras import install_hint
 from zgossip.protocol.config import ConfigError
 
 #: A scrape waits this long (seconds) for the node's loop to take its figures.
@@ -55,8 +56,6 @@ def check() -> None:
     try:
         import prometheus_client  # noqa: F401
     except ImportError:
-        from zgossip.tools.plot import install_hint
-
         raise ConfigError(
             f"--metrics-port needs prometheus_client: {install_hint('metrics')}"
         ) from None

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from zgossip.extras import install_hint
 from zgossip.protocol.overlay import edges
 
 
@@ -14,16 +15,7 @@ class PlotUnavailable(Exception):
     """matplotlib or networkx is not installed; the message says how to get them."""
 
     def __init__(self, missing: str | None) -> None:
-        super().__init__(f"--plot needs {missing}: {install_hint()}")
-
-
-def install_hint(extra: str = "plot") -> str:
-    """How to add an extra, as zgossip was installed: from a source checkout (editable,
-    as README's quickstart does) or as a package."""
-    checkout = Path(__file__).resolve().parents[2]  # zgossip/tools/plot.py: the checkout
-    if (checkout / "setup.cfg").is_file() and (checkout / "zgossip").is_dir():
-        return f"pip install -e '{checkout}[{extra}]'"
-    return f"pip install 'zgossip[{extra}]'"
+        super().__init__(f"--plot needs {missing}: {install_hint('plot')}")
 
 
 def _pyplot() -> Any:
