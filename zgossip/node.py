@@ -406,9 +406,10 @@ class Node:
             return
         if self.guard.on and not self.guard.allows(last, _address(last)):
             return
-        if isinstance(message, wire.Watch):  # the sink keeps its events from now on (the
-            self.events.keep_watched(True)  # core's monitor.attached first), for the core to
-            # send: see _send_watched
+        if isinstance(message, wire.Watch):
+            # the sink keeps its events from now on (the core's monitor.attached first),
+            # for the core to send (see _send_watched)
+            self.events.keep_watched(True)
         client = None
         if isinstance(message, ADDRESSED):
             address = _address(last)

@@ -248,7 +248,7 @@ class PeerState(Core[PeerKey]):
         id then a gossip envelope, or a batch of them (:func:`wire.batch_frame`), at most
         ``max_batch``; see :meth:`forwarded`."""
         try:
-            if frame[:1] == b"\x00":  # wire.is_batch, inlined: on every gossip frame
+            if frame[:1] == wire.BATCH_MARK:  # wire.is_batch, inlined: every frame comes here
                 batch = wire.decode(frame[1:])
                 if not isinstance(batch, wire.Batch):
                     raise wire.WireError(f"unexpected {batch.KIND} message as gossip")

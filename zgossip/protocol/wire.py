@@ -540,15 +540,20 @@ def topic(peer: bytes) -> bytes:
     return bytes((len(peer),)) + peer
 
 
+#: What a batch frame starts with: a zero byte (no sender id is empty: a single message's
+#: frame never starts so).
+BATCH_MARK = b"\x00"
+
+
 def batch_frame(sender: str, envelopes: tuple[bytes, ...]) -> bytes:
-    """What a peer's PUB sends for several messages to one neighbour at once: a zero byte
-    (no sender id is empty: a single message's frame never starts so), then a ``batch``
-    envelope. The receiver's core takes the items together, from that one sender."""
-    return b"\x00" + encode(Batch(sender, envelopes))
+    """What a peer's PUB sends for several messages to one neighbour at once:
+    :data:`BATCH_MARK`, then a ``batch`` envelope. The receiver's core takes the items
+    together, from that one sender."""
+    return BATCH_MARK + encode(Batch(sender, envelopes))
 
 
 def is_batch(frame: bytes) -> bool:
-    return frame[:1] == b"\x00"
+    return frame[:1] == BATCH_MARK
 
 
 def split_gossip(frame: bytes) -> tuple[bytes, memoryview]:
