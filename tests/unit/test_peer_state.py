@@ -347,3 +347,43 @@ def suspect_ts(out: list[Effect]) -> float:
     (probe,) = [s.message for s in _sends(out, wire.Probe)]
     assert isinstance(probe, wire.Probe)
     return probe.ts
+
+
+def _info(peer: str, degree: int = 0) -> wire.PeerInfo:
+    return wire.PeerInfo(peer, f"tcp://{peer[:-5]}:6001", degree, 1.7e9)
+
+
+def test_the_seeds_lists_fill_the_passive_view_within_its_bound() -> None:
+    peer, _ = _peer(passive_size=3)
+    listed = [f"10.0.1.{n}:6000" for n in range(1, 9)]
+    peer.answer(10.1, str(SEEDS[0]), wire.Peers(str(SEEDS[0]), tuple(map(_info, listed))))
+    assert len(peer.passive) == 3 and set(peer.passive) <= set(listed)
+
+
+def test_a_round_shuffles_with_one_neighbour_and_a_shuffle_is_answered_and_kept() -> None:
+    peer = _linked(OTHER, THIRD)
+    out = peer.timers(10.0 + peer.config.liveness_interval)
+    (shuffle,) = _sends(out, wire.Shuffle)
+    assert shuffle.to in {OTHER, THIRD}
+    assert isinstance(shuffle.message, wire.Shuffle) and shuffle.message.peers[0].id == str(ME)
+    out = peer.request(14.0, b"n", wire.Shuffle(OTHER, (_info(OTHER), _info(FOURTH, 5))))
+    (reply,) = [e for e in out if isinstance(e, Reply)]
+    assert isinstance(reply.message, wire.Shuffled) and reply.message.peers[0].id == str(ME)
+    assert set(peer.passive) == {FOURTH}  # not a neighbour of ours, not ourselves
+    assert peer.request(14.1, b"s", wire.Shuffle(FIFTH, (_info(FIFTH),))) == []  # a stranger
+
+
+def test_a_lost_link_is_replaced_from_the_passive_view_with_no_seed_list() -> None:
+    peer = _linked(OTHER, THIRD)
+    peer.answer(10.5, OTHER, wire.Shuffled(OTHER, (_info(FOURTH),)))
+    peer.answer(10.6, str(SEEDS[0]), _listing(SEEDS[0]))  # joined, with empty lists
+    peer.answer(10.6, str(SEEDS[1]), _listing(SEEDS[1]))
+    out = peer.disconnected(11.0, OTHER)
+    assert Connect(FOURTH, "tcp://10.0.0.4:6001") in out
+
+
+def test_with_curve_a_node_the_allow_directory_does_not_name_is_no_backup() -> None:
+    peer = _linked(OTHER, THIRD)
+    peer.certificates(10.4, {OTHER: b"k2", THIRD: b"k3", FOURTH: b"k4"})
+    peer.answer(10.5, OTHER, wire.Shuffled(OTHER, (_info(FOURTH), _info(FIFTH))))
+    assert set(peer.passive) == {FOURTH}  # FIFTH has no certificate: it would be refused

@@ -71,7 +71,9 @@ def test_gossip_does_not_cross_a_partition_while_it_lasts() -> None:
     cut = Partition(start=1.2, end=3.0)  # the messages go from 1.3 s to 1.8 s
     summary = Simulation(Scenario(**{**SMALL, "partitions": [cut]})).run()  # type: ignore[arg-type]
     assert summary.complete == 0
-    assert 0.2 < summary.reliability_mean < 0.8
+    # some gets through on each side, none across (a side's own peers cut off from it by
+    # the partition wait for liveness: 0.11-0.42 over seeds 1-8, a half at most)
+    assert 0.1 < summary.reliability_mean < 0.55
 
 
 def test_the_command_prints_the_summary_and_its_json_on_the_last_line(tmp_path: Path) -> None:

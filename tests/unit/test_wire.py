@@ -58,6 +58,8 @@ SAMPLES: list[wire.Message] = [
     wire.Say("hello from outside"),
     wire.Said(PEER, "0123456789abcdef" * 2),
     wire.Refused(PEER, "a seed does not gossip"),
+    wire.Shuffle(PEER, (wire.PeerInfo(PEER, PUB, 2, 1_700_000_000.5),)),
+    wire.Shuffled(OTHER, (wire.PeerInfo(OTHER, "tcp://10.0.0.2:40001", 7, 1_700_000_001.5),)),
 ]
 
 

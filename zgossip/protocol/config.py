@@ -82,6 +82,13 @@ class Config:
     #: Neighbours a peer links to when it joins (Barabasi-Albert's m); it tops up to this
     #: many from fresh seed lists whenever it has fewer.
     links: int = 2
+    #: Backup peers a peer keeps besides its links (HyParView's passive view, 30 in the
+    #: paper; about 100 bytes each), to link to at once when a link is lost, seeds or no
+    #: seeds: filled from the seeds' samples and from exchanges with the neighbours.
+    passive_size: int = 30
+    #: Peers one exchange carries (HyParView's shuffle: a few of the active view, a few of
+    #: the passive): one with a random neighbour every liveness interval, a small frame.
+    shuffle_size: int = 8
     #: Message List bounds: entries are forgotten past this many or this age. 10,000
     #: entries (about 2 MB with the frames kept whole) hold a second of a 10,000 message/s
     #: flood: late copies come within a tenth of that (time-to-all: benchmarks/RESULTS.md,

@@ -219,6 +219,11 @@ class Core(Generic[K]):
     def _emit(self, event: Event) -> None:
         self._out.append(event)
 
+    def _certified(self, node: str) -> bool:
+        """Whether ``node`` may be dealt with: with CurveZMQ, only a node the allow
+        directory names (one revoked, or never allowed, would be refused anyway)."""
+        return self._certificates is None or node in self._certificates
+
     def _watch(self, to: bytes, request: wire.Watch, client: Client | None) -> None:
         """A monitor attaches, or says it still watches (see :mod:`zgossip.protocol.watch`)."""
         self._let_go()

@@ -140,6 +140,9 @@ class PeerState(Core[PeerKey]):
         self.neighbours: dict[str, Neighbour] = {}
         self._subscribers: dict[str, None] = {}  # peers whose SUB our PUB saw, oldest first
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
+        #: backup peers to link to (HyParView's passive view): from the seeds' lists and
+        #: from exchanges with the neighbours; it outlives the seeds' lists
+        self.passive: dict[str, wire.PeerInfo] = {}
         self._seq = 0  # every message this peer created
         self._sent = 0  # of which automatic ones (gossip-count): GOSSIP once linked
         self._next_round = now + config.liveness_interval
@@ -221,13 +224,16 @@ class PeerState(Core[PeerKey]):
                 self.tree.pruned(peer)
             case wire.Say(body=body):
                 self._say(to, body, client)
+            case wire.Shuffle(peer=peer, peers=peers) if peer in self.neighbours:
+                out.append(Reply(to, wire.Shuffled(self.id, self._sample())))
+                self._keep_passive(peers)
             case wire.Bye(peer=peer) if peer in self.neighbours:
                 self._forget(peer)
                 self._emit(records.NeighbourLeft(peer))
                 self._replace()
             case (
                 wire.Ready() | wire.History() | wire.Bye() | wire.IHave() | wire.Graft()
-                | wire.Prune()
+                | wire.Prune() | wire.Shuffle()
             ):  # fmt: skip
                 pass  # from a link we already dropped
             case _:
@@ -421,10 +427,54 @@ class PeerState(Core[PeerKey]):
             self._out.append(Send(neighbour, wire.Ping(self.id, ts)))
         for neighbour in result.dead:
             self._suspect(neighbour, ts)
+        self._shuffle()
         counted = (self.received, self.duplicates)
         if counted != self._counted:  # so often, so that a reader can tell the redundancy
             self._counted = counted
             self._emit(records.GossipCopies(*counted))
+
+    def _shuffle(self) -> None:
+        """Exchange a few known peers with one neighbour at random (HyParView's shuffle):
+        the passive view stays fresh without the seeds."""
+        up = [n.id for n in self.neighbours.values() if n.up and n.id not in self._closed]
+        if up:
+            partner = self.rng.choice(up)
+            self._out.append(Send(partner, wire.Shuffle(self.id, self._sample())))
+
+    def _sample(self) -> tuple[wire.PeerInfo, ...]:
+        """Ourselves, then up to ``shuffle_size - 1`` peers we link to or keep as backups."""
+        me = wire.PeerInfo(self.id, self.pub, self._degree(), self.clock.time())
+        known = [
+            wire.PeerInfo(n.id, n.pub, 0, self.clock.time())
+            for n in self.neighbours.values()
+            if n.up and n.id not in self._closed
+        ]
+        known += self.passive.values()
+        count = min(len(known), self.config.shuffle_size - 1)
+        return (me, *self.rng.sample(known, count))
+
+    def _degree(self) -> int:
+        return sum(1 for n in self.neighbours.values() if n.up)
+
+    def _keep_passive(self, peers: Iterable[wire.PeerInfo]) -> None:
+        """Take these peers as backups (not ourselves, nor a neighbour, nor one found
+        unreachable); past ``passive_size`` a random one makes room."""
+        passive, size = self.passive, self.config.passive_size
+        if size <= 0:
+            return
+        for info in list(peers)[: max(size, self.config.shuffle_size)]:
+            if (
+                info.id == self.id
+                or info.id in self.neighbours
+                or info.id in self._unreachable
+                or not self._certified(info.id)  # revoked: a stale sample may still name it
+            ):
+                continue
+            known = passive.get(info.id)
+            if known is None and len(passive) >= size:
+                del passive[self.rng.choice(list(passive))]
+            if known is None or info.degree >= known.degree:
+                passive[info.id] = info
 
     def _suspect(self, neighbour: str, ts: float, reason: str = "silent") -> None:
         """Ask others to reach a neighbour that stopped answering us (or whose connection
@@ -530,6 +580,7 @@ class PeerState(Core[PeerKey]):
             self._bad(f"unexpected {message.KIND} message from a seed", seed)
             return
         self._lists[seed] = {info.id: info for info in message.peers if info.id != self.id}
+        self._keep_passive(message.peers)
         if self.registration.answered(seed):
             self._emit(records.SeedRegistered(seed, len(message.peers)))
         if len(self.registration.registered()) >= self.registration.quorum:
@@ -543,7 +594,7 @@ class PeerState(Core[PeerKey]):
         need = self.config.links - len(self.neighbours) + len(self._closed)
         if need <= 0 or not self._joined:
             return
-        candidates: dict[str, wire.PeerInfo] = {}
+        candidates: dict[str, wire.PeerInfo] = dict(self.passive)
         for peers in self._lists.values():  # each seed counts the links it can confirm:
             for peer, info in peers.items():  # the most any seed counts is the nearest
                 known = candidates.get(peer)
@@ -553,6 +604,7 @@ class PeerState(Core[PeerKey]):
         now = self.clock.monotonic()
         self._unreachable = {p: until for p, until in self._unreachable.items() if until > now}
         exclude = self.neighbours.keys() | self._unreachable.keys()
+        exclude |= {peer for peer in degrees if not self._certified(peer)}
         for peer in pick_neighbours(degrees, need, self.rng, exclude=exclude):
             self._add(peer, candidates[peer].pub)
             self._out.append(Send(peer, wire.Link(self.id, self.pub)))
@@ -618,6 +670,7 @@ class PeerState(Core[PeerKey]):
         self._drop(peer)
         for peers in self._lists.values():
             peers.pop(peer, None)
+        self.passive.pop(peer, None)
 
     def _on_neighbour(self, peer: str, message: wire.Message) -> None:
         if isinstance(message, wire.Pong):
@@ -632,6 +685,8 @@ class PeerState(Core[PeerKey]):
                 self._replace()
         elif isinstance(message, wire.Probed):
             self._helper_answered(peer, message)
+        elif isinstance(message, wire.Shuffled):
+            self._keep_passive(message.peers)
         elif isinstance(message, wire.History):  # the messages we asked it to repair
             for item in message.items:
                 self._receive(item, peer)

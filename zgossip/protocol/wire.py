@@ -73,6 +73,8 @@ class Kind(StrEnum):
     SAY = "say"  # client -> peer: gossip this as your own (zgossip send --via)
     SAID = "said"  # peer -> client: it went out, with this id (reply to say)
     REFUSED = "refused"  # node -> client: not done, and why (reply to watch or say)
+    SHUFFLE = "shuffle"  # peer -> neighbour: peers I know, for your passive view; and yours?
+    SHUFFLED = "shuffled"  # neighbour -> peer: peers it knows (reply to shuffle)
 
 
 Check = Callable[[Any], Any]
@@ -477,15 +479,30 @@ class Refused:
     reason: Annotated[str, _reason]
 
 
+@dataclass(frozen=True, slots=True)
+class Shuffle:
+    KIND: ClassVar[Kind] = Kind.SHUFFLE
+    peer: PeerId
+    peers: Annotated[tuple[PeerInfo, ...], _peer_infos]  # the sender first, then others
+
+
+@dataclass(frozen=True, slots=True)
+class Shuffled:
+    KIND: ClassVar[Kind] = Kind.SHUFFLED
+    peer: PeerId
+    peers: Annotated[tuple[PeerInfo, ...], _peer_infos]
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
     | IHave | Graft | Prune | Batch | Members | Roster | Watch | Watched | Say | Said | Refused
+    | Shuffle | Shuffled
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
-    Batch, Members, Roster, Watch, Watched, Say, Said, Refused,
+    Batch, Members, Roster, Watch, Watched, Say, Said, Refused, Shuffle, Shuffled,
 )  # fmt: skip
 
 
