@@ -217,3 +217,11 @@ def test_presets_name_the_timers_of_a_kind_of_network_and_keywords_win() -> None
     assert (local.gossip_interval, local.liveness_interval, local.liveness_misses) == (0.05, 0.1, 3)
     assert wan.death_window > Config.lan().death_window > local.death_window
     assert Config.local(liveness_interval=0.3, gossip_count=0).liveness_interval == 0.3
+
+
+def test_a_passive_view_and_a_shuffle_of_no_size_are_refused_in_one_line() -> None:
+    assert Config(passive_size=0).passive_size == 0  # no backups: allowed
+    with pytest.raises(ConfigError, match="shuffle_size at least 1"):
+        Config(shuffle_size=0)
+    with pytest.raises(ConfigError, match="passive_size must be 0 or more"):
+        Config(passive_size=-1)

@@ -305,6 +305,8 @@ class Config:
             raise ConfigError("--liveness-misses must be at least 1")
         if self.links < 1:
             raise ConfigError("links must be at least 1")
+        if self.passive_size < 0 or self.shuffle_size < 1:
+            raise ConfigError("passive_size must be 0 or more, shuffle_size at least 1")
         if not 1 <= self.history <= self.ml_max_entries:
             # a frame handed over must still be remembered by the receiver's ML
             raise ConfigError("history must be from 1 to ml_max_entries")

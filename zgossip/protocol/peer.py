@@ -315,7 +315,7 @@ class PeerState(Core[PeerKey]):
     def gauges(self) -> dict[str, float]:
         return {
             **super().gauges(),
-            "neighbours": sum(1 for n in self.neighbours.values() if n.up),
+            "neighbours": self._degree(),
             "suspects": len(self.suspicions),
             "received": self.received,
             "duplicates": self.duplicates,
@@ -454,6 +454,7 @@ class PeerState(Core[PeerKey]):
         return (me, *self.rng.sample(known, count))
 
     def _degree(self) -> int:
+        """Our links that are up."""
         return sum(1 for n in self.neighbours.values() if n.up)
 
     def _keep_passive(self, peers: Iterable[wire.PeerInfo]) -> None:
