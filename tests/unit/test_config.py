@@ -221,7 +221,7 @@ def test_presets_name_the_timers_of_a_kind_of_network_and_keywords_win() -> None
 
 def test_a_passive_view_and_a_shuffle_of_no_size_are_refused_in_one_line() -> None:
     assert Config(passive_size=0).passive_size == 0  # no backups: allowed
-    with pytest.raises(ConfigError, match="shuffle_size at least 1"):
+    with pytest.raises(ConfigError, match="shuffle_size and shuffle_rounds at least 1"):
         Config(shuffle_size=0)
     with pytest.raises(ConfigError, match="passive_size must be 0 or more"):
         Config(passive_size=-1)

@@ -361,7 +361,7 @@ def test_the_seeds_lists_fill_the_passive_view_within_its_bound() -> None:
 
 
 def test_a_round_shuffles_with_one_neighbour_and_a_shuffle_is_answered_and_kept() -> None:
-    peer = _linked(OTHER, THIRD)
+    peer = _linked(OTHER, THIRD, shuffle_rounds=1)
     out = peer.timers(10.0 + peer.config.liveness_interval)
     (shuffle,) = _sends(out, wire.Shuffle)
     assert shuffle.to in {OTHER, THIRD}

@@ -87,8 +87,12 @@ class Config:
     #: seeds: filled from the seeds' samples and from exchanges with the neighbours.
     passive_size: int = 30
     #: Peers one exchange carries (HyParView's shuffle: a few of the active view, a few of
-    #: the passive): one with a random neighbour every liveness interval, a small frame.
+    #: the passive), with a random neighbour every ``shuffle_rounds`` liveness intervals:
+    #: a small frame. Every 3: the seeds' lists refresh the backups every interval while
+    #: there are seeds, and an exchange every round cost a peer at rest a third more CPU
+    #: (benchmarks/RESULTS.md, "Config's numbers").
     shuffle_size: int = 8
+    shuffle_rounds: int = 3
     #: Message List bounds: entries are forgotten past this many or this age. 10,000
     #: entries (about 2 MB with the frames kept whole) hold a second of a 10,000 message/s
     #: flood: late copies come within a tenth of that (time-to-all: benchmarks/RESULTS.md,
@@ -305,8 +309,10 @@ class Config:
             raise ConfigError("--liveness-misses must be at least 1")
         if self.links < 1:
             raise ConfigError("links must be at least 1")
-        if self.passive_size < 0 or self.shuffle_size < 1:
-            raise ConfigError("passive_size must be 0 or more, shuffle_size at least 1")
+        if self.passive_size < 0 or self.shuffle_size < 1 or self.shuffle_rounds < 1:
+            raise ConfigError(
+                "passive_size must be 0 or more, shuffle_size and shuffle_rounds at least 1"
+            )
         if not 1 <= self.history <= self.ml_max_entries:
             # a frame handed over must still be remembered by the receiver's ML
             raise ConfigError("history must be from 1 to ml_max_entries")

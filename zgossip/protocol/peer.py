@@ -146,6 +146,7 @@ class PeerState(Core[PeerKey]):
         self._seq = 0  # every message this peer created
         self._sent = 0  # of which automatic ones (gossip-count): GOSSIP once linked
         self._next_round = now + config.liveness_interval
+        self._rounds = 0  # liveness rounds so far: a shuffle every shuffle_rounds
         self.deadlines.set(ROUND, self._next_round)
         self.deadlines.set(JOINING, now + config.join_patience)
         self._gaps_due: list[tuple[str, int]] = []  # gap keys come due, asked for together
@@ -427,7 +428,9 @@ class PeerState(Core[PeerKey]):
             self._out.append(Send(neighbour, wire.Ping(self.id, ts)))
         for neighbour in result.dead:
             self._suspect(neighbour, ts)
-        self._shuffle()
+        self._rounds += 1
+        if self._rounds % self.config.shuffle_rounds == 0:
+            self._shuffle()
         counted = (self.received, self.duplicates)
         if counted != self._counted:  # so often, so that a reader can tell the redundancy
             self._counted = counted
