@@ -80,7 +80,12 @@ class Config:
     #: Consecutive unanswered pings after which a neighbour is dead.
     liveness_misses: int = 3
     #: Neighbours a peer links to when it joins (Barabasi-Albert's m); it tops up to this
-    #: many from fresh seed lists whenever it has fewer.
+    #: many from fresh seed lists and its backups whenever it has fewer. 2, not HyParView's
+    #: 5: with a crash known when its connections close and backups to link to at once, a
+    #: peer whose links all die links anew within milliseconds (every survivor got every
+    #: message with 2, 10-90% of 10,000 killed), and each link more costs every message
+    #: more announcements (the figures: benchmarks/RESULTS.md, "A crash known in
+    #: milliseconds").
     links: int = 2
     #: Backup peers a peer keeps besides its links (HyParView's passive view, 30 in the
     #: paper; about 100 bytes each), to link to at once when a link is lost, seeds or no
