@@ -187,7 +187,7 @@ class Loop:
                 or due
                 or (handled and (quiet or now - caught_up >= _GRAIN))
             ):  # fmt: skip
-                deadline = self._guarded(catch_up)
+                deadline = self.guarded(catch_up)
                 caught_up, handled = now, False
             if quiet and busy and now >= next_trim:  # a pause after a burst: give back
                 memory.trim()  # the heap memory it freed
@@ -203,7 +203,7 @@ class Loop:
                 )
                 if wake_at is not None:
                     timeout = max(0, math.ceil((wake_at - self._clock.monotonic()) * 1000.0))
-            self._guarded(end_turn)
+            self.guarded(end_turn)
             ready = poll(timeout)
             # Woken from idle and every socket read to the end: catch up at once, rather
             # than poll again to learn that nothing more came.
@@ -218,7 +218,7 @@ class Loop:
                 if not self._drain(sock):
                     quiet = False
             if ready:  # what the input forwards goes out first, before the logs are written
-                self._guarded(end_turn)
+                self.guarded(end_turn)
 
     def pump(self) -> None:
         """Handle what the sockets hold right now, without waiting: before judging silence."""
@@ -226,8 +226,9 @@ class Loop:
             if sock in self._handlers or sock is self._router:  # not the wake pipe: its
                 self._drain(sock)  # calls wait for the loop
 
-    def _guarded(self, work: Callable[[], T]) -> T | None:
-        """Run ``work``; what it raises is the node's to say, not the end of the loop."""
+    def guarded(self, work: Callable[[], T]) -> T | None:
+        """Run ``work`` (in the loop's thread, while it runs); what it raises is the node's
+        to say (``Turns._failed``), not the end of the loop."""
         try:
             return work()
         except Exception as exc:
@@ -239,7 +240,7 @@ class Loop:
         """Run what other threads asked for, a batch at a time: the sockets, and liveness
         with them, are served between two batches however much is asked."""
         for _ in range(min(_BATCH, len(self._calls))):
-            self._guarded(self._calls.popleft())
+            self.guarded(self._calls.popleft())
         with self._room:
             self._room.notify_all()
         if self._calls:

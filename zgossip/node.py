@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Self, TypeVar, assert_never
+from typing import Any, ClassVar, Self, assert_never
 
 import zmq
 
@@ -45,9 +45,6 @@ from zgossip.protocol.effects import (
     Reply,
     Send,
 )
-
-Handler = Callable[[list[bytes]], None]
-T = TypeVar("T")
 
 #: What a DEALER's monitor says of its connection: it closed, or its port refused us.
 _CONNECTION = int(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
@@ -502,16 +499,16 @@ class Node:
     # -- between turns (what the loop asks: zgossip.loop.Turns) ------------------------
 
     def _due(self, now: float) -> bool:
-        if self.guard.due is not None and self.guard.asked():
-            self._guarded(self.guard.check_keys)
+        if self.guard.due is not None and self.guard.asked():  # due: None without CURVE,
+            self.loop.guarded(self.guard.check_keys)  # and no call a turn for it
         # a bad input kept quiet: said when its time is up
         quiet_until = self.events.quiet_until
         return quiet_until is not None and now >= quiet_until
 
     def _catch_up(self) -> float | None:
-        deadline = self._guarded(self._timers)
+        deadline = self.loop.guarded(self._timers)
         self.events.flush()
-        self._guarded(self._send_watched)
+        self.loop.guarded(self._send_watched)
         return deadline
 
     def _wake_at(self) -> float | None:
@@ -529,14 +526,6 @@ class Node:
         self._apply(self.state.timers(self.clock.monotonic()))
         deadline: float | None = self.state.deadline()
         return deadline
-
-    def _guarded(self, work: Callable[[], T]) -> T | None:
-        """Run ``work``; a bug in it is an internal.error event, not the end of the node."""
-        try:
-            return work()
-        except Exception as exc:
-            self._internal_error(exc)
-            return None
 
     def _internal_error(self, exc: Exception) -> None:
         """Call from the ``except`` that caught ``exc``: its traceback goes in the log."""

@@ -557,19 +557,17 @@ class Simulation:
         if target is None:
             return
         if not target.alive:  # nothing listens: its port refuses our DEALER, at once
-            self.at(self.now + 2 * self.scenario.latency, self._refused, node, effect.peer)
+            when = self.now + 2 * self.scenario.latency
+            self.at(when, self._closed_in, node, effect.peer, target.generation)
             return
         # our SUB's subscription reaches its PUB a moment later
         self._deliver(node, target, self._subscribed, node.index, True)
 
     def _closed_in(self, target: _Node, peer: str, generation: int) -> None:
-        """``peer``'s process (of that run) died: ``target``'s connections to it closed."""
+        """``peer``'s process (of that run) is dead: ``target``'s connections to it closed,
+        or its port refused ``target``'s."""
         if self._by_id[peer].generation == generation and target.peer is not None:
             self._input(target, target.peer.disconnected, peer)
-
-    def _refused(self, node: _Node, peer: str) -> None:
-        if node.peer is not None:
-            self._input(node, node.peer.disconnected, peer)
 
     def _disconnect(self, node: _Node, effect: Disconnect) -> None:
         target = self._by_id.get(effect.peer)

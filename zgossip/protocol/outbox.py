@@ -31,7 +31,8 @@ class Outbox:
         self._sender = sender
         self._prefix = wire.gossip_frame(sender.encode(), b"")  # what a single frame starts with
         self._topic = topic
-        self._heads: dict[str, bytes] = {}  # neighbour -> its topic, then the prefix
+        # neighbour -> its topic, and the topic then the prefix (a single frame's head)
+        self._heads: dict[str, tuple[bytes, bytes]] = {}
         self._max_batch = max_batch
         self._waiting: dict[str, list[bytes]] = {}  # neighbour -> envelopes of this turn
 
@@ -58,10 +59,11 @@ class Outbox:
         out = []
         heads = self._heads
         for peer, envelopes in waiting.items():
-            head = heads.get(peer)
-            if head is None:
+            known = heads.get(peer)
+            if known is None:
                 topic = b"" if self._topic is None else self._topic(peer.encode())
-                head = heads[peer] = topic + self._prefix
+                known = heads[peer] = (topic, topic + self._prefix)
+            topic, head = known
             if len(envelopes) == 1:  # most turns: one message, in a frame of its own
                 out.append((peer, head + envelopes[0], envelopes))
                 continue
@@ -69,15 +71,14 @@ class Outbox:
             size = 0
             for envelope in envelopes:
                 if chunk and (len(chunk) == self._max_batch or size + len(envelope) > BATCH_BYTES):
-                    out.append((peer, self._frame(head, chunk), chunk))
+                    out.append((peer, self._frame(topic, head, chunk), chunk))
                     chunk, size = [], 0
                 chunk.append(envelope)
                 size += len(envelope)
-            out.append((peer, self._frame(head, chunk), chunk))
+            out.append((peer, self._frame(topic, head, chunk), chunk))
         return out
 
-    def _frame(self, head: bytes, envelopes: list[bytes]) -> bytes:
+    def _frame(self, topic: bytes, head: bytes, envelopes: list[bytes]) -> bytes:
         if len(envelopes) == 1:
             return head + envelopes[0]
-        topic = head[: len(head) - len(self._prefix)]
         return topic + wire.batch_frame(self._sender, tuple(envelopes))

@@ -8,7 +8,8 @@ effects to carry out (see :mod:`zgossip.protocol.core`). The executor gives it:
   seed or a neighbour;
 - ``gossip(now, frame)``: a frame its SUB received from a neighbour's PUB;
 - ``subscription(now, peer, subscribed)``: a neighbour's SUB came onto (or left) its PUB;
-- ``probed``, ``timers``, ``broadcast``, ``stop``.
+- ``disconnected(now, peer)``: a link's connection closed, or its port refused us;
+- ``probe_answer``, ``probe_refused``, ``probe_failed``, ``timers``, ``broadcast``, ``stop``.
 
 Linking A to B, without losing gossip to ZeroMQ's slow-joiner effect:
 
@@ -439,22 +440,22 @@ class PeerState(Core[PeerKey]):
     def _shuffle(self) -> None:
         """Exchange a few known peers with one neighbour at random (HyParView's shuffle):
         the passive view stays fresh without the seeds."""
-        up = [n.id for n in self.neighbours.values() if n.up and n.id not in self._closed]
-        if up:
-            partner = self.rng.choice(up)
-            self._out.append(Send(partner, wire.Shuffle(self.id, self._sample())))
+        live = self._live_links()
+        if live:
+            partner = self.rng.choice(live)
+            self._out.append(Send(partner.id, wire.Shuffle(self.id, self._sample())))
 
     def _sample(self) -> tuple[wire.PeerInfo, ...]:
         """Ourselves, then up to ``shuffle_size - 1`` peers we link to or keep as backups."""
         me = wire.PeerInfo(self.id, self.pub, self._degree(), self.clock.time())
-        known = [
-            wire.PeerInfo(n.id, n.pub, 0, self.clock.time())
-            for n in self.neighbours.values()
-            if n.up and n.id not in self._closed
-        ]
+        known = [wire.PeerInfo(n.id, n.pub, 0, self.clock.time()) for n in self._live_links()]
         known += self.passive.values()
         count = min(len(known), self.config.shuffle_size - 1)
         return (me, *self.rng.sample(known, count))
+
+    def _live_links(self) -> list[Neighbour]:
+        """Our links that are up, but those whose connection closed (suspects)."""
+        return [n for n in self.neighbours.values() if n.up and n.id not in self._closed]
 
     def _degree(self) -> int:
         """Our links that are up."""
