@@ -78,7 +78,12 @@ def test_seed_not_in_config_is_warned_about(tmp_path: Path) -> None:
         assert f"127.0.0.1:{unlisted} is not listed in config.txt" in warning
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        finally:  # it did not leave in time: it is still not left running
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.mark.parametrize("command", ["peers", "members"])

@@ -80,7 +80,8 @@ class Launcher:
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
     launch = Launcher(tmp_path)
     yield launch
-    launch.tmux("kill-server")
+    launch("down")  # its nodes too, when the test failed before it stopped them: killing
+    launch.tmux("kill-server")  # the server leaves a pane's node running
 
 
 def test_launcher_runs_a_network_in_tmux_and_stops_it_cleanly(

@@ -393,22 +393,23 @@ class _Layout:
 
 def _wait_bound(tmux: Tmux, session: str, nodes: list[Node]) -> list[str]:
     """Wait until every node's port is bound (or its pane says it exited); those that
-    failed, as the user should read them."""
+    failed, as the user should read them, in the order the nodes were started (not the
+    order their panes happened to be seen exit)."""
     waiting = {node.title: node for node in nodes}
     deadline = time.monotonic() + START_WAIT
-    failed: list[str] = []
+    failed: dict[str, str] = {}  # title -> why
     while waiting and time.monotonic() < deadline:
         exited = {p.title: p for p in tmux.panes(session) if p.dead or p.failed}
         for title, node in list(waiting.items()):
             if title in exited:
-                failed.append(f"{title} (exited with status {exited[title].failed or '?'})")
+                failed[title] = f"exited with status {exited[title].failed or '?'}"
                 del waiting[title]
             elif not _free(node):
                 del waiting[title]
         if waiting:
             time.sleep(0.05)  # polling a port: nothing to wait on
-    failed += [f"{title} (not listening after {START_WAIT:g} s)" for title in waiting]
-    return failed
+    failed.update((title, f"not listening after {START_WAIT:g} s") for title in waiting)
+    return [f"{node.title} ({failed[node.title]})" for node in nodes if node.title in failed]
 
 
 # -- down and status ------------------------------------------------------------------------
