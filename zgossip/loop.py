@@ -94,7 +94,9 @@ class Loop:
         # Re-entrant, because a signal handler may call stop() in the thread that closes.
         self._wake_lock = threading.RLock()
         self._calls: deque[Callable[[], None]] = deque()  # from other threads, run by the loop
-        self._room = threading.Condition()  # a caller waits here while _calls is full
+        # a caller waits here while _calls is full; re-entrant, as the wake lock: stop() from
+        # a signal handler takes it, maybe in the loop's thread while that thread holds it
+        self._room = threading.Condition(threading.RLock())
         self._thread: threading.Thread | None = None
         self.stopping = False
         self._turns: Turns | None = None
