@@ -241,11 +241,11 @@ def test_a_peer_says_when_it_sent_its_last_automatic_message_and_minus_one_never
 
 def test_a_received_line_names_the_origin_and_the_forwarder_and_marks_history() -> None:
     message = wire.Gossip(THIRD, 1, 1.7e9, "hi")
-    direct = records.GossipReceived("ab", "hi", THIRD, THIRD, message)
+    direct = records.GossipReceived("ab", "hi", THIRD, 1, THIRD, message)
     assert direct.text() == f"received hi from {THIRD}"
-    forwarded = records.GossipReceived("ab", "hi", THIRD, OTHER, message)
+    forwarded = records.GossipReceived("ab", "hi", THIRD, 1, OTHER, message)
     assert forwarded.text() == f"received hi from {THIRD} via {OTHER}"
-    handed = records.GossipReceived("ab", "hi", THIRD, OTHER, message, history=True)
+    handed = records.GossipReceived("ab", "hi", THIRD, 1, OTHER, message, history=True)
     assert handed.text().endswith("(history: sent before this link)")
 
 

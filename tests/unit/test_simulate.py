@@ -47,8 +47,19 @@ def test_the_event_log_has_the_names_and_fields_of_real_nodes() -> None:
         assert set(line) - {"ts", "node", "role", "event"} <= fields
     received = [line for line in lines if line["event"] == "gossip.received"]
     assert len(received) == 6 * 59  # once per message per peer but its origin
-    assert {"id", "body", "origin", "from"} <= received[0].keys()
+    assert {"id", "body", "origin", "seq", "from"} <= received[0].keys()
     assert {line["role"] for line in lines} == {"seed", "peer"}
+
+
+def test_sent_and_received_carry_the_origin_s_sequence_number() -> None:
+    lines = [json.loads(line) for line in _run()[0].splitlines()]
+    sent = {
+        line["id"]: (line["node"], line["seq"]) for line in lines if line["event"] == "gossip.sent"
+    }
+    assert sorted(seq for _, seq in sent.values()) == [1] * 6  # six origins, one each
+    for line in lines:
+        if line["event"] == "gossip.received":
+            assert (line["origin"], line["seq"]) == sent[line["id"]]
 
 
 def _is_record(value: object) -> bool:

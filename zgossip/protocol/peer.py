@@ -571,7 +571,7 @@ class PeerState(Core[PeerKey]):
         msg_id = message_id(frame)
         self.ml.record(msg_id, self.id, frame, self.id, self._seq)
         # logged first: its time comes before any receipt's
-        self._emit(records.GossipSent(msg_id.hex(), _text(body)))
+        self._emit(records.GossipSent(msg_id.hex(), _text(body), self._seq))
         self._push(msg_id, frame, self.id)
         return msg_id
 
@@ -728,7 +728,13 @@ class PeerState(Core[PeerKey]):
         self._push(msg_id, frame, sender)
         self._emit(
             records.GossipReceived(
-                msg_id.hex(), _text(message.body), message.origin, sender, message, history or None
+                msg_id.hex(),
+                _text(message.body),
+                message.origin,
+                message.seq,
+                sender,
+                message,
+                history or None,
             )
         )
 

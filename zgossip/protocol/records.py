@@ -423,6 +423,7 @@ class DeadReported(Event):
 class GossipSent(Event):
     id: str
     body: str
+    seq: int  # our own sequence number: a reader sees a gap without counting
 
     def text(self) -> str:
         return f"sent {self.body}"
@@ -433,6 +434,7 @@ class GossipReceived(Event):
     id: str
     body: str  # as text: bytes decoded as UTF-8, undecodable bytes replaced
     origin: str
+    seq: int  # the origin's sequence number
     sender: str  # "from": the neighbour it came from
     message: wire.Gossip = hidden()  # the body as sent, and when: for on_message handlers
     history: bool | None = None  # True: handed over by a new neighbour, sent before we linked
