@@ -28,6 +28,12 @@ _METRICS: dict[str, tuple[str, str, str]] = {
         "Others' messages received (first receipts).",
     ),
     "duplicates": ("zgossip_duplicates_dropped", "counter", "Copies of messages it had, dropped."),
+    "lost": (
+        "zgossip_messages_lost",
+        "counter",
+        "Messages known to exist that it lacks and can no longer get (gossip.lost).",
+    ),
+    "stored_bytes": ("zgossip_stored_bytes", "gauge", "Messages kept whole, with bookkeeping."),
     "forwarded_bytes": ("zgossip_forwarded_bytes", "counter", "Bytes of gossip frames sent."),
     "forwarded_frames": ("zgossip_forwarded_frames", "counter", "Gossip frames sent."),
     "neighbours": ("zgossip_neighbours", "gauge", "Neighbours linked (links up)."),

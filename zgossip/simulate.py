@@ -536,9 +536,9 @@ class Simulation:
         self._input(target, target.core.answer, sender, message)
 
     def _count_copies(self, target: _Node, message: wire.Message) -> None:
-        """Messages handed over whole (history: a new link's, a repair's, a graft's) are
-        copies received too."""
-        if type(message) is wire.History and target.alive:
+        """Messages handed over whole (history: a new link's, a repair's, a graft's; an
+        anti-entropy delta) are copies received too."""
+        if isinstance(message, wire.History | wire.Delta) and target.alive:
             for item in message.items:
                 msg_id = message_id(item)
                 if msg_id in self.copies:

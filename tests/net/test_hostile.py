@@ -22,7 +22,7 @@ def _flood(ctx: zmq.Context[zmq.Socket[bytes]], address: str, done: threading.Ev
         [b"\xc1garbage"],
         [wire.encode(wire.Ping("127.0.0.1:9", 1.0))[:-2]],
         [wire.encode(wire.Bye("127.0.0.1:9")), b"extra frame"],
-        [b"\x81\xa1v\x03"],  # {"v": 3}
+        [b"\x81\xa1v\x04"],  # {"v": 4}
     ]
     with ctx.socket(zmq.DEALER) as client:
         client.setsockopt(zmq.LINGER, 2000)

@@ -1,10 +1,8 @@
-"""The Message List: first-receipt detection, bounded memory, and recent history (fake clock)."""
+"""The Message List: first-receipt detection and bounded memory; gaps (fake clock)."""
 
 from __future__ import annotations
 
 import hashlib
-
-import pytest
 
 from zgossip.protocol.clock import FakeClock
 from zgossip.protocol.deadlines import Deadlines
@@ -20,15 +18,13 @@ def _frame(i: int, size: int = 10) -> bytes:
     return f"{i:0{size}d}".encode()[:size]
 
 
-def _ml(
-    clock: FakeClock, max_entries: int = 1000, max_age: float = MAX_AGE, history: int = 100
-) -> MessageList:
-    return MessageList(clock, max_entries=max_entries, max_age=max_age, history=history)
+def _ml(clock: FakeClock, max_entries: int = 1000, max_age: float = MAX_AGE) -> MessageList:
+    return MessageList(clock, max_entries=max_entries, max_age=max_age)
 
 
 def _record(ml: MessageList, frame: bytes, sender: str = A) -> bytes:
     msg_id = message_id(frame)
-    ml.record(msg_id, sender, frame, sender, len(ml) + 1)
+    ml.record(msg_id, sender)
     return msg_id
 
 
@@ -145,100 +141,7 @@ def test_steady_gossip_keeps_memory_bounded_by_age() -> None:
         assert len(ml) <= 61
 
 
-# -- recent history for a new neighbour -----------------------------------------------------------
-
-
-def test_recent_returns_frames_oldest_first() -> None:
-    clock = FakeClock()
-    ml = _ml(clock)
-    frames = [_frame(i) for i in range(5)]
-    for frame in frames:
-        _record(ml, frame)
-        clock.advance(1.0)
-    assert ml.recent(max_bytes=10_000) == frames
-
-
-def test_recent_returns_only_frames_younger_than_half_max_age() -> None:
-    clock = FakeClock()
-    ml = _ml(clock, max_age=60.0)
-    _record(ml, b"too old")
-    clock.advance(0.5)
-    _record(ml, b"just old enough")
-    clock.advance(10.0)
-    _record(ml, b"young")
-    clock.advance(19.75)  # now: 30.25 s, 29.75 s and 19.75 s old
-    assert ml.recent(max_bytes=10_000) == [b"just old enough", b"young"]
-    clock.advance(10.5)
-    assert ml.recent(max_bytes=10_000) == []
-
-
-def test_recent_respects_the_byte_budget_and_keeps_the_newest() -> None:
-    clock = FakeClock()
-    ml = _ml(clock)
-    frames = [_frame(i, size=10) for i in range(10)]
-    for frame in frames:
-        _record(ml, frame)
-    assert ml.recent(max_bytes=35) == frames[-3:]
-    assert ml.recent(max_bytes=30) == frames[-3:]  # an exact fit
-    assert ml.recent(max_bytes=29) == frames[-2:]
-    assert ml.recent(max_bytes=9) == []
-    assert ml.recent(max_bytes=0) == []
-    assert sum(map(len, ml.recent(max_bytes=55))) <= 55
-
-
-def test_recent_stops_at_the_first_frame_that_does_not_fit() -> None:
-    clock = FakeClock()
-    ml = _ml(clock)
-    for frame in (b"s", b"L" * 100, b"t", b"u"):
-        _record(ml, frame)
-    assert ml.recent(max_bytes=50) == [b"t", b"u"]  # never skips over a gap
-
-
-def test_history_length_is_bounded() -> None:
-    clock = FakeClock()
-    ml = _ml(clock, history=5)
-    frames = [_frame(i) for i in range(1000)]
-    for frame in frames:
-        _record(ml, frame)
-    assert ml.recent(max_bytes=1 << 30) == frames[-5:]
-
-
-def test_history_is_bounded_apart_from_the_message_list() -> None:
-    clock = FakeClock()
-    ml = _ml(clock, max_entries=3, history=10)
-    frames = [_frame(i) for i in range(10)]
-    for frame in frames:
-        _record(ml, frame)
-    assert ml.recent(max_bytes=1 << 30) == frames  # history is its own bound
-    assert len(ml) == 3
-
-
-def test_no_history_kept_when_history_is_zero() -> None:
-    ml = _ml(FakeClock(), history=0)
-    _record(ml, b"frame")
-    assert ml.recent(max_bytes=1 << 20) == []
-    assert len(ml) == 1
-
-
-@pytest.mark.parametrize("count", [0, 1, 7])
-def test_recent_of_a_fresh_list(count: int) -> None:
-    clock = FakeClock()
-    ml = _ml(clock)
-    for i in range(count):
-        _record(ml, _frame(i))
-    assert len(ml.recent(max_bytes=1 << 20)) == count
-
-
-# -- kept frames and gaps ---------------------------------------------------------------------
-
-
-def test_kept_frames_are_found_by_origin_and_sequence_until_the_ring_drops_them() -> None:
-    ml = _ml(FakeClock(), history=3)
-    for seq in range(1, 5):
-        ml.record(message_id(_frame(seq)), B, _frame(seq), A, seq)
-    assert ml.kept(A, [1, 2, 3, 4, 9], 1 << 20) == [_frame(2), _frame(3), _frame(4)]  # 1 fell off
-    assert ml.kept(B, [2], 1 << 20) == []
-    assert ml.kept(A, [4, 3, 2], max_bytes=25) == [_frame(4), _frame(3)]  # 10 bytes each
+# -- gaps ------------------------------------------------------------------------------------
 
 
 class _Timed:

@@ -87,8 +87,11 @@ def test_an_announced_message_missing_is_grafted_from_each_live_announcer_in_tur
     tree.remove(B)  # gone before its turn
     clock.advance(TIMEOUT)
     assert tree.grafts([_id(1)]) == {C: [_id(1)]}
-    assert tree.grafts([_id(1)]) == {}  # all asked: given up
+    assert tree.given_up == []
+    assert tree.grafts([_id(1)]) == {}  # all asked: given up, and said to the peer
+    assert tree.given_up == [_id(1)]
     assert tree.grafts([_id(1)]) == {}
+    assert tree.given_up == [_id(1)]
 
 
 def test_a_message_that_comes_cancels_its_graft() -> None:
@@ -105,7 +108,19 @@ def test_awaited_ids_are_bounded_the_oldest_given_up() -> None:
     tree.pruned(A)
     tree.announced(A, [_id(n) for n in range(5)], have=set())
     assert [GraftTimeout(_id(n)) in deadlines for n in range(5)] == [False, False, True, True, True]
+    assert tree.given_up == [_id(0), _id(1)]
     assert tree.grafts([_id(0), _id(4)]) == {A: [_id(4)]}
+
+
+def test_the_last_eager_link_is_never_pruned() -> None:
+    tree, _, _ = _tree(A, B)
+    tree.first(_id(1), A)
+    assert tree.duplicate(B)
+    assert not tree.duplicate(A)  # the last: a copy costs less than hearing only of ids
+    assert list(tree.eager) == [A] and list(tree.lazy) == [B]
+    lone, _, _ = _tree(C)
+    lone.first(_id(2), C)
+    assert not lone.duplicate(C) and list(lone.eager) == [C]
 
 
 def test_a_full_batch_of_ids_is_announced_at_once() -> None:

@@ -60,6 +60,8 @@ SAMPLES: list[wire.Message] = [
     wire.Refused(PEER, "a seed does not gossip"),
     wire.Shuffle(PEER, (wire.PeerInfo(PEER, PUB, 2, 1_700_000_000.5),)),
     wire.Shuffled(OTHER, (wire.PeerInfo(OTHER, "tcp://10.0.0.2:40001", 7, 1_700_000_001.5),)),
+    wire.Digest(PEER, 1_700_000_000.5, (wire.Holding(OTHER, 3, 90, (5, 7, 80, 80)),), False),
+    wire.Delta(OTHER, (b"\x81\xa1v\x04",), True),
 ]
 
 
@@ -112,7 +114,7 @@ def test_every_kind_round_trips(message: wire.Message) -> None:
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
 def test_envelope_carries_version_and_type(message: wire.Message) -> None:
     envelope = _envelope(message)
-    assert envelope["v"] == wire.VERSION == 3
+    assert envelope["v"] == wire.VERSION == 4
     assert envelope["type"] == message.KIND.value
 
 
@@ -224,7 +226,7 @@ def test_missing_version_is_rejected() -> None:
     assert "version" in str(error)
 
 
-@pytest.mark.parametrize("version", [1, 2, 4, 0, -1, 1 << 40])  # 1, 2: older nodes
+@pytest.mark.parametrize("version", [1, 2, 3, 5, 0, -1, 1 << 40])  # 1-3: older nodes
 def test_unsupported_version_is_rejected(version: int) -> None:
     error = _rejected(_spoiled(wire.Leave(PEER), v=version))
     assert str(version) in str(error)

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from zgossip.protocol import wire
+
 if TYPE_CHECKING:  # paths are the executors' to open: here they are only named
     from pathlib import Path
 
@@ -103,13 +105,28 @@ class Config:
     #: Message List bounds: entries are forgotten past this many or this age. 10,000
     #: entries (about 2 MB with the frames kept whole) hold a second of a 10,000 message/s
     #: flood: late copies come within a tenth of that (time-to-all: benchmarks/RESULTS.md,
-    #: "Config's numbers"), and a neighbour's history (the newest ``history`` frames) is
-    #: always younger.
+    #: "Config's numbers").
     ml_max_entries: int = 10_000
     ml_max_age: float = 600.0
-    #: Recent messages a peer keeps whole and hands to each new neighbour, so a late
-    #: joiner still receives what was sent just before it linked.
-    history: int = 1024
+    #: Messages a peer keeps whole, to hand a new neighbour its recent gossip, to answer
+    #: repairs and grafts, and to send a neighbour what its anti-entropy digest lacks: the
+    #: newest up to ``store_bytes`` (each frame and its bookkeeping, ``store.ENTRY_COST``)
+    #: no older than ``store_age``. 16 MiB holds about 40,000 messages of 150 bytes: 40 s
+    #: of a 1,000 message/s stream, ten times a 10 s partition's at 200 a second; 120 s
+    #: covers a peer stopped or cut off for two minutes, and is well inside ``ml_max_age``,
+    #: so what is handed over is still known for what it is. Past either bound a message
+    #: can no longer be had, and a peer that lacks it says so (``gossip.lost``).
+    store_bytes: int = 16 << 20
+    store_age: float = 120.0
+    #: Holes in one origin's sequence numbers a peer keeps track of (each a range, so a
+    #: long cut is one): 64 is far more than a burst leaves open at once; past it the
+    #: oldest is given up, and said. At most ``wire.MAX_HOLES``.
+    max_holes: int = 64
+    #: Origins one anti-entropy digest lists, the most recently heard first: about 25
+    #: bytes each, so 1,000 are a 25 KB frame (one origin's entry is at most 64 holes);
+    #: a network with more origins speaking within ``store_age`` has the rest compared
+    #: when they are among the most recent. At most ``wire.MAX_DIGEST``.
+    digest_origins: int = 1000
     #: Peers a seed lists in its answer to a registration or refresh, drawn at random when
     #: it holds more: about 2 KB, however large the network (the whole list of 10,000 peers
     #: was 600 KB, sent to every peer every liveness interval, and past about 17,000 it
@@ -320,9 +337,13 @@ class Config:
             raise ConfigError(
                 "passive_size must be 0 or more, shuffle_size and shuffle_rounds at least 1"
             )
-        if not 1 <= self.history <= self.ml_max_entries:
+        if self.store_bytes < 0 or not 0 < self.store_age <= self.ml_max_age:
             # a frame handed over must still be remembered by the receiver's ML
-            raise ConfigError("history must be from 1 to ml_max_entries")
+            raise ConfigError("store_bytes must be 0 or more, store_age up to ml_max_age")
+        if not 1 <= self.max_holes <= wire.MAX_HOLES:
+            raise ConfigError(f"max_holes must be from 1 to {wire.MAX_HOLES}")
+        if not 1 <= self.digest_origins <= wire.MAX_DIGEST:
+            raise ConfigError(f"digest_origins must be from 1 to {wire.MAX_DIGEST}")
         curve_pair(self.curve_secret, self.curve_allow)
 
     @property

@@ -4,17 +4,15 @@ A message's id is a hash of its whole frame, taken once on receipt; since a
 forward sends the very same bytes, every peer computes the same id, and a
 duplicate is dropped before it is even decoded. Entries are forgotten past
 ``max_entries`` or ``max_age`` seconds, whichever comes first, so memory stays
-bounded however long a peer runs. The newest ``history`` frames are also kept
-whole, to hand to a new neighbour and to answer repair requests; :class:`Gaps`
-tells which messages went missing, from origins' sequence numbers.
+bounded however long a peer runs (the frames themselves are kept, for a while, in
+:mod:`zgossip.protocol.store`); :class:`Gaps` tells which messages went missing, from
+origins' sequence numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
 from array import array
-from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zgossip.protocol.clock import Clock
@@ -40,15 +38,6 @@ class Entry:
     when: float  # monotonic time of first receipt
 
 
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    when: float
-    id: bytes
-    origin: str
-    seq: int
-    frame: bytes
-
-
 class MessageList:
     """First receipts in receipt order, in a ring of ``max_entries`` slots.
 
@@ -58,7 +47,7 @@ class MessageList:
     and slow down as the deleted entries pile up in front of the oldest live one).
     """
 
-    def __init__(self, clock: Clock, *, max_entries: int, max_age: float, history: int) -> None:
+    def __init__(self, clock: Clock, *, max_entries: int, max_age: float) -> None:
         self._clock = clock
         self._max_entries = max_entries
         self._max_age = max_age
@@ -68,10 +57,6 @@ class MessageList:
         self._whens = array("d")  # monotonic time of first receipt
         self._next = 0  # the receipt number of the next record
         self._oldest = 0  # the receipt number of the oldest entry still held
-        self._history: deque[_Kept] = deque()
-        self._history_size = history
-        self._kept: dict[tuple[str, int], bytes] = {}  # (origin, seq) -> frame, as in _history
-        self._kept_ids: dict[bytes, bytes] = {}  # id -> frame, as in _history
 
     def __len__(self) -> int:
         return len(self._numbers)
@@ -86,7 +71,7 @@ class MessageList:
         slot = number % self._max_entries
         return Entry(self._senders[slot], self._whens[slot])
 
-    def record(self, msg_id: bytes, sender: str, frame: bytes, origin: str, seq: int) -> None:
+    def record(self, msg_id: bytes, sender: str) -> None:
         """Remember a first receipt (an id held already is left as it is), and forget what
         is now too old or too many."""
         if msg_id in self._numbers:
@@ -109,62 +94,12 @@ class MessageList:
         too_old = now - self._max_age
         while self._whens[self._oldest % self._max_entries] < too_old:
             self._forget_oldest()
-        self._keep(now, msg_id, origin, seq, frame)
 
     def _forget_oldest(self) -> None:
         slot = self._oldest % self._max_entries
         del self._numbers[self._ids[slot]]
         self._ids[slot] = b""
         self._oldest += 1
-
-    def _keep(self, now: float, msg_id: bytes, origin: str, seq: int, frame: bytes) -> None:
-        """Keep the frame whole among the newest ``history``."""
-        if not self._history_size:
-            return
-        if len(self._history) == self._history_size:
-            gone = self._history.popleft()
-            if self._kept.get((gone.origin, gone.seq)) is gone.frame:
-                del self._kept[(gone.origin, gone.seq)]
-            if self._kept_ids.get(gone.id) is gone.frame:
-                del self._kept_ids[gone.id]
-        self._history.append(_Kept(now, msg_id, origin, seq, frame))
-        self._kept[(origin, seq)] = frame
-        self._kept_ids[msg_id] = frame
-
-    def kept(self, origin: str, seqs: Iterable[int], max_bytes: int) -> list[bytes]:
-        """The frames of ``origin`` with these sequence numbers that are still kept whole, in
-        the order asked, as many as fit in ``max_bytes`` (the rest can be asked for again)."""
-        return _fitting((self._kept.get((origin, seq)) for seq in seqs), max_bytes)
-
-    def kept_by_id(self, ids: Iterable[bytes], max_bytes: int) -> list[bytes]:
-        """The frames with these ids that are still kept whole, as :meth:`kept`."""
-        return _fitting((self._kept_ids.get(msg_id) for msg_id in ids), max_bytes)
-
-    def recent(self, max_bytes: int) -> list[bytes]:
-        """The newest kept frames, oldest first, that fit in ``max_bytes`` and are young
-        enough that no peer has forgotten their ids."""
-        oldest = self._clock.monotonic() - self._max_age / 2
-        frames: list[bytes] = []
-        for kept in reversed(self._history):
-            max_bytes -= len(kept.frame)
-            if kept.when < oldest or max_bytes < 0:
-                break
-            frames.append(kept.frame)
-        frames.reverse()
-        return frames
-
-
-def _fitting(frames: Iterable[bytes | None], max_bytes: int) -> list[bytes]:
-    """The frames found (not None), in order, as many as fit in ``max_bytes``."""
-    fit: list[bytes] = []
-    for frame in frames:
-        if frame is None:
-            continue
-        max_bytes -= len(frame)
-        if max_bytes < 0:
-            break
-        fit.append(frame)
-    return fit
 
 
 @dataclass(slots=True)

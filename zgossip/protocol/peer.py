@@ -38,11 +38,13 @@ from zgossip.protocol.config import Config
 from zgossip.protocol.core import Client, Core
 from zgossip.protocol.deadlines import Deadlines
 from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish, Reply, Send
+from zgossip.protocol.entropy import Holdings, Lost
 from zgossip.protocol.gossip import GapDue, Gaps, MessageList, OriginRates, message_id
 from zgossip.protocol.liveness import Liveness, ProbeTimeout, Suspicions, SuspicionTimeout
 from zgossip.protocol.overlay import pick_neighbours
 from zgossip.protocol.registration import Registration, RegistrationDue
 from zgossip.protocol.repeats import Repeats
+from zgossip.protocol.store import Store
 from zgossip.protocol.tree import AnnounceDue, GraftTimeout, Tree
 
 
@@ -104,8 +106,16 @@ class PeerState(Core[PeerKey]):
             self.clock,
             max_entries=config.ml_max_entries,
             max_age=config.ml_max_age,
-            history=config.history,
         )
+        self.store = Store(self.clock, max_bytes=config.store_bytes, max_age=config.store_age)
+        self.holdings = Holdings(
+            max_holes=config.max_holes, max_origins=config.max_origins, forget=config.ml_max_age
+        )
+        self._since = self.clock.time()  # when we started: we want no message taken before
+        #: ids announced to us that the tree gave up asking for -> when: anti-entropy may
+        #: yet bring them; past ``store_age`` they are lost (bounded as the tree's awaited)
+        self._awaited: dict[bytes, float] = {}
+        self.lost = 0  # messages given up: said in gossip.lost
         self.origin_rates = OriginRates(config.origin_rate, config.max_origins)
         self._throttled = Repeats(1.0, config.max_origins)  # gossip.throttled: once a second
         self.liveness = Liveness(config.liveness_misses)
@@ -212,20 +222,23 @@ class PeerState(Core[PeerKey]):
                 for item in items:  # a new neighbour's recent messages
                     self._receive(item, peer, history=True)
             case wire.Repair(origin=origin, seqs=seqs):  # from anyone: it is all gossip anyway
-                kept = self.ml.kept(origin, seqs, max_bytes=wire.MAX_FRAME // 2)
+                kept = self.store.by_seq(origin, seqs, max_bytes=wire.MAX_FRAME // 2)
                 if kept:
                     out.append(Reply(to, wire.History(self.id, tuple(kept))))
             case wire.IHave(peer=peer, ids=ids) if peer in self.neighbours:
                 self.tree.announced(peer, ids, self.ml)
+                self._given_up()
             case wire.Graft(peer=peer, ids=ids) if peer in self.neighbours:
                 self.tree.grafted(peer)
-                kept = self.ml.kept_by_id(ids, max_bytes=wire.MAX_FRAME // 2)
+                kept = self.store.by_id(ids, max_bytes=wire.MAX_FRAME // 2)
                 if kept:
                     out.append(Reply(to, wire.History(self.id, tuple(kept))))
             case wire.Prune(peer=peer) if peer in self.neighbours:
                 self.tree.pruned(peer)
             case wire.Say(body=body):
                 self._say(to, body, client)
+            case wire.Digest() if message.peer in self.neighbours:
+                self._lacking(to, message)
             case wire.Shuffle(peer=peer, peers=peers) if peer in self.neighbours:
                 out.append(Reply(to, wire.Shuffled(self.id, self._sample())))
                 self._keep_passive(peers)
@@ -235,7 +248,7 @@ class PeerState(Core[PeerKey]):
                 self._replace()
             case (
                 wire.Ready() | wire.History() | wire.Bye() | wire.IHave() | wire.Graft()
-                | wire.Prune() | wire.Shuffle()
+                | wire.Prune() | wire.Shuffle() | wire.Digest()
             ):  # fmt: skip
                 pass  # from a link we already dropped
             case _:
@@ -321,6 +334,8 @@ class PeerState(Core[PeerKey]):
             "suspects": len(self.suspicions),
             "received": self.received,
             "duplicates": self.duplicates,
+            "lost": self.lost,
+            "stored_bytes": self.store.bytes,
             "seeds": len(self.registration.registered()),
         }
 
@@ -376,6 +391,7 @@ class PeerState(Core[PeerKey]):
                 self._out.append(Send(neighbour, wire.Graft(self.id, tuple(ids))))
                 self._emit(records.GossipGraft(neighbour, len(ids)))
             self._grafts_due = []
+            self._given_up()
         for origin, count in self._throttled.due(self.clock.monotonic()):  # the rest, told
             self._emit(records.GossipThrottled(origin, count, self.config.origin_rate))
 
@@ -432,6 +448,10 @@ class PeerState(Core[PeerKey]):
         self._rounds += 1
         if self._rounds % self.config.shuffle_rounds == 0:
             self._shuffle()
+        live = self._live_links()
+        if live:  # anti-entropy: one neighbour at random a round
+            self._send_digest(self.rng.choice(live).id)
+        self._expire(now)
         counted = (self.received, self.duplicates)
         if counted != self._counted:  # so often, so that a reader can tell the redundancy
             self._counted = counted
@@ -569,7 +589,9 @@ class PeerState(Core[PeerKey]):
         self._seq += 1
         frame = wire.encode(wire.Gossip(self.id, self._seq, self.clock.time(), body))
         msg_id = message_id(frame)
-        self.ml.record(msg_id, self.id, frame, self.id, self._seq)
+        self.ml.record(msg_id, self.id)
+        self.store.keep(msg_id, self.id, self._seq, frame)
+        self._lose(self.holdings.took(self.id, self._seq, self.clock.monotonic()))
         # logged first: its time comes before any receipt's
         self._emit(records.GossipSent(msg_id.hex(), _text(body), self._seq))
         self._push(msg_id, frame, self.id)
@@ -643,9 +665,11 @@ class PeerState(Core[PeerKey]):
         self.liveness.watch(neighbour.id)
         self.tree.add(neighbour.id)
         self._emit(records.NeighbourAdded(neighbour.id))
-        items = self.ml.recent(max_bytes=wire.MAX_FRAME // 2)
+        now = self.clock.monotonic()  # what no peer has forgotten the ids of
+        items = self.store.recent(wire.MAX_FRAME // 2, now - self.config.ml_max_age / 2)
         if items:
             self._out.append(Send(neighbour.id, wire.History(self.id, tuple(items))))
+        self._send_digest(neighbour.id)  # and what it holds that we lack, and we it
         first = GOSSIP not in self.deadlines and self._more_to_send()
         if first:  # our own messages start one interval after the first link is up
             self.deadlines.set(GOSSIP, self.clock.monotonic() + self.config.gossip_interval)
@@ -695,22 +719,40 @@ class PeerState(Core[PeerKey]):
         elif isinstance(message, wire.History):  # the messages we asked it to repair
             for item in message.items:
                 self._receive(item, peer)
+        elif isinstance(message, wire.Delta):  # what our digest lacked
+            took = self.received
+            for item in message.items:
+                self._receive(item, peer, repaired=True)
+            if message.more and self.received > took:  # cut at its size: the rest, now
+                self._send_digest(peer)
         else:
             self._bad(f"unexpected {message.KIND} message from a neighbour", peer)
 
     # -- gossip ----------------------------------------------------------------------------
 
-    def _receive(self, frame: bytes, sender: str, *, history: bool = False) -> None:
+    def _receive(
+        self, frame: bytes, sender: str, *, history: bool = False, repaired: bool = False
+    ) -> None:
         """A gossip envelope from ``sender`` (in a history: a new link's, ``history``, or
-        the answer to a repair or a graft): taken if new."""
+        the answer to a repair or a graft; or ``repaired``, in the answer to our digest):
+        taken if new."""
         msg_id = message_id(frame)
         if msg_id not in self.ml:
-            self._receive_new(msg_id, frame, sender, history=history)
+            self._receive_new(msg_id, frame, sender, history=history, repaired=repaired)
 
     def _receive_new(
-        self, msg_id: bytes, frame: bytes, sender: str, *, history: bool = False
+        self,
+        msg_id: bytes,
+        frame: bytes,
+        sender: str,
+        *,
+        history: bool = False,
+        repaired: bool = False,
     ) -> None:
-        """A gossip envelope seen for the first time: record it and forward it."""
+        """A gossip envelope seen for the first time: record it and forward it. One that
+        answers our digest was taken by a neighbour within its origin's rate, and comes
+        only as fast as we ask: it is not throttled again (a peer catching up after a stop
+        would lose it for good), and one whose number we hold is a copy we forgot."""
         try:
             message = wire.decode(frame)
         except wire.WireError as exc:
@@ -719,10 +761,18 @@ class PeerState(Core[PeerKey]):
         if not isinstance(message, wire.Gossip):
             self._bad(f"unexpected {message.KIND} message as gossip", sender)
             return
-        if not self.origin_rates.take(message.origin, self.clock.monotonic()):
+        now = self.clock.monotonic()
+        if repaired:
+            if self.holdings.holds(message.origin, message.seq):
+                return
+        elif not self.origin_rates.take(message.origin, now):
             self._throttle(message.origin)  # not recorded: a copy later, or a repair, may do
             return
-        self.ml.record(msg_id, sender, frame, message.origin, message.seq)
+        self.ml.record(msg_id, sender)
+        self.store.keep(msg_id, message.origin, message.seq, frame)
+        self._lose(self.holdings.took(message.origin, message.seq, now))
+        if self._awaited:
+            self._awaited.pop(msg_id, None)
         self.gaps.seen(message.origin, message.seq, sender)
         self.received += 1
         self._push(msg_id, frame, sender)
@@ -737,6 +787,61 @@ class PeerState(Core[PeerKey]):
                 history or None,
             )
         )
+
+    # -- anti-entropy ----------------------------------------------------------------------
+
+    def _send_digest(self, neighbour: str) -> None:
+        """Tell ``neighbour`` what we hold of each origin heard within ``store_age``: it
+        answers with what it keeps that we lack (:mod:`zgossip.protocol.entropy`)."""
+        recent = self.clock.monotonic() - self.config.store_age
+        holdings, complete = self.holdings.digest(recent, self.config.digest_origins)
+        self._out.append(
+            Send(neighbour, wire.Digest(self.id, self._since, tuple(holdings), complete))
+        )
+
+    def _lacking(self, to: bytes, digest: wire.Digest) -> None:
+        """A neighbour's digest: send it what we keep that it lacks (taken since it
+        started), as much as fits in a frame; it asks again for the rest."""
+        since = digest.since - (self.clock.time() - self.clock.monotonic())  # monotonic
+        holdings = {holding.origin: holding for holding in digest.origins}
+        items, more = self.store.lacking(holdings, digest.complete, since, wire.MAX_FRAME // 2)
+        if items or more:
+            self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
+
+    def _given_up(self) -> None:
+        """The ids the tree gave up asking for: awaited until ``store_age`` has passed
+        (anti-entropy may yet bring them), then lost."""
+        if not self.tree.given_up:
+            return
+        now = self.clock.monotonic()
+        for msg_id in self.tree.given_up:
+            if msg_id not in self.ml:
+                self._awaited[msg_id] = now
+        self.tree.given_up.clear()
+        while len(self._awaited) > self.config.max_announced:
+            del self._awaited[next(iter(self._awaited))]  # bounded: the oldest, unsaid
+
+    def _expire(self, now: float) -> None:
+        """What can no longer be had: holes and awaited ids older than ``store_age``."""
+        self.store.trim(now)
+        self._lose(self.holdings.expire(now, self.config.store_age))
+        too_old = now - self.config.store_age
+        gone = [msg_id for msg_id, when in self._awaited.items() if when <= too_old]
+        for start in range(0, len(gone), wire.MAX_REPAIR):
+            ids = gone[start : start + wire.MAX_REPAIR]
+            self.lost += len(ids)
+            hexed = [msg_id.hex() for msg_id in ids]
+            self._emit(records.GossipLost(None, None, hexed, "expired", len(ids)))
+        for msg_id in gone:
+            del self._awaited[msg_id]
+
+    def _lose(self, lost: list[Lost]) -> None:
+        """Say what was given up: ``gossip.lost``, a line a range of sequence numbers."""
+        for gone in lost:
+            count = gone.last - gone.first + 1
+            self.lost += count
+            seqs = list(range(gone.first, min(gone.last, gone.first + wire.MAX_REPAIR - 1) + 1))
+            self._emit(records.GossipLost(gone.origin, seqs, None, gone.reason, count))
 
     def _throttle(self, origin: str) -> None:
         """A message of ``origin`` over ``Config.origin_rate``, dropped: said at most once a

@@ -477,6 +477,21 @@ class GossipGap(Event):
         return f"missing {len(self.seqs)} message(s) of {self.origin}: asked {self.asked}"
 
 
+@event("gossip.lost", RED)
+class GossipLost(Event):
+    """Messages known to exist that this peer lacks and can no longer get."""
+
+    origin: str | None  # None: only ids are known (announced, never come)
+    seqs: list[int] | None  # the origin's sequence numbers (the first wire.MAX_REPAIR) ...
+    ids: list[str] | None  # ... or the messages' ids, hex, where the seq is unknown
+    reason: str  # expired: past every store's store_age; too many gaps; too many origins
+    count: int  # how many in all
+
+    def text(self) -> str:
+        whose = f" of {self.origin}" if self.origin else ""
+        return f"lost {self.count} message(s){whose} for good: {self.reason}"
+
+
 @event("gossip.done", CYAN)
 class GossipDone(Event):
     sent: int  # the automatic messages this peer sent: all that --gossip-count allows

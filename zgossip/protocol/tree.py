@@ -78,6 +78,9 @@ class Tree:
         self._pending: dict[bytes, list[str]] = {}
         # ids announced to us, not received -> the announcers not asked yet, first first
         self._missing: dict[bytes, list[str]] = {}
+        #: ids given up (all announcers asked, or no room to await them): the peer's to
+        #: take and clear; anti-entropy may yet bring them
+        self.given_up: list[bytes] = []
 
     def add(self, peer: str) -> None:
         """A link came up: eager, to begin with."""
@@ -133,8 +136,9 @@ class Tree:
 
     def duplicate(self, sender: str) -> bool:
         """A copy of a message had already, pushed by ``sender``: True when that prunes its
-        link (tell it so)."""
-        if self._lazy and sender in self.eager:
+        link (tell it so). Never our last eager link: a peer left with none hears of every
+        message only by announcement, a graft timeout late, and its own reach no one."""
+        if self._lazy and sender in self.eager and len(self.eager) > 1:
             del self.eager[sender]
             self.lazy[sender] = None
             return True
@@ -170,6 +174,7 @@ class Tree:
                     oldest = next(iter(self._missing))
                     del self._missing[oldest]
                     self._deadlines.cancel(GraftTimeout(oldest))
+                    self.given_up.append(oldest)
                 self._missing[msg_id] = [peer]
                 self._deadlines.set(GraftTimeout(msg_id), timeout)
             elif peer not in announcers:
@@ -197,7 +202,8 @@ class Tree:
             while announcers and announcers[0] not in self.eager and announcers[0] not in self.lazy:
                 announcers.pop(0)  # no longer a neighbour
             if not announcers:
-                del self._missing[msg_id]  # all asked: given up (gap repair may yet find it)
+                del self._missing[msg_id]  # all asked: given up (anti-entropy may find it)
+                self.given_up.append(msg_id)
                 continue
             peer = announcers.pop(0)
             self.grafted(peer)

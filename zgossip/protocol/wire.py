@@ -21,14 +21,18 @@ from typing import Annotated, Any, ClassVar, get_type_hints
 
 import msgpack
 
-VERSION = 3  # 2: gossip addressed to each neighbour on the PUB, batched; ihave, graft, prune
+VERSION = 4  # 2: gossip addressed to each neighbour on the PUB, batched; ihave, graft, prune
 # 3: a registration names the peer's links, not a degree: seeds count the links both ends name
+# 4: anti-entropy: digest and delta
 #: No frame above this size is read (ZMQ_MAXMSGSIZE is set to it on every socket too).
 MAX_FRAME = 1 << 20
 MAX_BODY = 64 * 1024
 MAX_LIST = 100_000
 #: Sequence numbers one repair request may ask for.
 MAX_REPAIR = 1000
+#: Origins one anti-entropy digest lists, and holes one origin's entry names.
+MAX_DIGEST = 1000
+MAX_HOLES = 64
 #: What a watch's event names (or patterns) may hold: a few of them, short.
 MAX_NAMES = 64
 MAX_NAME = 64
@@ -75,6 +79,8 @@ class Kind(StrEnum):
     REFUSED = "refused"  # node -> client: not done, and why (reply to watch or say)
     SHUFFLE = "shuffle"  # peer -> neighbour: peers I know, for your passive view; and yours?
     SHUFFLED = "shuffled"  # neighbour -> peer: peers it knows (reply to shuffle)
+    DIGEST = "digest"  # peer -> neighbour: what I hold of each origin; send what I lack
+    DELTA = "delta"  # neighbour -> peer: gossip the digest lacked (reply to digest)
 
 
 Check = Callable[[Any], Any]
@@ -190,6 +196,28 @@ def _members(value: Any) -> Any:
     return tuple(members)
 
 
+def _holdings(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_DIGEST:
+        raise WireError(f"expected a list of at most {MAX_DIGEST} origins")
+    holdings = []
+    for item in value:
+        if type(item) is not list or len(item) != 4:
+            raise WireError("expected [origin, low, high, holes] entries")
+        low, high, holes = _count(item[1]), _count(item[2]), item[3]
+        if type(holes) is not list or len(holes) > 2 * MAX_HOLES or len(holes) % 2:
+            raise WireError(f"expected at most {MAX_HOLES} holes, [first, last] each")
+        if low > high:
+            raise WireError("expected low <= high")
+        held = low  # the last number held before the next hole
+        for k in range(0, len(holes), 2):
+            first, last = _count(holes[k]), _count(holes[k + 1])
+            if not held < first <= last < high:
+                raise WireError("expected holes in order, apart, between low and high")
+            held = last + 1
+        holdings.append(Holding(_peer_id(item[0]), low, high, tuple(holes)))
+    return tuple(holdings)
+
+
 def _names(value: Any) -> Any:
     if type(value) is not list or len(value) > MAX_NAMES:
         raise WireError(f"expected a list of at most {MAX_NAMES} names")
@@ -233,6 +261,17 @@ class PeerInfo:
     pub: str  # the endpoint of the peer's PUB, as it advertised it
     degree: int  # its neighbour count, as it last told the seed
     since: float  # Unix time the seed registered it
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """What a peer holds of one origin: its messages ``low..high``, but for the holes,
+    ``(first, last, first, last, ...)`` in order."""
+
+    origin: str
+    low: int
+    high: int
+    holes: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,16 +532,33 @@ class Shuffled:
     peers: Annotated[tuple[PeerInfo, ...], _peer_infos]
 
 
+@dataclass(frozen=True, slots=True)
+class Digest:
+    KIND: ClassVar[Kind] = Kind.DIGEST
+    peer: PeerId  # who asks
+    since: Stamp  # Unix time it started: it wants nothing taken before
+    origins: Annotated[tuple[Holding, ...], _holdings]  # what it holds of each
+    complete: Annotated[bool, _flag]  # every origin it heard of lately is listed
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    KIND: ClassVar[Kind] = Kind.DELTA
+    peer: PeerId
+    items: Annotated[tuple[bytes, ...], _blobs]  # whole gossip frames the digest lacked
+    more: Annotated[bool, _flag]  # not all fitted: ask again
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
     | IHave | Graft | Prune | Batch | Members | Roster | Watch | Watched | Say | Said | Refused
-    | Shuffle | Shuffled
+    | Shuffle | Shuffled | Digest | Delta
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
-    Batch, Members, Roster, Watch, Watched, Say, Said, Refused, Shuffle, Shuffled,
+    Batch, Members, Roster, Watch, Watched, Say, Said, Refused, Shuffle, Shuffled, Digest, Delta,
 )  # fmt: skip
 
 
@@ -528,6 +584,8 @@ def _plain_item(item: Any) -> Any:
         return [item.id, item.pub, item.degree, item.since]
     if type(item) is Member:
         return [item.peer, item.state, item.since]
+    if type(item) is Holding:
+        return [item.origin, item.low, item.high, list(item.holes)]
     if type(item) is tuple:
         return list(item)
     return item

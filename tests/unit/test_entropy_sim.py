@@ -1,0 +1,96 @@
+"""Anti-entropy in the simulator (the real peer cores): what gossip, announcements and gap
+repair all missed still arrives, and what can no longer be had is said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zgossip.protocol import records, wire
+from zgossip.simulate import Scenario, Simulation
+
+INTERVAL = 1.0  # liveness interval: an anti-entropy round
+
+
+class Tapped(Simulation):
+    """A simulation whose network drops everything that carries gossip to the ``deaf``
+    peers: PUB frames, announcements, handed-over histories, deltas (but the ones in
+    ``allowed``)."""
+
+    deaf: set[str]
+    allowed: tuple[type[wire.Message], ...] = ()
+
+    def _deliver(self, source: Any, target: Any, action: Any, *args: Any) -> None:
+        if target.id in self.deaf:
+            carried = args[-1] if args else None
+            if action == self._gossip_in:
+                return
+            gossipy = (wire.IHave, wire.History, wire.Delta)
+            if isinstance(carried, gossipy) and not isinstance(carried, self.allowed):
+                return
+        super()._deliver(source, target, action, *args)
+
+
+def _network(nodes: int = 12, **options: Any) -> tuple[Tapped, dict[str, list[records.Event]]]:
+    events: dict[str, list[records.Event]] = {}
+
+    def heard(node: str, event: records.Event) -> None:
+        events.setdefault(node, []).append(event)
+
+    scenario = Scenario(
+        nodes=nodes, messages=0, seed=3, liveness_interval=INTERVAL, options=options
+    )
+    sim = Tapped(scenario, listener=heard)
+    sim.deaf = set()
+    sim.boot()
+    for n in range(nodes):
+        sim.at(n * scenario.join_interval, sim.join)
+    sim.advance(nodes * scenario.join_interval + scenario.settle)
+    return sim, events
+
+
+def _got(events: dict[str, list[records.Event]], node: str, origin: str) -> list[int]:
+    return [
+        e.seq
+        for e in events.get(node, [])
+        if isinstance(e, records.GossipReceived) and e.origin == origin
+    ]
+
+
+def test_an_origins_last_messages_missed_by_a_peer_arrive_within_two_rounds() -> None:
+    sim, events = _network()
+    origin, deaf = sim.peers()[0].id, sim.peers()[-1].id
+    sim.deaf = {deaf}
+    start = sim.now
+    for k in range(3):  # then it goes quiet: no later message shows the gap
+        sim.broadcast(origin, f"last {k}")
+        sim.advance(sim.now + 0.05)
+    sim.advance(start + 0.5)
+    assert _got(events, deaf, origin) == []  # gossip, announcements and grafts all missed
+    others = [p.id for p in sim.peers() if p.id not in (origin, deaf)]
+    assert all(_got(events, peer, origin) == [1, 2, 3] for peer in others)
+    sim.allowed = (wire.Delta,)  # from now on only anti-entropy reaches it
+    sim.advance(sim.now + 2 * INTERVAL)
+    assert sorted(_got(events, deaf, origin)) == [1, 2, 3]
+    assert not any(isinstance(e, records.GossipLost) for e in events[deaf])
+
+
+def test_a_hole_no_store_still_holds_is_said_lost_with_its_seqs() -> None:
+    sim, events = _network(store_age=3.0)
+    origin, deaf = sim.peers()[0].id, sim.peers()[-1].id
+    sim.broadcast(origin, "heard")
+    sim.advance(sim.now + 0.5)
+    sim.deaf = {deaf}
+    for k in range(3):
+        sim.broadcast(origin, f"missed {k}")
+        sim.advance(sim.now + 0.05)
+    sim.advance(sim.now + 0.5)
+    sim.deaf = set()
+    sim.allowed = ()
+    sim.broadcast(origin, "shows the gap")
+    sim.deaf = {deaf}  # gap repair and anti-entropy both refused, until the stores let go
+    sim.advance(sim.now + 3.0 + 2 * INTERVAL)
+    assert _got(events, deaf, origin) == [1, 5]
+    lost = [e for e in events[deaf] if isinstance(e, records.GossipLost)]
+    assert [(e.origin, e.seqs, e.reason, e.count) for e in lost] == [
+        (origin, [2, 3, 4], "expired", 3)
+    ]

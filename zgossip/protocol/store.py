@@ -1,0 +1,138 @@
+"""The messages a peer keeps whole, bounded by bytes and by age (pure).
+
+A peer keeps every message it takes, whole, for ``max_age`` seconds, or until the kept
+frames pass ``max_bytes``, oldest out first: to hand a new neighbour its recent gossip,
+to answer a neighbour's repair or graft, and to send a neighbour what its anti-entropy
+digest shows it lacks (:mod:`zgossip.protocol.entropy`). A message that left every
+store can no longer be had: the peer that lacks it says so (``gossip.lost``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from zgossip.protocol import wire
+from zgossip.protocol.clock import Clock
+from zgossip.protocol.entropy import lacks
+
+#: What keeping a message costs beyond its frame, in bytes, counted against ``max_bytes``:
+#: the record (about 100), its places in two dicts and the deque (about 100), and the
+#: id (49): the bound holds for the memory, not just for the frames.
+ENTRY_COST = 250
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    when: float  # monotonic time we took it
+    id: bytes
+    origin: str
+    seq: int
+    frame: bytes
+
+
+class Store:
+    def __init__(self, clock: Clock, *, max_bytes: int, max_age: float) -> None:
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._max_age = max_age
+        self._order: deque[Kept] = deque()  # oldest first
+        self._by_seq: dict[str, dict[int, Kept]] = {}  # origin -> seq -> kept
+        self._by_id: dict[bytes, Kept] = {}
+        self.bytes = 0  # counted as ENTRY_COST and the frame a message
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def keep(self, msg_id: bytes, origin: str, seq: int, frame: bytes) -> None:
+        """Keep a message taken now; let the oldest go past the bounds."""
+        if self._max_bytes <= 0:
+            return
+        now = self._clock.monotonic()
+        kept = Kept(now, msg_id, origin, seq, frame)
+        self._order.append(kept)
+        self._by_seq.setdefault(origin, {})[seq] = kept
+        self._by_id[msg_id] = kept
+        self.bytes += ENTRY_COST + len(frame)
+        self.trim(now)
+
+    def trim(self, now: float) -> None:
+        """Let go of what is too old, and of the oldest while over ``max_bytes``."""
+        order, too_old = self._order, now - self._max_age
+        while order and (self.bytes > self._max_bytes or order[0].when < too_old):
+            gone = order.popleft()
+            self.bytes -= ENTRY_COST + len(gone.frame)
+            seqs = self._by_seq[gone.origin]
+            if seqs.get(gone.seq) is gone:
+                del seqs[gone.seq]
+                if not seqs:
+                    del self._by_seq[gone.origin]
+            if self._by_id.get(gone.id) is gone:
+                del self._by_id[gone.id]
+
+    def by_seq(self, origin: str, seqs: Iterable[int], max_bytes: int) -> list[bytes]:
+        """The frames of ``origin`` with these sequence numbers that are still kept, in the
+        order asked, as many as fit in ``max_bytes`` (the rest can be asked for again)."""
+        kept = self._by_seq.get(origin, {})
+        return _fitting((kept.get(seq) for seq in seqs), max_bytes)[0]
+
+    def by_id(self, ids: Iterable[bytes], max_bytes: int) -> list[bytes]:
+        """The frames with these ids that are still kept, as :meth:`by_seq`."""
+        return _fitting((self._by_id.get(msg_id) for msg_id in ids), max_bytes)[0]
+
+    def recent(self, max_bytes: int, since: float) -> list[bytes]:
+        """The newest frames taken at ``since`` (monotonic) or later, oldest first, that
+        fit in ``max_bytes``."""
+        frames: list[bytes] = []
+        for kept in reversed(self._order):
+            max_bytes -= len(kept.frame)
+            if kept.when < since or max_bytes < 0:
+                break
+            frames.append(kept.frame)
+        frames.reverse()
+        return frames
+
+    def lacking(
+        self,
+        holdings: Mapping[str, wire.Holding],
+        complete: bool,
+        since: float,
+        max_bytes: int,
+    ) -> tuple[list[bytes], bool]:
+        """What a neighbour lacks, by its digest: the frames we took at ``since``
+        (monotonic: when it started) or later, of the origins it lists, whose sequence
+        numbers it does not hold, and, if its list is ``complete``, of the origins it does
+        not list. Each origin's in order, as many as fit in ``max_bytes``; and whether
+        some did not fit."""
+        wanted: list[Kept] = []
+        for origin, kept in self._by_seq.items():
+            holding = holdings.get(origin)
+            if holding is None and not complete:
+                continue  # not listed, for want of room: it may hold them all
+            found = [
+                k
+                for seq, k in kept.items()
+                if k.when >= since and (holding is None or lacks(holding, seq))
+            ]
+            found.sort(key=_seq)
+            wanted += found
+        return _fitting(wanted, max_bytes)
+
+
+def _seq(kept: Kept) -> int:
+    return kept.seq
+
+
+def _fitting(found: Iterable[Kept | None], max_bytes: int) -> tuple[list[bytes], bool]:
+    """The frames found (not None), in order, as many as fit in ``max_bytes``; and whether
+    one did not fit."""
+    fit: list[bytes] = []
+    for kept in found:
+        if kept is None:
+            continue
+        max_bytes -= len(kept.frame)
+        if max_bytes < 0:
+            return fit, True
+        fit.append(kept.frame)
+    return fit, False
