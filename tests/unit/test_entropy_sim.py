@@ -94,3 +94,21 @@ def test_a_hole_no_store_still_holds_is_said_lost_with_its_seqs() -> None:
     assert [(e.origin, e.seqs, e.reason, e.count) for e in lost] == [
         (origin, [2, 3, 4], "expired", 3)
     ]
+
+
+def test_messages_throttled_past_the_origin_rate_are_repaired_not_lost() -> None:
+    sim, events = _network(origin_rate=5.0)
+    origin = sim.peers()[0].id
+    for k in range(20):  # four times the rate others take from it: most are throttled
+        sim.broadcast(origin, f"fast {k}")
+    sim.advance(sim.now + 3 * INTERVAL)
+    throttled = [
+        node
+        for node, said in events.items()
+        if any(isinstance(e, records.GossipThrottled) for e in said)
+    ]
+    assert throttled  # the rate did bite
+    for peer in sim.peers():
+        if peer.id != origin:
+            assert sorted(_got(events, peer.id, origin)) == list(range(1, 21)), peer.id
+    assert not any(isinstance(e, records.GossipLost) for said in events.values() for e in said)

@@ -718,7 +718,7 @@ class PeerState(Core[PeerKey]):
             self._keep_passive(message.peers)
         elif isinstance(message, wire.History):  # the messages we asked it to repair
             for item in message.items:
-                self._receive(item, peer)
+                self._receive(item, peer, repaired=True)
         elif isinstance(message, wire.Delta):  # what our digest lacked
             took = self.received
             for item in message.items:
@@ -733,9 +733,8 @@ class PeerState(Core[PeerKey]):
     def _receive(
         self, frame: bytes, sender: str, *, history: bool = False, repaired: bool = False
     ) -> None:
-        """A gossip envelope from ``sender`` (in a history: a new link's, ``history``, or
-        the answer to a repair or a graft; or ``repaired``, in the answer to our digest):
-        taken if new."""
+        """A gossip envelope from ``sender`` (in a history: a new link's, ``history``; or
+        ``repaired``: in the answer to our repair, graft or digest): taken if new."""
         msg_id = message_id(frame)
         if msg_id not in self.ml:
             self._receive_new(msg_id, frame, sender, history=history, repaired=repaired)
@@ -750,7 +749,7 @@ class PeerState(Core[PeerKey]):
         repaired: bool = False,
     ) -> None:
         """A gossip envelope seen for the first time: record it and forward it. One that
-        answers our digest was taken by a neighbour within its origin's rate, and comes
+        answers our request was taken by a neighbour within its origin's rate, and comes
         only as fast as we ask: it is not throttled again (a peer catching up after a stop
         would lose it for good), and one whose number we hold is a copy we forgot."""
         try:
