@@ -808,8 +808,8 @@ class PeerState(Core[PeerKey]):
             self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
 
     def _given_up(self) -> None:
-        """The ids the tree gave up asking for: awaited until ``store_age`` has passed
-        (anti-entropy may yet bring them), then lost."""
+        """The ids the tree gave up asking for: anti-entropy with a neighbour now, rather
+        than at the next round, and awaited until ``store_age`` has passed, then lost."""
         if not self.tree.given_up:
             return
         now = self.clock.monotonic()
@@ -819,6 +819,9 @@ class PeerState(Core[PeerKey]):
         self.tree.given_up.clear()
         while len(self._awaited) > self.config.max_announced:
             del self._awaited[next(iter(self._awaited))]  # bounded: the oldest, unsaid
+        live = self._live_links()
+        if live:
+            self._send_digest(self.rng.choice(live).id)
 
     def _expire(self, now: float) -> None:
         """What can no longer be had: holes and awaited ids older than ``store_age``."""
