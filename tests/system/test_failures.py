@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -25,6 +26,7 @@ def test_stalled_peer_accuses_no_live_neighbour_and_rejoins(cluster: Cluster) ->
     try:
         tap.wait_event("liveness.missed", node=stalled)
         cluster.procs[stalled].send_signal(signal.SIGSTOP)
+        stopped_at = time.time()
     finally:
         for peer in others:
             cluster.procs[peer].send_signal(signal.SIGCONT)
@@ -34,6 +36,7 @@ def test_stalled_peer_accuses_no_live_neighbour_and_rejoins(cluster: Cluster) ->
         resumed = len(tap.all)  # what follows, follows the resume
     finally:
         cluster.procs[stalled].send_signal(signal.SIGCONT)
+        continued_at = time.time()
     tap.wait_event("liveness.late", timeout=30, node=stalled)
 
     def back() -> bool:  # registered, linked, and hearing new gossip again
@@ -46,6 +49,14 @@ def test_stalled_peer_accuses_no_live_neighbour_and_rejoins(cluster: Cluster) ->
 
     tap.wait_for(back, timeout=30, what="the stalled peer back in the network")
     assert not tap.of("neighbour.dead", stalled), "a stalled peer accused a live neighbour"
+
+    def caught_up() -> bool:  # given up for dead meanwhile, it still gets what it missed
+        missed = {e["id"] for e in tap.of("gossip.sent")
+                  if stopped_at <= e["ts"] < continued_at}  # fmt: skip
+        return missed <= {e["id"] for e in tap.of("gossip.received", stalled)}
+
+    tap.wait_for(caught_up, timeout=30, what="every message sent while it was stopped")
+    assert not tap.of("gossip.lost", stalled)
 
 
 def test_stdin_lines_are_gossiped_to_the_network(cluster: Cluster) -> None:

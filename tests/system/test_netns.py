@@ -274,12 +274,23 @@ def test_two_hosts_split_by_a_cut_are_one_network_again_after_it_heals(
         )
 
     lan.cut(side_b)
+    cut_at = time.time()
     try:
         tap.wait_for(each_on_its_own_side, timeout=WAIT, what="each side linked on its own")
     finally:
         lan.heal(side_b)
     healed_at = time.time()
     wait_gossip_flows(tap, healed_at, peers)  # every peer hears every other's new gossip
+
+    def crossed() -> bool:  # and what each side said during the cut reaches the other
+        during = {e["id"]: e["node"] for e in tap.of("gossip.sent")
+                  if cut_at <= e["ts"] < healed_at}  # fmt: skip
+        got = {(e["node"], e["id"]) for e in tap.of("gossip.received")}
+        return all((peer, msg_id) in got for msg_id, origin in during.items()
+                   for peer in peers if on_a(peer) != on_a(origin))  # fmt: skip
+
+    tap.wait_for(crossed, timeout=WAIT, what="the messages of the cut across it")
+    assert not tap.of("gossip.lost")
 
 
 def test_a_peer_gossips_what_its_own_host_asks_and_refuses_another_host(
