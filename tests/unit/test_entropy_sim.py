@@ -112,3 +112,25 @@ def test_messages_throttled_past_the_origin_rate_are_repaired_not_lost() -> None
         if peer.id != origin:
             assert sorted(_got(events, peer.id, origin)) == list(range(1, 21)), peer.id
     assert not any(isinstance(e, records.GossipLost) for said in events.values() for e in said)
+
+
+def test_an_announced_message_never_had_is_said_lost_by_id() -> None:
+    sim, events = _network(store_age=3.0)
+    peers = sim.peers()
+    origin = peers[0].id
+    for k, other in enumerate(peers[1:]):  # the tree forms: some links turn lazy
+        sim.broadcast(other.id, f"warm-up {k}")
+        sim.advance(sim.now + 0.1)
+    deaf = next(p.id for p in peers[1:] if p.tree.lazy)  # one announces to it
+    sim.deaf = {deaf}
+    sim.allowed = (wire.IHave,)  # it hears of the message, but gets it by no way
+    sim.broadcast(origin, "announced only")
+    sim.advance(sim.now + 3.0 + 2 * INTERVAL)
+    sent = next(
+        e
+        for e in events[origin]
+        if isinstance(e, records.GossipSent) and e.body == "announced only"
+    )
+    lost = [e for e in events[deaf] if isinstance(e, records.GossipLost)]
+    assert [(e.origin, e.ids, e.reason, e.count) for e in lost] == [(None, [sent.id], "expired", 1)]
+    assert _got(events, deaf, origin) == []

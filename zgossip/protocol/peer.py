@@ -817,8 +817,9 @@ class PeerState(Core[PeerKey]):
             if msg_id not in self.ml:
                 self._awaited[msg_id] = now
         self.tree.given_up.clear()
-        while len(self._awaited) > self.config.max_announced:
-            del self._awaited[next(iter(self._awaited))]  # bounded: the oldest, unsaid
+        overflow = list(self._awaited)[: max(0, len(self._awaited) - self.config.max_announced)]
+        if overflow:  # bounded: the oldest are no longer awaited, and that is said
+            self._lose_ids(overflow, "too many awaited")
         live = self._live_links()
         if live:
             self._send_digest(self.rng.choice(live).id)
@@ -829,13 +830,17 @@ class PeerState(Core[PeerKey]):
         self._lose(self.holdings.expire(now, self.config.store_age))
         too_old = now - self.config.store_age
         gone = [msg_id for msg_id, when in self._awaited.items() if when <= too_old]
-        for start in range(0, len(gone), wire.MAX_REPAIR):
-            ids = gone[start : start + wire.MAX_REPAIR]
-            self.lost += len(ids)
-            hexed = [msg_id.hex() for msg_id in ids]
-            self._emit(records.GossipLost(None, None, hexed, "expired", len(ids)))
+        if gone:
+            self._lose_ids(gone, "expired")
+
+    def _lose_ids(self, gone: list[bytes], reason: str) -> None:
+        """Awaited ids given up: ``gossip.lost``, a line for each ``wire.MAX_REPAIR``."""
         for msg_id in gone:
             del self._awaited[msg_id]
+        for start in range(0, len(gone), wire.MAX_REPAIR):
+            ids = [msg_id.hex() for msg_id in gone[start : start + wire.MAX_REPAIR]]
+            self.lost += len(ids)
+            self._emit(records.GossipLost(None, None, ids, reason, len(ids)))
 
     def _lose(self, lost: list[Lost]) -> None:
         """Say what was given up: ``gossip.lost``, a line a range of sequence numbers."""

@@ -484,7 +484,8 @@ class GossipLost(Event):
     origin: str | None  # None: only ids are known (announced, never come)
     seqs: list[int] | None  # the origin's sequence numbers (the first wire.MAX_REPAIR) ...
     ids: list[str] | None  # ... or the messages' ids, hex, where the seq is unknown
-    reason: str  # expired: past every store's store_age; too many gaps; too many origins
+    reason: str  # expired: past every store's store_age; too many gaps, origins, awaited;
+    # origin restarted (its numbers start again)
     count: int  # how many in all
 
     def text(self) -> str:
