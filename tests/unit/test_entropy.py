@@ -6,7 +6,7 @@ import msgpack
 import pytest
 
 from zgossip.protocol import wire
-from zgossip.protocol.entropy import Holdings, Lost, lacks
+from zgossip.protocol.entropy import LEAP, Holdings, Lost, lacks
 
 A = "10.0.0.1:5000"
 B = "10.0.0.2:5000"
@@ -18,7 +18,7 @@ def _holdings(max_holes: int = 8, max_origins: int = 100, forget: float = 600.0)
 
 
 def _entry(held: Holdings, origin: str = A) -> wire.Holding:
-    entries, _ = held.digest(0.0, 100)
+    entries, _ = held.digest(0.0, 100, 1 << 20)
     return next(entry for entry in entries if entry.origin == origin)
 
 
@@ -100,7 +100,7 @@ def test_past_max_origins_the_longest_silent_is_forgotten() -> None:
     held.took(A, 3, 0.0)
     held.took(B, 1, 1.0)
     assert held.took(C, 1, 2.0) == [Lost(A, 2, 2, "too many origins")]
-    assert sorted(entry.origin for entry in held.digest(0.0, 10)[0]) == [B, C]
+    assert sorted(entry.origin for entry in held.digest(0.0, 10, 1 << 20)[0]) == [B, C]
 
 
 def test_the_digest_lists_the_recently_heard_most_recent_first_when_cut() -> None:
@@ -108,11 +108,11 @@ def test_the_digest_lists_the_recently_heard_most_recent_first_when_cut() -> Non
     held.took(A, 1, 1.0)
     held.took(B, 1, 3.0)
     held.took(C, 1, 2.0)
-    entries, complete = held.digest(0.0, 3)
+    entries, complete = held.digest(0.0, 3, 1 << 20)
     assert complete and {entry.origin for entry in entries} == {A, B, C}
-    entries, complete = held.digest(0.0, 2)
+    entries, complete = held.digest(0.0, 2, 1 << 20)
     assert not complete and [entry.origin for entry in entries] == [B, C]
-    entries, complete = held.digest(2.0, 3)  # A not heard since: what any store keeps of
+    entries, complete = held.digest(2.0, 3, 1 << 20)  # A not heard since: what any store keeps of
     assert complete and {entry.origin for entry in entries} == {B, C}  # it, it lacks
 
 
@@ -143,9 +143,31 @@ def test_a_digest_with_holes_out_of_order_or_out_of_range_is_refused(holes: list
         wire.decode(msgpack.packb(envelope))
 
 
-def test_a_new_first_message_of_a_known_origin_is_a_restart_its_old_holes_said() -> None:
+def test_a_number_far_past_the_highest_is_a_new_run_its_old_holes_said() -> None:
     held = _holdings()
     for seq in (1, 2, 5):
         held.took(A, seq, 1.0)
-    assert held.took(A, 1, 2.0) == [Lost(A, 3, 4, "origin restarted")]
-    assert _entry(held) == wire.Holding(A, 1, 1, ())
+    restart = 5 + LEAP + 1
+    assert held.took(A, restart, 2.0) == [Lost(A, 3, 4, "origin restarted")]
+    assert _entry(held) == wire.Holding(A, restart, restart, ())
+    assert held.took(A, 3, 3.0) == []  # a late copy of the run gone by: not this run's
+    assert _entry(held) == wire.Holding(A, restart, restart, ())
+    assert held.took(A, restart + LEAP, 3.0) == []  # far, but within reach: a hole
+    assert _entry(held).holes == (restart + 1, restart + LEAP - 1)
+
+
+def test_the_digest_is_cut_to_its_size() -> None:
+    held = _holdings()
+    for origin in (A, B, C):
+        held.took(origin, 1, 1.0)
+    entries, complete = held.digest(0.0, 10, max_bytes=100)
+    assert len(entries) == 2 and not complete
+
+
+def test_after_origins_are_forgotten_for_room_a_digest_is_not_complete_for_a_while() -> None:
+    held = _holdings(max_origins=2)
+    held.took(A, 1, 0.0)
+    held.took(B, 1, 1.0)
+    held.took(C, 1, 2.0)  # A forgotten at 2
+    assert held.digest(1.0, 10, 1 << 20)[1] is False
+    assert held.digest(2.5, 10, 1 << 20)[1] is True

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from zgossip.protocol import records, wire
+from zgossip.protocol import entropy, records, wire
 from zgossip.protocol.config import Address, Config
 from zgossip.protocol.core import Client
 from zgossip.protocol.effects import Connect, Effect, Publish, Reply, Send
@@ -387,3 +387,46 @@ def test_with_curve_a_node_the_allow_directory_does_not_name_is_no_backup() -> N
     peer.certificates(10.4, {OTHER: b"k2", THIRD: b"k3", FOURTH: b"k4"})
     peer.answer(10.5, OTHER, wire.Shuffled(OTHER, (_info(FOURTH), _info(FIFTH))))
     assert set(peer.passive) == {FOURTH}  # FIFTH has no certificate: it would be refused
+
+
+def test_a_run_numbers_its_messages_one_by_one_from_its_start_and_a_restart_never_repeats() -> None:
+    def seqs(peer: PeerState, now: float) -> list[int]:
+        out = [*peer.broadcast(now, "a"), *peer.broadcast(now, "b")]
+        return [e.seq for e in out if isinstance(e, records.GossipSent)]
+
+    first, _ = _peer()
+    assert seqs(first, 10.0) == [int((10.0 + 1.7e9) * 1e9) + 1, int((10.0 + 1.7e9) * 1e9) + 2]
+    config = Config(seeds=SEEDS, address=ME, gossip_count=0)
+    again = PeerState(config, rng=random.Random(1), now=10.5, wall_offset=1.7e9)  # restarted
+    later = seqs(again, 10.5)
+    assert later[0] - seqs(first, 10.5)[-1] > entropy.LEAP  # far past: a new run
+
+
+def test_a_history_no_one_asked_for_is_throttled_and_one_asked_for_is_not() -> None:
+    peer = _linked(OTHER, origin_rate=2.0)
+    items = tuple(wire.encode(wire.Gossip(THIRD, seq, 1.7e9, "x")) for seq in range(1, 6))
+    late = 10.3 + peer.config.request_timeout + 0.1  # the link's first digest long answered
+    out = peer.answer(late, OTHER, wire.History(OTHER, items))  # unasked: a flood like any
+    assert len([e for e in out if isinstance(e, records.GossipReceived)]) == 2
+    peer.timers(13.0 + peer.config.liveness_interval)  # a round: a digest to OTHER
+    later = tuple(wire.encode(wire.Gossip(THIRD, seq, 1.7e9, "x")) for seq in range(6, 11))
+    out = peer.answer(13.1 + peer.config.liveness_interval, OTHER, wire.Delta(OTHER, later, False))
+    assert len([e for e in out if isinstance(e, records.GossipReceived)]) == 5
+
+
+def test_a_neighbours_digests_are_answered_spaced_out_but_the_one_after_a_cut_answer() -> None:
+    peer = _linked(OTHER)
+    for k in range(3):
+        peer.broadcast(12.0, f"mine {k}")
+    digest = wire.Digest(OTHER, 0.0, (), True)
+
+    def answers(now: float) -> list[wire.Delta]:
+        return [
+            e.message
+            for e in peer.request(now, b"x", digest)
+            if isinstance(e, Reply) and isinstance(e.message, wire.Delta)
+        ]
+
+    assert len(answers(12.1)[0].items) == 3
+    assert answers(12.1 + peer.config.digest_spacing / 2) == []  # too soon: not answered
+    assert len(answers(12.1 + peer.config.digest_spacing)) == 1

@@ -56,7 +56,7 @@ def test_sent_and_received_carry_the_origin_s_sequence_number() -> None:
     sent = {
         line["id"]: (line["node"], line["seq"]) for line in lines if line["event"] == "gossip.sent"
     }
-    assert sorted(seq for _, seq in sent.values()) == [1] * 6  # six origins, one each
+    assert len({origin for origin, _ in sent.values()}) == 6  # six origins, one message each
     for line in lines:
         if line["event"] == "gossip.received":
             assert (line["origin"], line["seq"]) == sent[line["id"]]

@@ -392,6 +392,13 @@ class Config:
         return self.recall_rounds * self.liveness_interval
 
     @property
+    def digest_spacing(self) -> float:
+        """How often at most a peer answers one neighbour's anti-entropy digests (each
+        costs a look through its store): a neighbour sends one a liveness interval, and
+        one a gap delay at most when its tree gives a message up."""
+        return self.gap_delay / 2
+
+    @property
     def gap_delay(self) -> float:
         """How long a gap in an origin's sequence numbers must last before it is asked
         for: gossip comes by several paths, out of order."""

@@ -12,6 +12,11 @@ was stopped or cut off, both sides of a healed partition.
 A hole that outlives every store (``Config.store_age``) can no longer be had: it is given
 up, and said (``gossip.lost``). So is the oldest hole of an origin with more than
 ``max_holes``, and the holes of an origin forgotten for room.
+
+An origin numbers its messages from its start time in nanoseconds on, one by one: a
+restarted origin's numbers never repeat its earlier run's, and leap far ahead of them. A
+number more than :data:`LEAP` past the highest held starts a new run; one as far below the
+lowest is of a run gone by (neither opens a hole of billions).
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ import bisect
 from dataclasses import dataclass, field
 
 from zgossip.protocol import wire
+
+#: How far past the highest number held a message starts a new run of its origin: 10 ms of
+#: a run's nanosecond start, far more than any real hole (``max_rate`` for ``store_age``:
+#: 240,000 messages), far less than the shortest restart.
+LEAP = 10_000_000
 
 
 @dataclass(slots=True)
@@ -46,8 +56,9 @@ def lacks(holding: wire.Holding, seq: int) -> bool:
     """Whether the digest's ``holding`` lacks sequence number ``seq`` of its origin."""
     if seq < holding.low or seq > holding.high:
         return True
-    holes = holding.holes
-    return any(holes[k] <= seq <= holes[k + 1] for k in range(0, len(holes), 2))
+    holes = holding.holes  # first, last, first, last, ...: in order (wire checks it)
+    k = bisect.bisect_right(holes, seq)  # odd: past a hole's first and before its last
+    return k % 2 == 1 or (k > 0 and holes[k - 1] == seq)
 
 
 class Holdings:
@@ -61,6 +72,7 @@ class Holdings:
         self._max_origins = max_origins
         self._forget = forget
         self._held: dict[str, _Held] = {}
+        self._evicted = float("-inf")  # when origins were last forgotten for room
 
     def __len__(self) -> int:
         return len(self._held)
@@ -74,21 +86,20 @@ class Holdings:
 
     def took(self, origin: str, seq: int, now: float) -> list[Lost]:
         """``origin``'s message ``seq``, new here, taken at ``now``; what had to be given
-        up (an origin's oldest hole past ``max_holes``, a forgotten origin's holes, those
-        of an origin that restarted: a new message numbered 1 from it)."""
+        up (an origin's oldest hole past ``max_holes``, the holes of origins forgotten for
+        room, those of an origin's run gone by)."""
         held = self._held.get(origin)
-        lost: list[Lost] = []
         if held is None:
-            if len(self._held) >= self._max_origins:
-                silent = min(self._held, key=lambda o: self._held[o].heard)
-                lost += self._drop(silent, "too many origins")
+            lost = self._make_room(now) if len(self._held) >= self._max_origins else []
             self._held[origin] = _Held(seq, seq, now)
             return lost
-        held.heard = now
-        if seq == 1 and self.holds(origin, 1):  # a new first message: it restarted
-            lost += self._drop(origin, "origin restarted")
-            self._held[origin] = _Held(1, 1, now)
+        if seq > held.high + LEAP:  # it restarted: a new run
+            lost = self._drop(origin, "origin restarted")
+            self._held[origin] = _Held(seq, seq, now)
             return lost
+        if seq < held.low - LEAP:  # a late copy of a run gone by: not this run's
+            return []
+        held.heard = now
         if seq > held.high:
             if seq > held.high + 1:
                 self._open(held, len(held.los), held.high + 1, seq - 1, now)
@@ -100,15 +111,26 @@ class Holdings:
         else:
             k = bisect.bisect_right(held.los, seq) - 1
             if k < 0 or held.his[k] < seq:
-                return lost  # held already
+                return []  # held already
             lo, hi, opened = held.los[k], held.his[k], held.opened[k]
             del held.los[k], held.his[k], held.opened[k]
             if seq < hi:
                 self._open(held, k, seq + 1, hi, opened)
             if lo < seq:
                 self._open(held, k, lo, seq - 1, opened)
-        while len(held.los) > self._max_holes:
-            lost.append(self._close(origin, held, 0, "too many gaps"))
+        if len(held.los) <= self._max_holes:
+            return []
+        return [self._close(origin, held, 0, "too many gaps")]
+
+    def _make_room(self, now: float) -> list[Lost]:
+        """Forget the eighth of the origins heard least recently (a sort now and then, not
+        a scan each new origin); until ``store_age`` has passed, a digest says it is not
+        complete (a neighbour's messages of them are no news)."""
+        by_age = sorted(self._held, key=lambda origin: self._held[origin].heard)
+        lost: list[Lost] = []
+        for origin in by_age[: max(1, len(by_age) // 8)]:
+            lost += self._drop(origin, "too many origins")
+        self._evicted = now
         return lost
 
     def _open(self, held: _Held, k: int, lo: int, hi: int, opened: float) -> None:
@@ -141,15 +163,21 @@ class Holdings:
                     k += 1
         return lost
 
-    def digest(self, recent: float, max_origins: int) -> tuple[list[wire.Holding], bool]:
+    def digest(
+        self, recent: float, max_origins: int, max_bytes: int
+    ) -> tuple[list[wire.Holding], bool]:
         """What we hold of the origins heard since ``recent`` (monotonic), the most recently
-        heard first, at most ``max_origins`` of them; and whether that is all of them."""
+        heard first, at most ``max_origins`` of them in about ``max_bytes``; and whether
+        that is all we hold of what a neighbour may keep."""
         fresh = [(o, h) for o, h in self._held.items() if h.heard >= recent]
-        complete = len(fresh) <= max_origins
-        if not complete:
-            fresh.sort(key=lambda item: item[1].heard, reverse=True)
-            fresh = fresh[:max_origins]
-        return [_holding(origin, held) for origin, held in fresh], complete
+        fresh.sort(key=lambda item: item[1].heard, reverse=True)
+        holdings: list[wire.Holding] = []
+        for origin, held in fresh[:max_origins]:
+            max_bytes -= 40 + 9 * 2 * len(held.los)  # the origin, 9 bytes a number at most
+            if max_bytes < 0:
+                break
+            holdings.append(_holding(origin, held))
+        return holdings, len(holdings) == len(fresh) and self._evicted < recent
 
 
 def _holding(origin: str, held: _Held) -> wire.Holding:

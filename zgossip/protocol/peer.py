@@ -28,6 +28,7 @@ spreads down an epidemic broadcast tree, or floods every link (:mod:`zgossip.pro
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ class PeerState(Core[PeerKey]):
             max_entries=config.ml_max_entries,
             max_age=config.ml_max_age,
         )
-        self.store = Store(self.clock, max_bytes=config.store_bytes, max_age=config.store_age)
+        self.store = Store(max_bytes=config.store_bytes, max_age=config.store_age)
         self.holdings = Holdings(
             max_holes=config.max_holes, max_origins=config.max_origins, forget=config.ml_max_age
         )
@@ -116,6 +117,12 @@ class PeerState(Core[PeerKey]):
         #: yet bring them; past ``store_age`` they are lost (bounded as the tree's awaited)
         self._awaited: dict[bytes, float] = {}
         self.lost = 0  # messages given up: said in gossip.lost
+        #: neighbour -> until when its history or delta answers a repair, graft or digest
+        #: of ours (not throttled again); and until when a digest of its gets no answer
+        self._asked: dict[str, float] = {}
+        self._answered: dict[str, float] = {}
+        self._more: set[str] = set()  # told there is more: its next digest is answered now
+        self._digest_after_give_up = 0.0  # no sooner than this (a gap delay apart)
         self.origin_rates = OriginRates(config.origin_rate, config.max_origins)
         self._throttled = Repeats(1.0, config.max_origins)  # gossip.throttled: once a second
         self.liveness = Liveness(config.liveness_misses)
@@ -154,7 +161,9 @@ class PeerState(Core[PeerKey]):
         #: backup peers to link to (HyParView's passive view): from the seeds' lists and
         #: from exchanges with the neighbours; it outlives the seeds' lists
         self.passive: dict[str, wire.PeerInfo] = {}
-        self._seq = 0  # every message this peer created
+        # our messages' numbers: this run's start in nanoseconds, then one by one, so that
+        # a restart's never repeat an earlier run's (see entropy.LEAP)
+        self._seq = int(self.clock.time() * 1e9)
         self._sent = 0  # of which automatic ones (gossip-count): GOSSIP once linked
         self._next_round = now + config.liveness_interval
         self._rounds = 0  # liveness rounds so far: a shuffle every shuffle_rounds
@@ -238,7 +247,7 @@ class PeerState(Core[PeerKey]):
             case wire.Say(body=body):
                 self._say(to, body, client)
             case wire.Digest() if message.peer in self.neighbours:
-                self._lacking(to, message)
+                self._lacking(to, message)  # (one from a link we dropped: ignored)
             case wire.Shuffle(peer=peer, peers=peers) if peer in self.neighbours:
                 out.append(Reply(to, wire.Shuffled(self.id, self._sample())))
                 self._keep_passive(peers)
@@ -388,6 +397,7 @@ class PeerState(Core[PeerKey]):
             self._gaps_due = []
         if self._grafts_due:
             for neighbour, ids in self.tree.grafts(self._grafts_due).items():
+                self._asking(neighbour)
                 self._out.append(Send(neighbour, wire.Graft(self.id, tuple(ids))))
                 self._emit(records.GossipGraft(neighbour, len(ids)))
             self._grafts_due = []
@@ -422,6 +432,7 @@ class PeerState(Core[PeerKey]):
         up = [n.id for n in self.neighbours.values() if n.up]
         for neighbour, wanted in self.gaps.ask(due, up).items():
             for origin, seqs in wanted.items():  # at most MAX_REPAIR of them: Gaps' bound
+                self._asking(neighbour)
                 self._out.append(Send(neighbour, wire.Repair(self.id, origin, tuple(seqs))))
                 self._emit(records.GossipGap(origin, seqs, neighbour))
 
@@ -448,9 +459,9 @@ class PeerState(Core[PeerKey]):
         self._rounds += 1
         if self._rounds % self.config.shuffle_rounds == 0:
             self._shuffle()
-        live = self._live_links()
-        if live:  # anti-entropy: one neighbour at random a round
-            self._send_digest(self.rng.choice(live).id)
+        partner = self._random_link()
+        if partner is not None:  # anti-entropy: one neighbour at random a round
+            self._send_digest(partner)
         self._expire(now)
         counted = (self.received, self.duplicates)
         if counted != self._counted:  # so often, so that a reader can tell the redundancy
@@ -460,10 +471,14 @@ class PeerState(Core[PeerKey]):
     def _shuffle(self) -> None:
         """Exchange a few known peers with one neighbour at random (HyParView's shuffle):
         the passive view stays fresh without the seeds."""
+        partner = self._random_link()
+        if partner is not None:
+            self._out.append(Send(partner, wire.Shuffle(self.id, self._sample())))
+
+    def _random_link(self) -> str | None:
+        """One of our live links, at random (None: we have none)."""
         live = self._live_links()
-        if live:
-            partner = self.rng.choice(live)
-            self._out.append(Send(partner.id, wire.Shuffle(self.id, self._sample())))
+        return self.rng.choice(live).id if live else None
 
     def _sample(self) -> tuple[wire.PeerInfo, ...]:
         """Ourselves, then up to ``shuffle_size - 1`` peers we link to or keep as backups."""
@@ -589,9 +604,10 @@ class PeerState(Core[PeerKey]):
         self._seq += 1
         frame = wire.encode(wire.Gossip(self.id, self._seq, self.clock.time(), body))
         msg_id = message_id(frame)
+        now = self.clock.monotonic()
         self.ml.record(msg_id, self.id)
-        self.store.keep(msg_id, self.id, self._seq, frame)
-        self._lose(self.holdings.took(self.id, self._seq, self.clock.monotonic()))
+        self.store.keep(now, msg_id, self.id, self._seq, frame)
+        self._lose(self.holdings.took(self.id, self._seq, now))
         # logged first: its time comes before any receipt's
         self._emit(records.GossipSent(msg_id.hex(), _text(body), self._seq))
         self._push(msg_id, frame, self.id)
@@ -684,6 +700,9 @@ class PeerState(Core[PeerKey]):
         self.tree.remove(peer)
         self.suspicions.refute(peer)  # no longer ours to judge
         self._closed.discard(peer)
+        self._asked.pop(peer, None)
+        self._answered.pop(peer, None)
+        self._more.discard(peer)
         self.deadlines.cancel(LinkTimeout(peer))
         self._out.append(Disconnect(peer, neighbour.pub))
 
@@ -716,15 +735,13 @@ class PeerState(Core[PeerKey]):
             self._helper_answered(peer, message)
         elif isinstance(message, wire.Shuffled):
             self._keep_passive(message.peers)
-        elif isinstance(message, wire.History):  # the messages we asked it to repair
-            for item in message.items:
-                self._receive(item, peer, repaired=True)
-        elif isinstance(message, wire.Delta):  # what our digest lacked
+        elif isinstance(message, wire.History | wire.Delta):  # for our repair, graft, digest
+            asked = self._asked.get(peer, 0.0) > self.clock.monotonic()  # (unasked: throttled)
             took = self.received
             for item in message.items:
-                self._receive(item, peer, repaired=True)
-            if message.more and self.received > took:  # cut at its size: the rest, now
-                self._send_digest(peer)
+                self._receive(item, peer, repaired=asked)
+            if isinstance(message, wire.Delta) and message.more and self.received > took:
+                self._send_digest(peer)  # cut at its size: the rest, now
         else:
             self._bad(f"unexpected {message.KIND} message from a neighbour", peer)
 
@@ -763,13 +780,17 @@ class PeerState(Core[PeerKey]):
         now = self.clock.monotonic()
         if repaired:
             if self.holdings.holds(message.origin, message.seq):
+                if self._awaited:
+                    self._awaited.pop(msg_id, None)
                 return
         elif not self.origin_rates.take(message.origin, now):
             self._throttle(message.origin)  # not recorded: a copy later, or a repair, may do
             return
         self.ml.record(msg_id, sender)
-        self.store.keep(msg_id, message.origin, message.seq, frame)
-        self._lose(self.holdings.took(message.origin, message.seq, now))
+        self.store.keep(now, msg_id, message.origin, message.seq, frame)
+        lost = self.holdings.took(message.origin, message.seq, now)
+        if lost:
+            self._lose(lost)
         if self._awaited:
             self._awaited.pop(msg_id, None)
         self.gaps.seen(message.origin, message.seq, sender)
@@ -793,17 +814,33 @@ class PeerState(Core[PeerKey]):
         """Tell ``neighbour`` what we hold of each origin heard within ``store_age``: it
         answers with what it keeps that we lack (:mod:`zgossip.protocol.entropy`)."""
         recent = self.clock.monotonic() - self.config.store_age
-        holdings, complete = self.holdings.digest(recent, self.config.digest_origins)
+        holdings, complete = self.holdings.digest(
+            recent, self.config.digest_origins, wire.MAX_FRAME // 2
+        )
+        self._asking(neighbour)
         self._out.append(
             Send(neighbour, wire.Digest(self.id, self._since, tuple(holdings), complete))
         )
 
+    def _asking(self, neighbour: str) -> None:
+        """We asked ``neighbour`` for messages: its answer is not throttled again."""
+        self._asked[neighbour] = self.clock.monotonic() + self.config.request_timeout
+
     def _lacking(self, to: bytes, digest: wire.Digest) -> None:
         """A neighbour's digest: send it what we keep that it lacks (taken since it
-        started), as much as fits in a frame; it asks again for the rest."""
-        since = digest.since - (self.clock.time() - self.clock.monotonic())  # monotonic
+        started, give or take two hosts' clocks), as much as fits in a frame; it asks again
+        for the rest. A neighbour's digests are answered ``digest_spacing`` apart at most
+        (each costs a look through the store), but the one after a cut answer."""
+        now, peer = self.clock.monotonic(), digest.peer
+        if self._answered.get(peer, 0.0) > now and peer not in self._more:
+            return
+        self._answered[peer] = now + self.config.digest_spacing
+        self._more.discard(peer)
+        since = digest.since - CLOCK_SKEW - (self.clock.time() - now)  # as monotonic
         holdings = {holding.origin: holding for holding in digest.origins}
         items, more = self.store.lacking(holdings, digest.complete, since, wire.MAX_FRAME // 2)
+        if more:
+            self._more.add(peer)
         if items or more:
             self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
 
@@ -817,12 +854,13 @@ class PeerState(Core[PeerKey]):
             if msg_id not in self.ml:
                 self._awaited[msg_id] = now
         self.tree.given_up.clear()
-        overflow = list(self._awaited)[: max(0, len(self._awaited) - self.config.max_announced)]
-        if overflow:  # bounded: the oldest are no longer awaited, and that is said
-            self._lose_ids(overflow, "too many awaited")
-        live = self._live_links()
-        if live:
-            self._send_digest(self.rng.choice(live).id)
+        excess = len(self._awaited) - self.config.max_announced
+        if excess > 0:  # bounded: the oldest are no longer awaited, and that is said
+            self._lose_ids(list(itertools.islice(self._awaited, excess)), "too many awaited")
+        partner = self._random_link()
+        if partner is not None and now >= self._digest_after_give_up:
+            self._digest_after_give_up = now + self.config.gap_delay
+            self._send_digest(partner)
 
     def _expire(self, now: float) -> None:
         """What can no longer be had: holes and awaited ids older than ``store_age``."""
@@ -904,6 +942,12 @@ class PeerState(Core[PeerKey]):
         self._emit(records.NeighbourRecalled(target))
         self._add(target, kept[0])
         self._out.append(Send(target, wire.Link(self.id, self.pub)))
+
+
+#: Seconds two hosts' wall clocks may differ by and a digest's ``since`` still hold (NTP
+#: keeps them within milliseconds; a VM's may lag by seconds): an answer that starts that
+#: much early costs a few copies, one that starts late would lose messages.
+CLOCK_SKEW = 5.0
 
 
 def check_body(body: str | bytes) -> None:

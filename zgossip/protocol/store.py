@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from zgossip.protocol import wire
-from zgossip.protocol.clock import Clock
 from zgossip.protocol.entropy import lacks
 
 #: What keeping a message costs beyond its frame's bytes, counted against ``max_bytes``
@@ -36,26 +35,37 @@ class Kept:
 
 
 class Store:
-    def __init__(self, clock: Clock, *, max_bytes: int, max_age: float) -> None:
-        self._clock = clock
+    def __init__(self, *, max_bytes: int, max_age: float) -> None:
         self._max_bytes = max_bytes
         self._max_age = max_age
         self._order: deque[Kept] = deque()  # oldest first
         self._by_seq: dict[str, dict[int, Kept]] = {}  # origin -> seq -> kept
+        #: origin -> [lowest, highest] seq kept since its first message here (the lowest
+        #: not raised as the oldest go): an origin a digest holds all of is skipped unread
+        self._span: dict[str, list[int]] = {}
         self._by_id: dict[bytes, Kept] = {}
         self.bytes = 0  # counted as ENTRY_COST and the frame a message
 
     def __len__(self) -> int:
         return len(self._order)
 
-    def keep(self, msg_id: bytes, origin: str, seq: int, frame: bytes) -> None:
-        """Keep a message taken now; let the oldest go past the bounds."""
+    def keep(self, now: float, msg_id: bytes, origin: str, seq: int, frame: bytes) -> None:
+        """Keep a message taken ``now``; let the oldest go past the bounds."""
         if self._max_bytes <= 0:
             return
-        now = self._clock.monotonic()
         kept = Kept(now, msg_id, origin, seq, frame)
         self._order.append(kept)
-        self._by_seq.setdefault(origin, {})[seq] = kept
+        seqs = self._by_seq.get(origin)
+        if seqs is None:
+            self._by_seq[origin] = {seq: kept}
+            self._span[origin] = [seq, seq]
+        else:
+            seqs[seq] = kept
+            span = self._span[origin]
+            if seq > span[1]:
+                span[1] = seq
+            elif seq < span[0]:
+                span[0] = seq
         self._by_id[msg_id] = kept
         self.bytes += ENTRY_COST + len(frame)
         self.trim(now)
@@ -70,7 +80,7 @@ class Store:
             if seqs.get(gone.seq) is gone:
                 del seqs[gone.seq]
                 if not seqs:
-                    del self._by_seq[gone.origin]
+                    del self._by_seq[gone.origin], self._span[gone.origin]
             if self._by_id.get(gone.id) is gone:
                 del self._by_id[gone.id]
 
@@ -113,6 +123,10 @@ class Store:
             holding = holdings.get(origin)
             if holding is None and not complete:
                 continue  # not listed, for want of room: it may hold them all
+            if holding is not None and not holding.holes:
+                lowest, highest = self._span[origin]
+                if holding.low <= lowest and highest <= holding.high:
+                    continue  # it holds all we keep of it
             found = [
                 k
                 for seq, k in kept.items()
