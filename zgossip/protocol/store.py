@@ -25,7 +25,7 @@ from zgossip.protocol.entropy import lacks
 ENTRY_COST = 550
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ sets each field through a call
 class Kept:
     when: float  # monotonic time we took it
     id: bytes
@@ -34,15 +34,23 @@ class Kept:
     frame: bytes
 
 
+@dataclass(slots=True)
+class _Origin:
+    """One origin's kept messages by seq, and the lowest and highest seq kept since its
+    first here (the lowest not raised as the oldest go): an origin a digest holds all of is
+    skipped unread."""
+
+    seqs: dict[int, Kept]
+    lowest: int
+    highest: int
+
+
 class Store:
     def __init__(self, *, max_bytes: int, max_age: float) -> None:
         self._max_bytes = max_bytes
         self._max_age = max_age
         self._order: deque[Kept] = deque()  # oldest first
-        self._by_seq: dict[str, dict[int, Kept]] = {}  # origin -> seq -> kept
-        #: origin -> [lowest, highest] seq kept since its first message here (the lowest
-        #: not raised as the oldest go): an origin a digest holds all of is skipped unread
-        self._span: dict[str, list[int]] = {}
+        self._origins: dict[str, _Origin] = {}
         self._by_id: dict[bytes, Kept] = {}
         self.bytes = 0  # counted as ENTRY_COST and the frame a message
 
@@ -54,21 +62,21 @@ class Store:
         if self._max_bytes <= 0:
             return
         kept = Kept(now, msg_id, origin, seq, frame)
-        self._order.append(kept)
-        seqs = self._by_seq.get(origin)
-        if seqs is None:
-            self._by_seq[origin] = {seq: kept}
-            self._span[origin] = [seq, seq]
+        order = self._order
+        order.append(kept)
+        known = self._origins.get(origin)
+        if known is None:
+            self._origins[origin] = _Origin({seq: kept}, seq, seq)
         else:
-            seqs[seq] = kept
-            span = self._span[origin]
-            if seq > span[1]:
-                span[1] = seq
-            elif seq < span[0]:
-                span[0] = seq
+            known.seqs[seq] = kept
+            if seq > known.highest:
+                known.highest = seq
+            elif seq < known.lowest:
+                known.lowest = seq
         self._by_id[msg_id] = kept
         self.bytes += ENTRY_COST + len(frame)
-        self.trim(now)
+        if self.bytes > self._max_bytes or order[0].when < now - self._max_age:
+            self.trim(now)
 
     def trim(self, now: float) -> None:
         """Let go of what is too old, and of the oldest while over ``max_bytes``."""
@@ -76,18 +84,19 @@ class Store:
         while order and (self.bytes > self._max_bytes or order[0].when < too_old):
             gone = order.popleft()
             self.bytes -= ENTRY_COST + len(gone.frame)
-            seqs = self._by_seq[gone.origin]
+            seqs = self._origins[gone.origin].seqs
             if seqs.get(gone.seq) is gone:
                 del seqs[gone.seq]
                 if not seqs:
-                    del self._by_seq[gone.origin], self._span[gone.origin]
+                    del self._origins[gone.origin]
             if self._by_id.get(gone.id) is gone:
                 del self._by_id[gone.id]
 
     def by_seq(self, origin: str, seqs: Iterable[int], max_bytes: int) -> list[bytes]:
         """The frames of ``origin`` with these sequence numbers that are still kept, in the
         order asked, as many as fit in ``max_bytes`` (the rest can be asked for again)."""
-        kept = self._by_seq.get(origin, {})
+        known = self._origins.get(origin)
+        kept = known.seqs if known is not None else {}
         return _fitting((kept.get(seq) for seq in seqs), max_bytes)[0]
 
     def by_id(self, ids: Iterable[bytes], max_bytes: int) -> list[bytes]:
@@ -119,17 +128,20 @@ class Store:
         not list. Each origin's in order, as many as fit in ``max_bytes``; and whether
         some did not fit."""
         wanted: list[Kept] = []
-        for origin, kept in self._by_seq.items():
+        for origin, known in self._origins.items():
             holding = holdings.get(origin)
             if holding is None and not complete:
                 continue  # not listed, for want of room: it may hold them all
-            if holding is not None and not holding.holes:
-                lowest, highest = self._span[origin]
-                if holding.low <= lowest and highest <= holding.high:
-                    continue  # it holds all we keep of it
+            if (
+                holding is not None
+                and not holding.holes
+                and holding.low <= known.lowest
+                and known.highest <= holding.high
+            ):
+                continue  # it holds all we keep of it
             found = [
                 k
-                for seq, k in kept.items()
+                for seq, k in known.seqs.items()
                 if k.when >= since and (holding is None or lacks(holding, seq))
             ]
             found.sort(key=_seq)
