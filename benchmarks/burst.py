@@ -14,12 +14,17 @@ the messages.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,81 +85,98 @@ def wait_until(logs: Logs, until: float, done: Any) -> bool:
     return False
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="zgossip-burst-") as tmp:
+@dataclass(slots=True)
+class StdinNetwork:
+    """3 seeds and peers reading ``--stdin``, linked; their logs, processes and feeds."""
+
+    logs: Logs
+    peers: list[str]
+    procs: dict[str, subprocess.Popen[bytes]]  # by address, seeds too
+    feeds: dict[str, IO[bytes]]  # each peer's stdin
+
+
+@contextlib.contextmanager
+def stdin_network(prefix: str, peers: int) -> Iterator[StdinNetwork]:
+    """Start the network (default timers), wait until every peer linked and 2 s more; stop
+    every process (a stopped one continued first) and close the logs at the end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         directory = Path(tmp)
-        logs = Logs()
-        procs: list[subprocess.Popen[bytes]] = []
+        net = StdinNetwork(Logs(), [], {}, {})
         try:
             seed_ports = free_ports(3)
             write_config(directory / "config.txt", seed_ports)
             for port in seed_ports:
-                procs.append(start_node(directory, logs, "seed", port))
-            peer_ports = free_ports(args.peers)
-            peers = [f"127.0.0.1:{port}" for port in peer_ports]
-            feeds: dict[str, IO[bytes]] = {}
-            for address, port in zip(peers, peer_ports, strict=True):
+                net.procs[f"127.0.0.1:{port}"] = start_node(directory, net.logs, "seed", port)
+            for port in free_ports(peers):
+                address = f"127.0.0.1:{port}"
                 proc = start_node(
-                    directory, logs, "peer", port, "--stdin", "--gossip-count", "0",
+                    directory, net.logs, "peer", port, "--stdin", "--gossip-count", "0",
                     stdin=subprocess.PIPE,
                 )  # fmt: skip
-                procs.append(proc)
                 assert proc.stdin is not None
-                feeds[address] = proc.stdin
+                net.peers.append(address)
+                net.procs[address], net.feeds[address] = proc, proc.stdin
 
             def linked() -> bool:
-                added = {e["node"] for e in logs.events if e["event"] == "neighbour.added"}
-                return added >= set(peers)
+                added = {e["node"] for e in net.logs.events if e["event"] == "neighbour.added"}
+                return added >= set(net.peers)
 
-            if not wait_until(logs, time.monotonic() + 60, linked):
+            if not wait_until(net.logs, time.monotonic() + 60, linked):
                 raise SystemExit("the peers did not link within 60 s")
             time.sleep(2.0)  # the overlay settles
-            flooder, quiet = peers[-1], peers[: args.quiet]
-            start, wall = time.monotonic(), time.time()
-            lines = 0
-            ticks = int(args.seconds * 100)
-            for tick in range(ticks):  # every 10 ms: the flooder's share, a quiet one's turn
-                time.sleep(max(0.0, start + tick / 100 - time.monotonic()))
-                due = args.lines * (tick + 1) // ticks
-                batch = b"".join(f"burst {n}\n".encode() for n in range(lines, due))
-                lines = due
-                feeds[flooder].write(batch)
-                feeds[flooder].flush()
-                for k, origin in enumerate(quiet):
-                    if tick * args.each // ticks != (tick + 1) * args.each // ticks:
-                        feeds[origin].write(f"quiet {k} {tick}\n".encode())
-                        feeds[origin].flush()
-            sent_by: dict[str, int] = {
-                p: (args.lines if p == flooder else args.each) for p in [*quiet, flooder]
-            }
-
-            def all_sent() -> bool:
-                counts = Counter(e["node"] for e in logs.events if e["event"] == "gossip.sent")
-                return all(counts[p] >= n for p, n in sent_by.items())
-
-            wait_until(logs, time.monotonic() + 60, all_sent)
-            figures: dict[str, Any] = {}
-
-            def accounted() -> bool:
-                figures.update(_account(logs.events, peers))
-                return bool(figures["unexplained"] == 0)
-
-            wait_until(logs, time.monotonic() + args.drain, accounted)
-            tree = Counter(
-                e["event"]
-                for e in logs.events
-                if e["event"] in ("gossip.prune", "gossip.graft")
-                and e["ts"] <= wall + args.seconds + 1
-            )
-            figures["prunes"], figures["grafts"] = tree["gossip.prune"], tree["gossip.graft"]
-            figures["burst_s"] = args.seconds
-            return figures
+            yield net
         finally:
-            for proc in procs:
+            for proc in net.procs.values():
+                if proc.poll() is None:  # a stopped process is killed all the same,
+                    os.kill(proc.pid, signal.SIGCONT)  # but it should not wait on us
                 if proc.stdin is not None:
                     proc.stdin.close()
-            kill_all(procs)
-            logs.close()
+            kill_all(net.procs.values())
+            net.logs.close()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with stdin_network("zgossip-burst-", args.peers) as net:
+        logs, peers, feeds = net.logs, net.peers, net.feeds
+        flooder, quiet = peers[-1], peers[: args.quiet]
+        start, wall = time.monotonic(), time.time()
+        lines = 0
+        ticks = int(args.seconds * 100)
+        for tick in range(ticks):  # every 10 ms: the flooder's share, a quiet one's turn
+            time.sleep(max(0.0, start + tick / 100 - time.monotonic()))
+            due = args.lines * (tick + 1) // ticks
+            batch = b"".join(f"burst {n}\n".encode() for n in range(lines, due))
+            lines = due
+            feeds[flooder].write(batch)
+            feeds[flooder].flush()
+            for k, origin in enumerate(quiet):
+                if tick * args.each // ticks != (tick + 1) * args.each // ticks:
+                    feeds[origin].write(f"quiet {k} {tick}\n".encode())
+                    feeds[origin].flush()
+        sent_by: dict[str, int] = {
+            p: (args.lines if p == flooder else args.each) for p in [*quiet, flooder]
+        }
+
+        def all_sent() -> bool:
+            counts = Counter(e["node"] for e in logs.events if e["event"] == "gossip.sent")
+            return all(counts[p] >= n for p, n in sent_by.items())
+
+        wait_until(logs, time.monotonic() + 60, all_sent)
+        figures: dict[str, Any] = {}
+
+        def accounted() -> bool:
+            figures.update(_account(logs.events, peers))
+            return bool(figures["unexplained"] == 0)
+
+        wait_until(logs, time.monotonic() + args.drain, accounted)
+        tree = Counter(
+            e["event"]
+            for e in logs.events
+            if e["event"] in ("gossip.prune", "gossip.graft") and e["ts"] <= wall + args.seconds + 1
+        )
+        figures["prunes"], figures["grafts"] = tree["gossip.prune"], tree["gossip.graft"]
+        figures["burst_s"] = args.seconds
+        return figures
 
 
 def _account(events: list[dict[str, Any]], peers: list[str]) -> dict[str, Any]:

@@ -13,85 +13,43 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from benchmarks.burst import Logs, start_node, wait_until
-from tests.support import free_ports, kill_all, write_config
+from benchmarks.burst import stdin_network, wait_until
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="zgossip-stopped-") as tmp:
-        directory = Path(tmp)
-        logs = Logs()
-        procs: list[subprocess.Popen[bytes]] = []
-        try:
-            seed_ports = free_ports(3)
-            write_config(directory / "config.txt", seed_ports)
-            for port in seed_ports:
-                procs.append(start_node(directory, logs, "seed", port))
-            peer_ports = free_ports(args.peers)
-            peers = [f"127.0.0.1:{port}" for port in peer_ports]
-            feeds: dict[str, IO[bytes]] = {}
-            by_address: dict[str, subprocess.Popen[bytes]] = {}
-            for address, port in zip(peers, peer_ports, strict=True):
-                proc = start_node(
-                    directory, logs, "peer", port, "--stdin", "--gossip-count", "0",
-                    stdin=subprocess.PIPE,
-                )  # fmt: skip
-                procs.append(proc)
-                by_address[address] = proc
-                assert proc.stdin is not None
-                feeds[address] = proc.stdin
+    with stdin_network("zgossip-stopped-", args.peers) as net:
+        origins, victim = net.peers[: args.origins], net.peers[-1]
+        start = time.monotonic()
+        ticks = int(args.seconds * 100)
+        stop_at, cont_at = ticks // 3, ticks // 3 + int(args.stop * 100)
+        stopped = continued = 0.0
+        sent = 0
+        for tick in range(ticks):  # every 10 ms, the origins in turn
+            time.sleep(max(0.0, start + tick / 100 - time.monotonic()))
+            if tick == stop_at:
+                os.kill(net.procs[victim].pid, signal.SIGSTOP)
+                stopped = time.time()
+            elif tick == cont_at:
+                os.kill(net.procs[victim].pid, signal.SIGCONT)
+                continued = time.time()
+            due = int(args.rate * (tick + 1) / 100)
+            for n in range(sent, due):
+                net.feeds[origins[n % len(origins)]].write(f"flow {n}\n".encode())
+            sent = due
+            for origin in origins:
+                net.feeds[origin].flush()
+        figures: dict[str, Any] = {}
 
-            def linked() -> bool:
-                added = {e["node"] for e in logs.events if e["event"] == "neighbour.added"}
-                return added >= set(peers)
+        def complete() -> bool:
+            figures.update(_account(net.logs.events, victim, stopped, continued))
+            return bool(figures["sent"] >= sent * 0.99 and figures["missing"] == 0)
 
-            if not wait_until(logs, time.monotonic() + 60, linked):
-                raise SystemExit("the peers did not link within 60 s")
-            time.sleep(2.0)
-            origins, victim = peers[: args.origins], peers[-1]
-            start = time.monotonic()
-            ticks = int(args.seconds * 100)
-            stop_at, cont_at = ticks // 3, ticks // 3 + int(args.stop * 100)
-            stopped = continued = 0.0
-            sent = 0
-            for tick in range(ticks):  # every 10 ms, the origins in turn
-                time.sleep(max(0.0, start + tick / 100 - time.monotonic()))
-                if tick == stop_at:
-                    os.kill(by_address[victim].pid, signal.SIGSTOP)
-                    stopped = time.time()
-                elif tick == cont_at:
-                    os.kill(by_address[victim].pid, signal.SIGCONT)
-                    continued = time.time()
-                due = int(args.rate * (tick + 1) / 100)
-                for n in range(sent, due):
-                    feed = feeds[origins[n % len(origins)]]
-                    feed.write(f"flow {n}\n".encode())
-                sent = due
-                for origin in origins:
-                    feeds[origin].flush()
-            figures: dict[str, Any] = {}
-
-            def complete() -> bool:
-                figures.update(_account(logs.events, victim, stopped, continued))
-                return bool(figures["sent"] >= sent * 0.99 and figures["missing"] == 0)
-
-            wait_until(logs, time.monotonic() + args.drain, complete)
-            return figures
-        finally:
-            for proc in procs:
-                if proc.poll() is None:  # a stopped process is killed all the same,
-                    os.kill(proc.pid, signal.SIGCONT)  # but it should not wait on us
-                if proc.stdin is not None:
-                    proc.stdin.close()
-            kill_all(procs)
-            logs.close()
+        wait_until(net.logs, time.monotonic() + args.drain, complete)
+        return figures
 
 
 def _account(
