@@ -11,7 +11,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import zmq
@@ -132,6 +132,20 @@ class Peer(Node):
                 paced = records.BroadcastPaced(self._pace.rate, held)
                 self._call_soon(lambda: self._say(paced))
         self._call_soon(lambda: self._apply(self.state.broadcast(self.clock.monotonic(), body)))
+
+    def set_tags(self, tags: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        """Say ``tags`` of this peer from now on, replacing the ones it had (thread-safe);
+        the seeds that hold its registration show them at once (``zgossip members``).
+        ValueError, here, for tags no peer would take: keys of 1 to 128 characters with no
+        ``=``, values text, 4 KiB in all."""
+        pairs = list(tags.items()) if isinstance(tags, Mapping) else list(tags)
+        checked = wire.check_tags(pairs)  # a WireError is a ValueError: the caller hears of it
+        self._call_soon(lambda: self._apply(self.state.set_tags(self.clock.monotonic(), checked)))
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """What this peer says of itself now."""
+        return dict(self.state.tags)
 
     # -- what the core holds, for those who look ---------------------------------
 

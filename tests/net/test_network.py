@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import msgpack
@@ -516,6 +517,30 @@ def test_members_merge_what_every_seed_says_of_each_peer(net: Net) -> None:
     assert states == {leaving.id: "left", dying.id: "dead", staying.id: "alive"}
     (row,) = [r for r in rows if r.peer == staying.id]
     assert len(row.seeds) >= 2  # registered with a majority of the seeds
+
+
+def test_tags_a_peer_sets_are_what_the_seeds_show_of_it(net: Net) -> None:
+    peer = net.peer(gossip_count=0, tags=(("zone", "a"),))
+    net.events.wait_for(lambda: len(net.events.of("seed.registered", peer.id)) >= 2)
+
+    def shown(expected: dict[str, str]) -> dict[str, str]:
+        """What the seeds show of its tags once it is ``expected`` (each look a round trip
+        to every seed: nothing to wait on but the answers), or at the latest in 10 s."""
+        deadline = time.monotonic() + 10.0
+        while True:
+            rows, _ = query_members([s.id for s in net.seeds], 5.0)
+            tags = next((dict(r.tags) for r in rows if r.peer == peer.id), {})
+            if tags == expected or time.monotonic() > deadline:
+                return tags
+
+    assert shown({"zone": "a"}) == {"zone": "a"} and peer.tags == {"zone": "a"}
+    peer.set_tags({"zone": "b", "role": "cache"})
+    assert shown({"zone": "b", "role": "cache"}) == {"zone": "b", "role": "cache"}
+    with pytest.raises(ValueError, match="4096-byte limit"):
+        peer.set_tags({"big": "x" * 5000})
+    with pytest.raises(ValueError, match="no '='"):
+        peer.set_tags([("a=b", "c")])
+    assert peer.tags == {"zone": "b", "role": "cache"}  # a refused change changes nothing
 
 
 def test_a_crashed_neighbour_is_known_dead_long_before_its_pings_would_tell() -> None:

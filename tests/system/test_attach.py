@@ -120,7 +120,7 @@ def test_metrics_are_served_as_the_readme_prints_them(cluster: Cluster) -> None:
 
 
 def test_members_shows_one_row_a_peer_and_warns_of_a_silent_seed(cluster: Cluster) -> None:
-    leaving, staying = cluster.boot(2, "--gossip-count", "0")
+    leaving, staying = cluster.boot(2, "--gossip-count", "0", "--tag", "role=db", "--tag", "dc=")
     cluster.procs[leaving].terminate()
     cluster.tap.wait_event("peer.removed", peer=leaving, reason="left")
     cluster.procs[cluster.seeds[2]].terminate()
@@ -128,8 +128,9 @@ def test_members_shows_one_row_a_peer_and_warns_of_a_silent_seed(cluster: Cluste
     table = run_zgossip("members", "--timeout", "0.5", cwd=cluster.directory)
     assert table.returncode == 0, table.stderr
     header, *rows = table.stdout.splitlines()
-    assert header.split() == ["PEER", "STATE", "SINCE", "SEEDS"]
+    assert header.split() == ["PEER", "STATE", "SINCE", "SEEDS", "TAGS"]
     states = {row.split()[0]: row.split()[1] for row in rows}
+    assert next(row for row in rows if row.startswith(staying)).endswith("dc= role=db")
     assert states == {leaving: "left", staying: "alive"}
     assert one_line_error(table) == (
         f"zgossip: warning: seed {cluster.seeds[2]} did not answer within 0.5 s"
@@ -139,3 +140,5 @@ def test_members_shows_one_row_a_peer_and_warns_of_a_silent_seed(cluster: Cluste
     )
     assert document["silent_seeds"] == [cluster.seeds[2]]
     assert {m["peer"]: m["state"] for m in document["members"]} == states
+    tags = {m["peer"]: m["tags"] for m in document["members"]}
+    assert tags == {staying: {"role": "db", "dc": ""}, leaving: {}}  # a leaver's are gone

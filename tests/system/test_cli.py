@@ -62,6 +62,21 @@ def test_peer_without_port_and_no_terminal_exits_2(tmp_path: Path) -> None:
     assert "--port is required" in one_line_error(result)
 
 
+@pytest.mark.parametrize(
+    ("tag", "said"),
+    [
+        ("role", "--tag 'role': expected KEY=VALUE"),
+        ("=db", "--tag: a tag key is 1 to 128 characters"),
+        (f"big={'x' * 5000}", "--tag: tags take 5003 bytes, over the 4096-byte limit"),
+    ],
+)
+def test_a_bad_tag_is_a_one_line_error_and_exit_2(tmp_path: Path, tag: str, said: str) -> None:
+    write_config(tmp_path / "config.txt", [5001])
+    result = run_zgossip("peer", "--port", str(free_ports(1)[0]), "--tag", tag, cwd=tmp_path)
+    assert result.returncode == 2
+    assert said in one_line_error(result)
+
+
 def test_seed_not_in_config_is_warned_about(tmp_path: Path) -> None:
     listed, unlisted = free_ports(2)
     write_config(tmp_path / "config.txt", [listed])

@@ -19,6 +19,7 @@ PUB = "tcp://10.0.0.1:40000"
 
 SAMPLES: list[wire.Message] = [
     wire.Register(PEER, PUB, (OTHER,)),
+    wire.Register(PEER, PUB, (), (("dc", "eu-1"), ("role", "db"))),
     wire.Peers(
         "10.0.0.9:9000",
         (
@@ -732,3 +733,26 @@ def test_monitor_and_send_messages_of_wrong_shape_are_rejected(
     message: wire.Message, field: str, value: Any
 ) -> None:
     assert field in str(_rejected(_spoiled(message, **{field: value})))
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        [["a=b", "c"]],
+        [["", "c"]],
+        [["k", "v"], ["k", "w"]],
+        [["k", 1]],
+        [["k"]],
+        {"k": "v"},
+        [["k" * 129, "v"]],
+        [["k", "v" * 4096]],
+    ],
+    ids=repr,
+)
+def test_bad_tags_are_refused(tags: Any) -> None:
+    _rejected(_spoiled(wire.Register(PEER, PUB, ()), tags=tags))
+
+
+def test_tags_come_sorted_and_up_to_4_kib_are_taken() -> None:
+    assert wire.check_tags([("b", "2"), ("a", "1")]) == (("a", "1"), ("b", "2"))
+    assert len(wire.check_tags([("k", "v" * 4095)])[0][1]) == 4095

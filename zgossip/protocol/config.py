@@ -265,6 +265,9 @@ class Config:
     #: the network in the clear, as before.
     curve_secret: Path | None = None
     curve_allow: Path | None = None
+    #: What a peer says of itself (``--tag KEY=VALUE``): text keys and values, 4 KiB in all
+    #: (``wire.MAX_TAGS``); the seeds show them (``zgossip members``).
+    tags: tuple[tuple[str, str], ...] = ()
     #: How often a node with CurveZMQ looks whether its allow directory changed (seconds;
     #: SIGHUP makes it look at once): a certificate added is admitted, and one removed has
     #: its connections refused and its links dropped, within this. A listing: cheap.
@@ -345,6 +348,10 @@ class Config:
         if not 1 <= self.digest_origins <= wire.MAX_DIGEST:
             raise ConfigError(f"digest_origins must be from 1 to {wire.MAX_DIGEST}")
         curve_pair(self.curve_secret, self.curve_allow)
+        try:
+            object.__setattr__(self, "tags", wire.check_tags(self.tags))  # sorted, checked
+        except wire.WireError as exc:
+            raise ConfigError(f"--tag: {exc}") from None
 
     @property
     def quorum(self) -> int:

@@ -113,6 +113,7 @@ class PeerState(Core[PeerKey]):
             max_holes=config.max_holes, max_origins=config.max_origins, forget=config.ml_max_age
         )
         self._since = self.clock.time()  # when we started: we want no message taken before
+        self.tags = config.tags  # what we say of ourselves: the seeds show it
         #: ids announced to us that the tree gave up asking for -> when: anti-entropy may
         #: yet bring them; past ``store_age`` they are lost (bounded as the tree's awaited)
         self._awaited: dict[bytes, float] = {}
@@ -196,6 +197,17 @@ class PeerState(Core[PeerKey]):
         check_body(body)
         out = self._begin(now)
         self._publish(body)
+        return out
+
+    def set_tags(self, now: float, tags: Iterable[tuple[str, str]]) -> list[Effect]:
+        """Say ``tags`` of ourselves from now on (replacing the ones we had): the seeds that
+        hold our registration hear of them at once. ValueError for tags no peer would take
+        (``wire.check_tags`` says why)."""
+        checked = wire.check_tags(list(tags))
+        out = self._begin(now)
+        self.tags = checked
+        for seed in self.registration.registered():
+            self._send_register(seed)
         return out
 
     def stop(self, now: float) -> list[Effect]:
@@ -438,7 +450,7 @@ class PeerState(Core[PeerKey]):
 
     def _send_register(self, seed: str) -> None:
         up = tuple(n.id for n in self.neighbours.values() if n.up)
-        self._out.append(Send(seed, wire.Register(self.id, self.pub, up)))
+        self._out.append(Send(seed, wire.Register(self.id, self.pub, up, self.tags)))
 
     def _liveness_round(self) -> None:
         now = self.clock.monotonic()

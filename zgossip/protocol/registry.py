@@ -37,6 +37,7 @@ class Registry:
         self._order: list[str] = []  # the peers, in no order: to sample from in O(k)
         self._index: dict[str, int] = {}  # peer -> its place in _order
         self._claims: dict[str, frozenset[str]] = {}  # peer -> the links it says it has
+        self._tags: dict[str, tuple[tuple[str, str], ...]] = {}  # peer -> what it says of it
 
     def __contains__(self, peer: str) -> bool:
         return peer in self._peers
@@ -44,12 +45,23 @@ class Registry:
     def __len__(self) -> int:
         return len(self._peers)
 
-    def register(self, peer: str, pub: str, neighbours: tuple[str, ...]) -> bool:
-        """Add or refresh ``peer``, which names ``neighbours`` as its links; True when it is
-        new to the list. Its degree is the links that both ends name here: a link's other end
-        registered with this seed too confirms it (a claim alone buys nothing)."""
+    def register(
+        self,
+        peer: str,
+        pub: str,
+        neighbours: tuple[str, ...],
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> bool:
+        """Add or refresh ``peer``, which names ``neighbours`` as its links and says ``tags``
+        of itself; True when it is new to the list. Its degree is the links that both ends
+        name here: a link's other end registered with this seed too confirms it (a claim
+        alone buys nothing)."""
         self.touch(peer)
         self._claims[peer] = frozenset(neighbours) - {peer}
+        if tags:
+            self._tags[peer] = tags
+        else:
+            self._tags.pop(peer, None)
         degree = self._confirmed(peer)
         info = self._peers.get(peer)
         if info is None:
@@ -73,6 +85,7 @@ class Registry:
         """Drop ``peer``; True when it was listed."""
         self._deadlines.cancel(SilenceTimeout(peer))
         self._claims.pop(peer, None)
+        self._tags.pop(peer, None)
         if self._peers.pop(peer, None) is None:
             return False
         place, last = self._index.pop(peer), self._order.pop()
@@ -83,6 +96,10 @@ class Registry:
 
     def snapshot(self) -> tuple[PeerInfo, ...]:
         return tuple(self._peers.values())
+
+    def tags(self, peer: str) -> tuple[tuple[str, str], ...]:
+        """What ``peer`` says of itself, as it last registered."""
+        return self._tags.get(peer, ())
 
     def page(self, offset: int, size: int) -> tuple[PeerInfo, ...]:
         """Up to ``size`` peers from place ``offset`` in the list (in registration order)."""

@@ -70,11 +70,11 @@ class SeedState(Core[SeedKey]):
         """A message on our ROUTER, from a peer, another seed, or a client."""
         out = self._out
         match message:
-            case wire.Register(peer=peer, pub=pub, neighbours=neighbours):
+            case wire.Register(peer=peer, pub=pub, neighbours=neighbours, tags=tags):
                 # the degree a seed believes: the links both ends name to it (two Sybils
                 # claiming 2**62 links, or every peer, eclipsed the newcomers), up to a bound
                 claimed = neighbours[: self.config.max_degree]
-                if self.registry.register(peer, pub, claimed):
+                if self.registry.register(peer, pub, claimed, tags):
                     self.departed.discard(peer)
                     self._emit(records.PeerRegistered(peer))
                 if peer in self.agreement:  # it speaks: alive, as far as this seed can tell
@@ -145,10 +145,11 @@ class SeedState(Core[SeedKey]):
         members: dict[str, wire.Member] = {}
         for info in self.registry.snapshot():
             suspected = self.agreement.since(info.id)
+            tags = self.registry.tags(info.id)
             if suspected is None:
-                members[info.id] = wire.Member(info.id, "alive", info.since)
+                members[info.id] = wire.Member(info.id, "alive", info.since, tags)
             else:
-                members[info.id] = wire.Member(info.id, "suspect", suspected)
+                members[info.id] = wire.Member(info.id, "suspect", suspected, tags)
         for member in self.departed.members():
             members.setdefault(member.peer, member)
         return sorted(members.values(), key=lambda member: member.peer)

@@ -36,6 +36,10 @@ MAX_HOLES = 64
 #: What a watch's event names (or patterns) may hold: a few of them, short.
 MAX_NAMES = 64
 MAX_NAME = 64
+#: Bytes a peer's tags take, keys and values as UTF-8 (memberlist's 512 was too few for
+#: its users: serf#550); a key is at most MAX_TAG_KEY characters.
+MAX_TAGS = 4096
+MAX_TAG_KEY = 128
 #: Bytes of a message id (:func:`zgossip.protocol.gossip.message_id`).
 ID_SIZE = 16
 
@@ -190,9 +194,9 @@ def _members(value: Any) -> Any:
         raise WireError(f"expected a list of at most {MAX_LIST} members")
     members = []
     for item in value:
-        if type(item) is not list or len(item) != 3 or item[1] not in STATES:
-            raise WireError(f"expected [peer, state ({'/'.join(STATES)}), since] entries")
-        members.append(Member(_peer_id(item[0]), item[1], _stamp(item[2])))
+        if type(item) is not list or len(item) != 4 or item[1] not in STATES:
+            raise WireError(f"expected [peer, state ({'/'.join(STATES)}), since, tags] entries")
+        members.append(Member(_peer_id(item[0]), item[1], _stamp(item[2]), check_tags(item[3])))
     return tuple(members)
 
 
@@ -216,6 +220,30 @@ def _holdings(value: Any) -> Any:
             held = last + 1
         holdings.append(Holding(_peer_id(item[0]), low, high, tuple(holes)))
     return tuple(holdings)
+
+
+def check_tags(pairs: Any) -> tuple[tuple[str, str], ...]:
+    """A peer's tags as ``((key, value), ...)``, sorted by key; ValueError (a WireError)
+    saying what is wrong: keys are 1 to MAX_TAG_KEY characters with no ``=``, each once,
+    values text, MAX_TAGS bytes in all."""
+    if type(pairs) not in (list, tuple):
+        raise WireError("expected [key, value] pairs")
+    size, keys = 0, set()
+    for pair in pairs:
+        if type(pair) not in (list, tuple) or len(pair) != 2:
+            raise WireError("expected [key, value] pairs")
+        key, value = pair
+        if type(key) is not str or type(value) is not str:
+            raise WireError("tag keys and values are text")
+        if not 0 < len(key) <= MAX_TAG_KEY or "=" in key:
+            raise WireError(f"a tag key is 1 to {MAX_TAG_KEY} characters, with no '=': {key!r}")
+        if key in keys:
+            raise WireError(f"tag {key!r} given twice")
+        keys.add(key)
+        size += len(key.encode()) + len(value.encode(errors="surrogatepass"))
+    if size > MAX_TAGS:
+        raise WireError(f"tags take {size} bytes, over the {MAX_TAGS}-byte limit")
+    return tuple(sorted((key, value) for key, value in pairs))
 
 
 def _names(value: Any) -> Any:
@@ -248,6 +276,7 @@ def _hex_id(value: Any) -> Any:
 
 
 PeerId = Annotated[str, _peer_id]
+Tags = Annotated[tuple[tuple[str, str], ...], check_tags]
 Endpoint = Annotated[str, _endpoint]
 Count = Annotated[int, _count]
 Stamp = Annotated[float, _stamp]
@@ -281,6 +310,7 @@ class Register:
     pub: Endpoint
     #: its links that are up: a seed believes a link only when both ends name each other
     neighbours: Annotated[tuple[str, ...], _peer_ids]
+    tags: Tags = ()  # what it says of itself (zgossip peer --tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,11 +491,13 @@ class Batch:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One peer as a seed sees it: its state (one of STATES) and since when (Unix time)."""
+    """One peer as a seed sees it: its state (one of STATES), since when (Unix time), and
+    its tags as it last registered them."""
 
     peer: str
     state: str
     since: float
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,7 +615,7 @@ def _plain_item(item: Any) -> Any:
     if type(item) is PeerInfo:
         return [item.id, item.pub, item.degree, item.since]
     if type(item) is Member:
-        return [item.peer, item.state, item.since]
+        return [item.peer, item.state, item.since, _plain(item.tags)]
     if type(item) is Holding:
         return [item.origin, item.low, item.high, list(item.holes)]
     if type(item) is tuple:

@@ -180,6 +180,7 @@ def _build(
     metrics_port: int | None,
     compact: bool,
     dissemination: Spread = Spread.tree,
+    tags: tuple[tuple[str, str], ...] = (),
 ) -> Config:
     try:
         return Config(
@@ -197,9 +198,22 @@ def _build(
             metrics_port=metrics_port,
             compact=compact,
             dissemination=dissemination.value,
+            tags=tags,
         )
     except ConfigError as exc:
         _fail(str(exc), 2)
+
+
+def _tags(given: list[str]) -> tuple[tuple[str, str], ...]:
+    """``--tag KEY=VALUE`` options as pairs (a one-line error, exit 2, for one without ``=``;
+    the Config checks the rest)."""
+    pairs = []
+    for tag in given:
+        key, equals, value = tag.partition("=")
+        if not equals:
+            _fail(f"--tag {tag!r}: expected KEY=VALUE", 2)
+        pairs.append((key, value))
+    return tuple(pairs)
 
 
 @app.command()
@@ -275,6 +289,15 @@ def peer(
             "which --gossip-count 0 turns off).",
         ),
     ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            metavar="KEY=VALUE",
+            help="What this peer says of itself (repeatable; 4 KiB in all): the seeds show it "
+            "(zgossip members).",
+        ),
+    ] = None,
 ) -> None:
     """Run a peer: register with the seeds, link up, gossip, watch the neighbours."""
     from zgossip.peer import Peer
@@ -290,7 +313,7 @@ def peer(
         liveness_interval=liveness_interval, liveness_misses=liveness_misses,
         log_file=log_file, json_log=json_log, verbose=verbose,
         curve_secret=curve_secret, curve_allow=curve_allow, metrics_port=metrics_port,
-        compact=compact, dissemination=dissemination,
+        compact=compact, dissemination=dissemination, tags=_tags(tag or []),
     )  # fmt: skip
     node = _open(Peer, cfg)
     if stdin:
@@ -407,19 +430,26 @@ def members(
     if as_json:
         document = {
             "members": [
-                {"peer": r.peer, "state": r.state, "since": r.since, "seeds": list(r.seeds)}
+                {
+                    "peer": r.peer,
+                    "state": r.state,
+                    "since": r.since,
+                    "tags": dict(r.tags),
+                    "seeds": list(r.seeds),
+                }
                 for r in rows
             ],
             "silent_seeds": silent,
         }
         typer.echo(json.dumps(document, indent=2))
         return
-    table = [("PEER", "STATE", "SINCE", "SEEDS")]
+    table = [("PEER", "STATE", "SINCE", "SEEDS", "TAGS")]
     for row in sorted(rows, key=lambda r: _sort_key(r.peer)):
         since = datetime.fromtimestamp(row.since).strftime("%Y-%m-%d %H:%M:%S")
-        table.append((row.peer, row.state, since, f"{len(row.seeds)} of {len(seeds)}"))
+        tags = " ".join(f"{key}={value}" for key, value in row.tags)
+        table.append((row.peer, row.state, since, f"{len(row.seeds)} of {len(seeds)}", tags))
     if len(table) == 1:
-        table.append(("(no peers)", "", "", ""))
+        table.append(("(no peers)", "", "", "", ""))
     _table(table)
     for seed in silent:
         typer.echo(f"zgossip: warning: seed {seed} did not answer within {timeout} s", err=True)

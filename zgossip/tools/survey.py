@@ -231,6 +231,7 @@ class Standing:
     state: str  # one of wire.STATES
     since: float  # Unix time it came to be so, as the seed that says it saw it
     seeds: tuple[str, ...]  # the seeds that know of it
+    tags: tuple[tuple[str, str], ...] = ()  # what it says of itself, as that seed holds it
 
 
 def query_members(
@@ -249,7 +250,7 @@ def query_members(
             if held is None or member.since > held.since:
                 newest[member.peer] = member
     rows = [
-        Standing(peer, m.state, m.since, tuple(sorted(known[peer])))
+        Standing(peer, m.state, m.since, tuple(sorted(known[peer])), m.tags)
         for peer, m in sorted(newest.items())
     ]
     return rows, [seed for seed, members in pages.items() if members is None]
