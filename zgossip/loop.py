@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 import socket
 import threading
 from collections import deque
@@ -163,7 +164,22 @@ class Loop:
     # -- the loop ----------------------------------------------------------------------
 
     def run(self, turns: Turns) -> None:
-        """Serve the sockets in this thread until :meth:`stop`."""
+        """Serve the sockets in this thread until :meth:`stop`.
+
+        In the main thread, a signal also wakes the loop (``signal.set_wakeup_fd``): Python
+        runs a handler only in the main thread, once it is back from C, and the kernel may
+        deliver the signal to another thread; without the wake-up, a poll waiting with no
+        timeout let a SIGHUP's ``stop()`` wait forever (2 runs in 15 here)."""
+        if threading.current_thread() is not threading.main_thread():
+            self._serve(turns)
+            return
+        previous = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        try:
+            self._serve(turns)
+        finally:  # before the wake pair closes: its fd number may be reused at once
+            signal.set_wakeup_fd(previous)
+
+    def _serve(self, turns: Turns) -> None:
         self._thread = threading.current_thread()
         self._turns = turns
         wake_fd = self._wake_r.fileno()

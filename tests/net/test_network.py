@@ -426,8 +426,9 @@ def test_messages_dropped_on_a_link_are_repaired_from_a_neighbour(net: Net) -> N
     )
     bodies = [e["body"] for e in net.events.of("gossip.received", lossy.id)]
     assert sorted(bodies) == [f"message {n}" for n in range(1, 7)]  # each once
-    gaps = net.events.of("gossip.gap", lossy.id)
-    assert {seq - first() + 1 for e in gaps for seq in e["seqs"]} == lost
+    gaps = net.events.of("gossip.gap", lossy.id)  # asked of a neighbour, unless a round of
+    asked = {seq - first() + 1 for e in gaps for seq in e["seqs"]}  # anti-entropy came first
+    assert asked <= lost
     assert all(e["origin"] == origin.id for e in gaps)
     net.events.wait_for(
         lambda: len(net.events.of("gossip.received", third.id)) == 6, what="all six at the third"

@@ -142,3 +142,21 @@ def test_members_shows_one_row_a_peer_and_warns_of_a_silent_seed(cluster: Cluste
     assert {m["peer"]: m["state"] for m in document["members"]} == states
     tags = {m["peer"]: m["tags"] for m in document["members"]}
     assert tags == {staying: {"role": "db", "dc": ""}, leaving: {}}  # a leaver's are gone
+
+
+def test_tag_sets_and_drops_a_running_peers_tags_and_the_seeds_show_them(
+    cluster: Cluster,
+) -> None:
+    (peer,) = cluster.boot(1, "--gossip-count", "0", "--tag", "role=db", "--tag", "dc=eu")
+    tagged = run_zgossip("tag", "--via", peer, "role=cache", "zone=a", "--drop", "dc",
+                         cwd=cluster.directory)  # fmt: skip
+    assert tagged.returncode == 0, tagged.stderr
+    assert tagged.stdout == f"{peer} tags: role=cache zone=a\n"
+    document = json.loads(run_zgossip("members", "--json", cwd=cluster.directory).stdout)
+    (member,) = document["members"]
+    assert member["tags"] == {"role": "cache", "zone": "a"}
+    too_big = run_zgossip("tag", "--via", peer, f"big={'x' * 5000}", cwd=cluster.directory)
+    assert too_big.returncode == 2
+    assert "tag: tags take 5003 bytes" in one_line_error(too_big)
+    to_seed = run_zgossip("tag", "--via", cluster.seeds[0], "a=b", cwd=cluster.directory)
+    assert to_seed.returncode == 1 and "a seed has no tags" in one_line_error(to_seed)

@@ -215,13 +215,17 @@ def test_a_node_on_a_terminal_leaves_on_hangup(tmp_path: Path) -> None:
         [ZGOSSIP, "seed", "--port", str(port)],
         cwd=tmp_path, stdin=terminal, stdout=terminal, stderr=terminal,
     ) as proc:  # fmt: skip
-        os.close(terminal)
-        said = b""
-        while b"started" not in said:  # up, its signal handlers set
-            said += os.read(controller, 4096)
-        proc.send_signal(signal.SIGHUP)
-        assert proc.wait(30) == 0
-        with contextlib.suppress(OSError):  # the terminal may be gone with it
-            said += os.read(controller, 4096)
+        try:
+            os.close(terminal)
+            said = b""
+            while b"started" not in said:  # up, its signal handlers set
+                said += os.read(controller, 4096)
+            proc.send_signal(signal.SIGHUP)
+            assert proc.wait(30) == 0
+            with contextlib.suppress(OSError):  # the terminal may be gone with it
+                said += os.read(controller, 4096)
+        finally:
+            if proc.poll() is None:  # a node that did not leave is not waited for forever
+                proc.kill()
     os.close(controller)
     assert b"stopped" in said

@@ -321,3 +321,9 @@ def test_a_peer_gossips_what_its_own_host_asks_and_refuses_another_host(
     sent = nodes.tap.wait_event("gossip.sent", timeout=WAIT, node=peer)
     assert sent["body"] == "hello" and here.stdout.split()[-1] == sent["id"]
     assert [e["body"] for e in nodes.tap.of("gossip.sent")] == ["hello"]  # "forged" never went
+    command = seed_host.command(ZGOSSIP, "tag", "--via", peer, "owner=mallory", "--timeout", "10")
+    retag = subprocess.run(command, capture_output=True, text=True, timeout=WAIT)
+    assert retag.returncode == 1 and "refused" in retag.stderr, retag
+    assert nodes.tap.wait_event("tag.refused", timeout=WAIT, node=peer)["address"] == (
+        seed_host.address
+    )

@@ -63,6 +63,8 @@ SAMPLES: list[wire.Message] = [
     wire.Shuffled(OTHER, (wire.PeerInfo(OTHER, "tcp://10.0.0.2:40001", 7, 1_700_000_001.5),)),
     wire.Digest(PEER, 1_700_000_000.5, (wire.Holding(OTHER, 3, 90, (5, 7, 80, 80)),), False),
     wire.Delta(OTHER, (b"\x81\xa1v\x04",), True),
+    wire.Tag((("role", "db"),), ("dc",)),
+    wire.Tagged(PEER, (("role", "db"),)),
 ]
 
 

@@ -206,8 +206,7 @@ class PeerState(Core[PeerKey]):
         checked = wire.check_tags(list(tags))
         out = self._begin(now)
         self.tags = checked
-        for seed in self.registration.registered():
-            self._send_register(seed)
+        self._register_again()
         return out
 
     def stop(self, now: float) -> list[Effect]:
@@ -258,6 +257,8 @@ class PeerState(Core[PeerKey]):
                 self.tree.pruned(peer)
             case wire.Say(body=body):
                 self._say(to, body, client)
+            case wire.Tag(set=given, drop=drop):
+                self._tag(to, given, drop, client)
             case wire.Digest() if message.peer in self.neighbours:
                 self._lacking(to, message)  # (one from a link we dropped: ignored)
             case wire.Shuffle(peer=peer, peers=peers) if peer in self.neighbours:
@@ -448,6 +449,12 @@ class PeerState(Core[PeerKey]):
                 self._out.append(Send(neighbour, wire.Repair(self.id, origin, tuple(seqs))))
                 self._emit(records.GossipGap(origin, seqs, neighbour))
 
+    def _register_again(self) -> None:
+        """Refresh our registration with every seed that holds it now (our links or tags
+        changed), not at the next interval."""
+        for seed in self.registration.registered():
+            self._send_register(seed)
+
     def _send_register(self, seed: str) -> None:
         up = tuple(n.id for n in self.neighbours.values() if n.up)
         self._out.append(Send(seed, wire.Register(self.id, self.pub, up, self.tags)))
@@ -600,16 +607,48 @@ class PeerState(Core[PeerKey]):
         return count < 0 or self._sent < count
 
     def _say(self, to: bytes, body: str | bytes, client: Client | None) -> None:
-        """``zgossip send --via``: gossip it as our own, for a client we trust: with CurveZMQ
-        any (only allowed keys get through the handshake), without it one on this host."""
-        if self.config.curve_secret is None and (client is None or not client.local):
-            reason = "only a client on the peer's own host may ask (CurveZMQ is off)"
-            address = client.address if client is not None else None
-            self._emit(records.SayRefused(address or "?", reason))
-            self._out.append(Reply(to, wire.Refused(self.id, reason)))
+        """``zgossip send --via``: gossip it as our own, for a client we trust."""
+        if self._stranger(to, client, records.SayRefused):
             return
         msg_id = self._publish(body)
         self._out.append(Reply(to, wire.Said(self.id, msg_id.hex())))
+
+    def _tag(
+        self,
+        to: bytes,
+        given: tuple[tuple[str, str], ...],
+        drop: tuple[str, ...],
+        client: Client | None,
+    ) -> None:
+        """``zgossip tag --via``: set and drop tags of ours, for a client we trust; it is
+        told all of them as they are then (or why not, past the limit)."""
+        if self._stranger(to, client, records.TagRefused):
+            return
+        tags = {key: value for key, value in self.tags if key not in drop} | dict(given)
+        try:
+            self.tags = wire.check_tags(list(tags.items()))
+        except wire.WireError as exc:
+            self._out.append(Reply(to, wire.Refused(self.id, str(exc))))
+            return
+        self._register_again()
+        self._out.append(Reply(to, wire.Tagged(self.id, self.tags)))
+
+    def _stranger(
+        self,
+        to: bytes,
+        client: Client | None,
+        refused: type[records.SayRefused | records.TagRefused],
+    ) -> bool:
+        """Whether a client's request is refused (and it told so, and said): with CurveZMQ
+        any client may ask (only allowed keys get through the handshake), without it only
+        one on this peer's own host."""
+        if self.config.curve_secret is not None or (client is not None and client.local):
+            return False
+        reason = "only a client on the peer's own host may ask (CurveZMQ is off)"
+        address = client.address if client is not None else None
+        self._emit(refused(address or "?", reason))
+        self._out.append(Reply(to, wire.Refused(self.id, reason)))
+        return True
 
     def _publish(self, body: str | bytes) -> bytes:
         """Gossip ``body`` as our next message; its id."""
@@ -668,8 +707,7 @@ class PeerState(Core[PeerKey]):
         """A neighbour is gone: link to another now, and ask the seeds for fresh lists, whose
         answers top up again (the lists we hold may be an interval old)."""
         self._top_up()
-        for seed in self.registration.registered():
-            self._send_register(seed)
+        self._register_again()
 
     # -- links -----------------------------------------------------------------------------
 
@@ -701,8 +739,7 @@ class PeerState(Core[PeerKey]):
         first = GOSSIP not in self.deadlines and self._more_to_send()
         if first:  # our own messages start one interval after the first link is up
             self.deadlines.set(GOSSIP, self.clock.monotonic() + self.config.gossip_interval)
-        for seed in self.registration.registered():  # tell the seeds our new degree
-            self._send_register(seed)
+        self._register_again()  # the seeds hear of our new degree
 
     def _drop(self, peer: str) -> None:
         neighbour = self.neighbours.pop(peer, None)

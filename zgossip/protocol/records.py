@@ -164,6 +164,15 @@ class SayRefused(Event):
         return f"refused to gossip for {self.address}: {self.reason}"
 
 
+@event("tag.refused", MAGENTA)
+class TagRefused(Event):
+    address: str  # the client's IP
+    reason: str
+
+    def text(self) -> str:
+        return f"refused to change tags for {self.address}: {self.reason}"
+
+
 @event("consumer.behind", YELLOW)
 class ConsumerBehind(Event):
     stream: str  # "messages" or "events"

@@ -110,6 +110,8 @@ class SeedState(Core[SeedKey]):
                 self._count(peer, seed, dead)
             case wire.Say():  # zgossip send --via a seed
                 out.append(Reply(to, wire.Refused(self.id, "a seed does not gossip")))
+            case wire.Tag():  # zgossip tag --via a seed
+                out.append(Reply(to, wire.Refused(self.id, "a seed has no tags")))
             case wire.Suspect() | wire.Vote():
                 self._bad(f"{message.KIND} from {message.seed}, not a seed of the config")
             case _:

@@ -85,6 +85,8 @@ class Kind(StrEnum):
     SHUFFLED = "shuffled"  # neighbour -> peer: peers it knows (reply to shuffle)
     DIGEST = "digest"  # peer -> neighbour: what I hold of each origin; send what I lack
     DELTA = "delta"  # neighbour -> peer: gossip the digest lacked (reply to digest)
+    TAG = "tag"  # client -> peer: set these tags of yours, drop those (zgossip tag --via)
+    TAGGED = "tagged"  # peer -> client: its tags now (reply to tag)
 
 
 Check = Callable[[Any], Any]
@@ -244,6 +246,14 @@ def check_tags(pairs: Any) -> tuple[tuple[str, str], ...]:
     if size > MAX_TAGS:
         raise WireError(f"tags take {size} bytes, over the {MAX_TAGS}-byte limit")
     return tuple(sorted((key, value) for key, value in pairs))
+
+
+def _keys(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_TAGS:
+        raise WireError("expected a list of tag keys")
+    if not all(type(key) is str and 0 < len(key) <= MAX_TAG_KEY for key in value):
+        raise WireError(f"expected tag keys of 1 to {MAX_TAG_KEY} characters")
+    return tuple(value)
 
 
 def _names(value: Any) -> Any:
@@ -581,16 +591,31 @@ class Delta:
     more: Annotated[bool, _flag]  # not all fitted: ask again
 
 
+@dataclass(frozen=True, slots=True)
+class Tag:
+    KIND: ClassVar[Kind] = Kind.TAG
+    set: Tags  # these keys to these values (the others kept)
+    drop: Annotated[tuple[str, ...], _keys]  # these keys gone
+
+
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    KIND: ClassVar[Kind] = Kind.TAGGED
+    peer: PeerId
+    tags: Tags  # all of them, now
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
     | IHave | Graft | Prune | Batch | Members | Roster | Watch | Watched | Say | Said | Refused
-    | Shuffle | Shuffled | Digest | Delta
+    | Shuffle | Shuffled | Digest | Delta | Tag | Tagged
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
     Batch, Members, Roster, Watch, Watched, Say, Said, Refused, Shuffle, Shuffled, Digest, Delta,
+    Tag, Tagged,
 )  # fmt: skip
 
 

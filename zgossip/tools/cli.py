@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, overload
 import typer
 
 from zgossip import __version__
+from zgossip.protocol import wire
 from zgossip.protocol.config import Address, Config, ConfigError
 from zgossip.protocol.wire import MAX_BODY, PeerInfo
 from zgossip.seedlist import parse_seeds
@@ -204,16 +205,18 @@ def _build(
         _fail(str(exc), 2)
 
 
-def _tags(given: list[str]) -> tuple[tuple[str, str], ...]:
-    """``--tag KEY=VALUE`` options as pairs (a one-line error, exit 2, for one without ``=``;
-    the Config checks the rest)."""
+def _tags(given: list[str], what: str = "--tag") -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` words as pairs, checked: a one-line error naming ``what``, exit 2."""
     pairs = []
     for tag in given:
         key, equals, value = tag.partition("=")
         if not equals:
-            _fail(f"--tag {tag!r}: expected KEY=VALUE", 2)
+            _fail(f"{what} {tag!r}: expected KEY=VALUE", 2)
         pairs.append((key, value))
-    return tuple(pairs)
+    try:
+        return wire.check_tags(pairs)
+    except wire.WireError as exc:
+        _fail(f"{what}: {exc}", 2)
 
 
 @app.command()
@@ -559,6 +562,37 @@ def send(
         except NoAnswer as exc:
             _fail(str(exc), 1)
         typer.echo(f"{address} took it: gossip {message_id}")
+
+
+@app.command()
+def tag(
+    via: Annotated[str, typer.Option(metavar="IP:PORT", help="The running peer to tag.")],
+    tags: Annotated[
+        list[str] | None, typer.Argument(metavar="KEY=VALUE...", help="Tags to set.")
+    ] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option("--drop", metavar="KEY", help="A tag to remove (repeatable)."),
+    ] = None,
+    timeout: Timeout = 3.0,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
+) -> None:
+    """Set (and drop) a running peer's tags, keeping the others; print all of them as they
+    are then. Without CurveZMQ a peer takes it only from its own host; with it, from any
+    allowed key."""
+    from zgossip.tools.survey import NoAnswer
+    from zgossip.tools.survey import tag as ask
+
+    address = _target(via)
+    curve = _curve(curve_secret, curve_allow)
+    given, dropped = _tags(tags or [], "tag"), tuple(drop or [])
+    try:
+        now = ask(address, given, dropped, timeout, curve)
+    except NoAnswer as exc:
+        _fail(str(exc), 1)
+    shown = " ".join(f"{key}={value}" for key, value in now) or "(none)"
+    typer.echo(f"{address} tags: {shown}")
 
 
 def _no_seed_answered(config: Path, timeout: float, curve: Curve | None) -> NoReturn:

@@ -92,6 +92,24 @@ def say(address: str, body: str | bytes, timeout: float, curve: Curve | None = N
     return answer.id
 
 
+def tag(
+    address: str,
+    given: tuple[tuple[str, str], ...],
+    drop: tuple[str, ...],
+    timeout: float,
+    curve: Curve | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """Ask the peer at ``address`` to set ``given`` tags and drop the keys ``drop``; all
+    its tags once it did. Raises NoAnswer when it refused, or did not answer in time."""
+    answers = _ask({address: wire.Tag(given, drop)}, (wire.Tagged, wire.Refused), timeout, curve)
+    answer = answers[address]
+    if isinstance(answer, wire.Refused):
+        raise NoAnswer(f"{address} refused: {answer.reason}")
+    if not isinstance(answer, wire.Tagged):
+        raise NoAnswer(f"{address} did not answer within {timeout} s")
+    return answer.tags
+
+
 #: A monitor says it still watches this often (seconds), and says what it read once it
 #: read this many events since it last did: well within the node's ``watch_window``.
 _WATCH_EVERY = 1.0
