@@ -83,13 +83,7 @@ class NoAnswer(Exception):
 def say(address: str, body: str | bytes, timeout: float, curve: Curve | None = None) -> str:
     """Ask the peer at ``address`` to gossip ``body`` as its own; the message's id once it
     did. Raises NoAnswer when it refused, or did not answer within ``timeout``."""
-    answers = _ask({address: wire.Say(body)}, (wire.Said, wire.Refused), timeout, curve)
-    answer = answers[address]
-    if isinstance(answer, wire.Refused):
-        raise NoAnswer(f"{address} refused: {answer.reason}")
-    if not isinstance(answer, wire.Said):
-        raise NoAnswer(f"{address} did not answer within {timeout} s")
-    return answer.id
+    return _granted(address, wire.Say(body), wire.Said, timeout, curve).id
 
 
 def tag(
@@ -101,13 +95,20 @@ def tag(
 ) -> tuple[tuple[str, str], ...]:
     """Ask the peer at ``address`` to set ``given`` tags and drop the keys ``drop``; all
     its tags once it did. Raises NoAnswer when it refused, or did not answer in time."""
-    answers = _ask({address: wire.Tag(given, drop)}, (wire.Tagged, wire.Refused), timeout, curve)
-    answer = answers[address]
+    return _granted(address, wire.Tag(given, drop), wire.Tagged, timeout, curve).tags
+
+
+def _granted(
+    address: str, request: wire.Message, granted: type[M], timeout: float, curve: Curve | None
+) -> M:
+    """A trusted client's request to one node: its ``granted`` answer; NoAnswer, in a line,
+    when it refused or did not answer within ``timeout``."""
+    answer = _ask({address: request}, (granted, wire.Refused), timeout, curve)[address]
     if isinstance(answer, wire.Refused):
         raise NoAnswer(f"{address} refused: {answer.reason}")
-    if not isinstance(answer, wire.Tagged):
+    if not isinstance(answer, granted):
         raise NoAnswer(f"{address} did not answer within {timeout} s")
-    return answer.tags
+    return answer
 
 
 #: A monitor says it still watches this often (seconds), and says what it read once it
