@@ -198,11 +198,14 @@ class Simulation:
         events: IO[str] | None = None,
         *,
         listener: Callable[[str, records.Event], None] | None = None,
+        deaf_to: Callable[[str, wire.Message | bytes], bool] | None = None,
     ) -> None:
         """``events``: where to write the JSON event log; ``listener(node, event)`` is
-        called with every event, as it happens."""
+        called with every event, as it happens; ``deaf_to(node, carried)``, a test's tap,
+        with what is sent to a node (a gossip frame, or a message): True drops it."""
         self.scenario = scenario
         self._listener = listener
+        self._deaf_to = deaf_to
         self.rng = random.Random(scenario.seed)
         self.now = 0.0
         self._queue: list[tuple[float, int, Callable[..., object], tuple[Any, ...]]] = []
@@ -494,6 +497,8 @@ class Simulation:
         for peer, frame, envelopes in node.outbox.frames():
             target = self._by_id.get(peer)
             if target is not None and target.index in node.subscribers:
+                if self._deaf_to is not None and self._deaf_to(target.id, frame):
+                    continue
                 ids = [message_id(envelope) for envelope in envelopes]
                 self._deliver(node, target, self._gossip_in, frame, ids)
 
@@ -517,6 +522,8 @@ class Simulation:
         target = self._by_id.get(effect.to)
         if target is None:
             return  # no such node: the DEALER connects to nothing
+        if self._deaf_to is not None and self._deaf_to(target.id, effect.message):
+            return
         handle = bytes((_DEALER,)) + node.index.to_bytes(4, "big")
         self._deliver(node, target, self._request_in, handle, effect.message)
 
@@ -526,6 +533,8 @@ class Simulation:
 
     def _reply(self, node: _Node, effect: Reply) -> None:
         asker = self.nodes[int.from_bytes(effect.to[1:], "big")]
+        if self._deaf_to is not None and self._deaf_to(asker.id, effect.message):
+            return
         if effect.to[0] == _PROBE:
             self._deliver(node, asker, self._probe_answer, node.id, effect.message)
         else:

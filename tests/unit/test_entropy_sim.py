@@ -3,6 +3,7 @@ repair all missed still arrives, and what can no longer be had is said."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from zgossip.protocol import records, wire
@@ -11,26 +12,27 @@ from zgossip.simulate import Scenario, Simulation
 INTERVAL = 1.0  # liveness interval: an anti-entropy round
 
 
-class Tapped(Simulation):
-    """A simulation whose network drops everything that carries gossip to the ``deaf``
-    peers: PUB frames, announcements, handed-over histories, deltas (but the ones in
-    ``allowed``)."""
+@dataclass
+class Deafness:
+    """What the network drops on its way to the ``deaf`` peers: everything that carries
+    gossip (PUB frames, announcements, handed-over histories, deltas) but the kinds in
+    ``allowed``."""
 
-    deaf: set[str]
+    deaf: set[str] = field(default_factory=set)
     allowed: tuple[type[wire.Message], ...] = ()
 
-    def _deliver(self, source: Any, target: Any, action: Any, *args: Any) -> None:
-        if target.id in self.deaf:
-            carried = args[-1] if args else None
-            if action == self._gossip_in:
-                return
-            gossipy = (wire.IHave, wire.History, wire.Delta)
-            if isinstance(carried, gossipy) and not isinstance(carried, self.allowed):
-                return
-        super()._deliver(source, target, action, *args)
+    def __call__(self, node: str, carried: wire.Message | bytes) -> bool:
+        if node not in self.deaf:
+            return False
+        if isinstance(carried, bytes):
+            return True
+        gossipy = (wire.IHave, wire.History, wire.Delta)
+        return isinstance(carried, gossipy) and not isinstance(carried, self.allowed)
 
 
-def _network(nodes: int = 12, **options: Any) -> tuple[Tapped, dict[str, list[records.Event]]]:
+def _network(
+    nodes: int = 12, **options: Any
+) -> tuple[Simulation, Deafness, dict[str, list[records.Event]]]:
     events: dict[str, list[records.Event]] = {}
 
     def heard(node: str, event: records.Event) -> None:
@@ -39,13 +41,13 @@ def _network(nodes: int = 12, **options: Any) -> tuple[Tapped, dict[str, list[re
     scenario = Scenario(
         nodes=nodes, messages=0, seed=3, liveness_interval=INTERVAL, options=options
     )
-    sim = Tapped(scenario, listener=heard)
-    sim.deaf = set()
+    tap = Deafness()
+    sim = Simulation(scenario, listener=heard, deaf_to=tap)
     sim.boot()
     for n in range(nodes):
         sim.at(n * scenario.join_interval, sim.join)
     sim.advance(nodes * scenario.join_interval + scenario.settle)
-    return sim, events
+    return sim, tap, events
 
 
 def _got(events: dict[str, list[records.Event]], node: str, origin: str) -> list[int]:
@@ -61,9 +63,9 @@ def _got(events: dict[str, list[records.Event]], node: str, origin: str) -> list
 
 
 def test_an_origins_last_messages_missed_by_a_peer_arrive_within_two_rounds() -> None:
-    sim, events = _network()
+    sim, tap, events = _network()
     origin, deaf = sim.peers()[0].id, sim.peers()[-1].id
-    sim.deaf = {deaf}
+    tap.deaf = {deaf}
     start = sim.now
     for k in range(3):  # then it goes quiet: no later message shows the gap
         sim.broadcast(origin, f"last {k}")
@@ -72,26 +74,26 @@ def test_an_origins_last_messages_missed_by_a_peer_arrive_within_two_rounds() ->
     assert _got(events, deaf, origin) == []  # gossip, announcements and grafts all missed
     others = [p.id for p in sim.peers() if p.id not in (origin, deaf)]
     assert all(_got(events, peer, origin) == [1, 2, 3] for peer in others)
-    sim.allowed = (wire.Delta,)  # from now on only anti-entropy reaches it
+    tap.allowed = (wire.Delta,)  # from now on only anti-entropy reaches it
     sim.advance(sim.now + 2 * INTERVAL)
     assert sorted(_got(events, deaf, origin)) == [1, 2, 3]
     assert not any(isinstance(e, records.GossipLost) for e in events[deaf])
 
 
 def test_a_hole_no_store_still_holds_is_said_lost_with_its_seqs() -> None:
-    sim, events = _network(store_age=3.0)
+    sim, tap, events = _network(store_age=3.0)
     origin, deaf = sim.peers()[0].id, sim.peers()[-1].id
     sim.broadcast(origin, "heard")
     sim.advance(sim.now + 0.5)
-    sim.deaf = {deaf}
+    tap.deaf = {deaf}
     for k in range(3):
         sim.broadcast(origin, f"missed {k}")
         sim.advance(sim.now + 0.05)
     sim.advance(sim.now + 0.5)
-    sim.deaf = set()
-    sim.allowed = ()
+    tap.deaf = set()
+    tap.allowed = ()
     sim.broadcast(origin, "shows the gap")
-    sim.deaf = {deaf}  # gap repair and anti-entropy both refused, until the stores let go
+    tap.deaf = {deaf}  # gap repair and anti-entropy both refused, until the stores let go
     sim.advance(sim.now + 3.0 + 2 * INTERVAL)
     assert _got(events, deaf, origin) == [1, 5]
     lost = [e for e in events[deaf] if isinstance(e, records.GossipLost)]
@@ -102,7 +104,7 @@ def test_a_hole_no_store_still_holds_is_said_lost_with_its_seqs() -> None:
 
 
 def test_messages_throttled_past_the_origin_rate_are_repaired_not_lost() -> None:
-    sim, events = _network(origin_rate=5.0)
+    sim, _, events = _network(origin_rate=5.0)
     origin = sim.peers()[0].id
     for k in range(20):  # four times the rate others take from it: most are throttled
         sim.broadcast(origin, f"fast {k}")
@@ -120,15 +122,15 @@ def test_messages_throttled_past_the_origin_rate_are_repaired_not_lost() -> None
 
 
 def test_an_announced_message_never_had_is_said_lost_by_id() -> None:
-    sim, events = _network(store_age=3.0)
+    sim, tap, events = _network(store_age=3.0)
     peers = sim.peers()
     origin = peers[0].id
     for k, other in enumerate(peers[1:]):  # the tree forms: some links turn lazy
         sim.broadcast(other.id, f"warm-up {k}")
         sim.advance(sim.now + 0.1)
     deaf = next(p.id for p in peers[1:] if p.tree.lazy)  # one announces to it
-    sim.deaf = {deaf}
-    sim.allowed = (wire.IHave,)  # it hears of the message, but gets it by no way
+    tap.deaf = {deaf}
+    tap.allowed = (wire.IHave,)  # it hears of the message, but gets it by no way
     sim.broadcast(origin, "announced only")
     sim.advance(sim.now + 3.0 + 2 * INTERVAL)
     sent = next(
