@@ -363,6 +363,21 @@ class Simulation:
         assert node.peer is not None
         self._input(node, node.peer.broadcast, body)
 
+    def tag(self, peer: str, tags: Iterable[tuple[str, str]]) -> None:
+        """``peer`` says ``tags`` of itself from now on."""
+        node = self._by_id[peer]
+        assert node.peer is not None
+        self._input(node, node.peer.set_tags, tags)
+
+    def leave(self, peers: Iterable[str]) -> None:
+        """Stop these peers now, as Ctrl-C does: each says goodbye, then is gone (its
+        connections close as a killed one's do)."""
+        for peer in peers:
+            node = self._by_id[peer]
+            if node.alive and node.peer is not None:
+                self._input(node, node.peer.stop)
+        self.kill(peers)
+
     def peers(self, *, live: bool = True) -> list[PeerState]:
         """The peers' cores (the live ones only, unless told otherwise)."""
         return [

@@ -65,6 +65,17 @@ SAMPLES: list[wire.Message] = [
     wire.Delta(OTHER, (b"\x81\xa1v\x04",), True),
     wire.Tag((("role", "db"),), ("dc",)),
     wire.Tagged(PEER, (("role", "db"),)),
+    wire.Register(PEER, PUB, (), (), 1_767_225_600_000_000_000),
+    wire.Facts(
+        PEER,
+        (
+            wire.Fact(OTHER, 1_767_225_600_000_000_000, 3, "alive", 1.5, (("role", "db"),)),
+            wire.Fact(PEER, 7, 0, "dead", 2.0),
+        ),
+        False,
+        False,
+    ),
+    wire.Sums(PEER, bytes(range(256)) * 8, True),
 ]
 
 
@@ -117,7 +128,7 @@ def test_every_kind_round_trips(message: wire.Message) -> None:
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.KIND.value)
 def test_envelope_carries_version_and_type(message: wire.Message) -> None:
     envelope = _envelope(message)
-    assert envelope["v"] == wire.VERSION == 4
+    assert envelope["v"] == wire.VERSION == 5
     assert envelope["type"] == message.KIND.value
 
 
@@ -229,7 +240,7 @@ def test_missing_version_is_rejected() -> None:
     assert "version" in str(error)
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 5, 0, -1, 1 << 40])  # 1-3: older nodes
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 6, 0, -1, 1 << 40])  # 1-4: older nodes
 def test_unsupported_version_is_rejected(version: int) -> None:
     error = _rejected(_spoiled(wire.Leave(PEER), v=version))
     assert str(version) in str(error)
@@ -758,3 +769,29 @@ def test_bad_tags_are_refused(tags: Any) -> None:
 def test_tags_come_sorted_and_up_to_4_kib_are_taken() -> None:
     assert wire.check_tags([("b", "2"), ("a", "1")]) == (("a", "1"), ("b", "2"))
     assert len(wire.check_tags([("k", "v" * 4095)])[0][1]) == 4095
+
+
+FACT = [OTHER, 5, 1, "alive", 1.5, [["role", "db"]]]
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        [FACT[:5]],
+        [[OTHER, 5, 1, "gone", 1.5, []]],
+        [[OTHER, -1, 1, "alive", 1.5, []]],
+        [[OTHER, 5, 1.5, "alive", 1.5, []]],
+        [[OTHER, 5, 1, "alive", float("nan"), []]],
+        [["nobody", 5, 1, "alive", 1.5, []]],
+        [[OTHER, 5, 1, "alive", 1.5, [["k", "v" * 4096]]]],
+        {"facts": 1},
+    ],
+    ids=repr,
+)
+def test_bad_member_facts_are_refused(facts: Any) -> None:
+    assert "facts" in str(_rejected(_spoiled(wire.Facts(PEER, (), False, False), facts=facts)))
+
+
+@pytest.mark.parametrize("sums", [b"", b"\x00" * 2047, b"\x00" * 2049, "0" * 2048])
+def test_sums_are_exactly_a_bucket_of_8_bytes_each(sums: Any) -> None:
+    assert "sums" in str(_rejected(_spoiled(wire.Sums(PEER, bytes(2048), False), sums=sums)))

@@ -195,6 +195,19 @@ class Config:
     #: 100 bytes each.
     max_departed: int = 4096
     departed_for: float = 600.0
+    #: Peers a peer's member list holds at most, itself and the dead and departed included
+    #: (about 300 bytes each: benchmarks/RESULTS.md, "Members at every peer"): 100,000, ten
+    #: times the largest network simulated, is 30 MB. Past it the oldest end is forgotten
+    #: to make room, and a new peer is turned away only when all are alive.
+    max_members: int = 100_000
+    #: Seconds a member list keeps a dead or departed peer after its end (memberlist's
+    #: GossipToTheDeadTime is 30 s, Serf's tombstones 24 h): long enough that every fact
+    #: of its run still travelling, or held by a list cut off for a while, is older than
+    #: its end; an hour of 100 deaths a minute is 6,000 entries.
+    member_keep: float = 3600.0
+    #: Peers a seed tells at once of a death it decided or a leave, besides the reporter:
+    #: each passes it to its links, and the sums repair what that misses.
+    fact_fanout: int = 3
     #: Monitors (``zgossip monitor``) attached to a node at once: each costs the node the
     #: encoding and sending of every event it wants; a handful is what people run.
     max_watchers: int = 16

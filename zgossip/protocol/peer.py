@@ -42,6 +42,7 @@ from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish, Reply
 from zgossip.protocol.entropy import Holdings, Lost
 from zgossip.protocol.gossip import GapDue, Gaps, MessageList, OriginRates, message_id
 from zgossip.protocol.liveness import Liveness, ProbeTimeout, Suspicions, SuspicionTimeout
+from zgossip.protocol.members import Change, Members
 from zgossip.protocol.overlay import pick_neighbours
 from zgossip.protocol.registration import Registration, RegistrationDue
 from zgossip.protocol.repeats import Repeats
@@ -113,7 +114,6 @@ class PeerState(Core[PeerKey]):
             max_holes=config.max_holes, max_origins=config.max_origins, forget=config.ml_max_age
         )
         self._since = self.clock.time()  # when we started: we want no message taken before
-        self.tags = config.tags  # what we say of ourselves: the seeds show it
         #: ids announced to us that the tree gave up asking for -> when: anti-entropy may
         #: yet bring them; past ``store_age`` they are lost (bounded as the tree's awaited)
         self._awaited: dict[bytes, float] = {}
@@ -165,6 +165,16 @@ class PeerState(Core[PeerKey]):
         # our messages' numbers: this run's start in nanoseconds, then one by one, so that
         # a restart's never repeat an earlier run's (see entropy.LEAP)
         self._seq = int(self.clock.time() * 1e9)
+        #: every peer of the network as far as we know, ourselves included: our run is
+        #: our first sequence number's
+        self.members = Members(
+            self.id,
+            run=self._seq,
+            since=self.clock.time(),
+            tags=config.tags,
+            limit=config.max_members,
+            keep=config.member_keep,
+        )
         self._sent = 0  # of which automatic ones (gossip-count): GOSSIP once linked
         self._next_round = now + config.liveness_interval
         self._rounds = 0  # liveness rounds so far: a shuffle every shuffle_rounds
@@ -205,16 +215,23 @@ class PeerState(Core[PeerKey]):
         (``wire.check_tags`` says why)."""
         checked = wire.check_tags(list(tags))
         out = self._begin(now)
-        self.tags = checked
-        self._register_again()
+        self._own_news(self.members.set_tags(checked))
         return out
+
+    @property
+    def tags(self) -> tuple[tuple[str, str], ...]:
+        """What we say of ourselves now (our fact in the member lists)."""
+        return self.members.own.tags
 
     def stop(self, now: float) -> list[Effect]:
         """Say goodbye: leave the seeds, bye to the neighbours."""
         out = self._begin(now)
         for seed in self.registration.registered():
             out.append(Send(seed, wire.Leave(self.id)))
+        left = wire.Facts(self.id, (self.members.leave(self.clock.time()),), False, False)
         for neighbour in self.neighbours.values():
+            if neighbour.up:  # the member lists hear of it from us first
+                out.append(Send(neighbour.id, left))
             out.append(Send(neighbour.id, wire.Bye(self.id)))
         return out
 
@@ -264,6 +281,18 @@ class PeerState(Core[PeerKey]):
             case wire.Shuffle(peer=peer, peers=peers) if peer in self.neighbours:
                 out.append(Reply(to, wire.Shuffled(self.id, self._sample())))
                 self._keep_passive(peers)
+            case wire.Facts(peer=peer, facts=facts) if peer in self.neighbours:
+                self._take_facts(facts, peer, answer=message.answer)
+                if message.more and message.answer:  # cut at its size: the rest, now
+                    out.append(Send(peer, wire.Sums(self.id, self.members.sums(), True)))
+            case wire.Sums() if message.peer in self.neighbours:
+                self._compare(message)
+            case wire.Members(offset=offset):  # zgossip members --via: our list, a page
+                listed = self._roster()
+                shown = tuple(listed[offset : offset + self.config.page_size])
+                out.append(Reply(to, wire.Roster(self.id, offset, len(listed), shown)))
+            case wire.Facts() | wire.Sums():  # from a stranger: no one's word on members
+                self._bad(f"{message.KIND} from {message.peer}, not a neighbour", message.peer)
             case wire.Bye(peer=peer) if peer in self.neighbours:
                 self._forget(peer)
                 self._emit(records.NeighbourLeft(peer))
@@ -457,7 +486,8 @@ class PeerState(Core[PeerKey]):
 
     def _send_register(self, seed: str) -> None:
         up = tuple(n.id for n in self.neighbours.values() if n.up)
-        self._out.append(Send(seed, wire.Register(self.id, self.pub, up, self.tags)))
+        run = self.members.own.run
+        self._out.append(Send(seed, wire.Register(self.id, self.pub, up, self.tags, run)))
 
     def _liveness_round(self) -> None:
         now = self.clock.monotonic()
@@ -481,6 +511,7 @@ class PeerState(Core[PeerKey]):
         partner = self._random_link()
         if partner is not None:  # anti-entropy: one neighbour at random a round
             self._send_digest(partner)
+            self._send_sums(partner)
         self._expire(now)
         counted = (self.received, self.duplicates)
         if counted != self._counted:  # so often, so that a reader can tell the redundancy
@@ -626,11 +657,11 @@ class PeerState(Core[PeerKey]):
             return
         tags = {key: value for key, value in self.tags if key not in drop} | dict(given)
         try:
-            self.tags = wire.check_tags(list(tags.items()))
+            checked = wire.check_tags(list(tags.items()))
         except wire.WireError as exc:
             self._out.append(Reply(to, wire.Refused(self.id, str(exc))))
             return
-        self._register_again()
+        self._own_news(self.members.set_tags(checked))
         self._out.append(Reply(to, wire.Tagged(self.id, self.tags)))
 
     def _stranger(
@@ -669,6 +700,9 @@ class PeerState(Core[PeerKey]):
     def _on_seed(self, seed: str, message: wire.Message) -> None:
         if isinstance(message, wire.Probed):
             self._helper_answered(seed, message)
+            return
+        if isinstance(message, wire.Facts):  # a death it decided, a leave: passed on
+            self._take_facts(message.facts, None, answer=False)
             return
         if not isinstance(message, wire.Peers):
             self._bad(f"unexpected {message.KIND} message from a seed", seed)
@@ -736,6 +770,9 @@ class PeerState(Core[PeerKey]):
         if items:
             self._out.append(Send(neighbour.id, wire.History(self.id, tuple(items))))
         self._send_digest(neighbour.id)  # and what it holds that we lack, and we it
+        # our own fact, passed on by it if new (a join), and our member lists compared
+        self._out.append(Send(neighbour.id, wire.Facts(self.id, (self.members.own,), False, False)))
+        self._send_sums(neighbour.id)
         first = GOSSIP not in self.deadlines and self._more_to_send()
         if first:  # our own messages start one interval after the first link is up
             self.deadlines.set(GOSSIP, self.clock.monotonic() + self.config.gossip_interval)
@@ -912,7 +949,9 @@ class PeerState(Core[PeerKey]):
             self._send_digest(partner)
 
     def _expire(self, now: float) -> None:
-        """What can no longer be had: holes and awaited ids older than ``store_age``."""
+        """What can no longer be had: holes and awaited ids older than ``store_age``; and
+        the dead and departed kept long enough (``member_keep``)."""
+        self.members.expire(self.clock.time())
         self.store.trim(now)
         self._lose(self.holdings.expire(now, self.config.store_age))
         too_old = now - self.config.store_age
@@ -958,6 +997,75 @@ class PeerState(Core[PeerKey]):
         registered = len(self.registration.registered())
         self._emit(records.JoinWaiting(registered, self.registration.quorum, len(self._seeds)))
         self.deadlines.set(JOINING, self.clock.monotonic() + self.config.join_patience)
+
+    # -- members ---------------------------------------------------------------------------
+
+    def _take_facts(self, facts: Iterable[wire.Fact], sender: str | None, *, answer: bool) -> None:
+        """Member facts from ``sender`` (a neighbour; None: a seed): each newer one taken,
+        told, and passed on to our other links, unless it answers our sums (its news is
+        old news: the sums repair one list, they do not flood). A fact calling us dead or
+        suspect is refuted, to every link."""
+        now = self.clock.time()
+        passed: list[wire.Fact] = []
+        for fact in facts:
+            change = self.members.merge(fact, now)
+            if change is None:
+                continue
+            if change.fact.peer == self.id:
+                self._emit(records.MemberRefuted(fact.state, change.fact.run, change.fact.ver))
+                self._own_news(change.fact)
+                continue
+            self._tell(change)
+            if not answer:
+                passed.append(change.fact)
+        if passed:
+            news = wire.Facts(self.id, tuple(passed), False, False)
+            for neighbour in self._live_links():
+                if neighbour.id != sender:
+                    self._out.append(Send(neighbour.id, news))
+
+    def _own_news(self, fact: wire.Fact) -> None:
+        """A new fact of ours (tags, a refutation): to every link, and to the seeds."""
+        news = wire.Facts(self.id, (fact,), False, False)
+        for neighbour in self._live_links():
+            self._out.append(Send(neighbour.id, news))
+        self._register_again()
+
+    def _tell(self, change: Change) -> None:
+        fact = change.fact
+        match change.news:
+            case "joined":
+                self._emit(records.MemberJoined(fact.peer, dict(fact.tags), fact.since))
+            case "updated":
+                self._emit(records.MemberUpdated(fact.peer, fact.state, dict(fact.tags)))
+            case "left":
+                self._emit(records.MemberLeft(fact.peer, fact.since))
+            case "failed":
+                self._emit(records.MemberFailed(fact.peer, fact.since))
+
+    def _send_sums(self, neighbour: str) -> None:
+        """Our member list's sums: ``neighbour`` sends the facts where its differ, and its
+        own sums, for ours."""
+        self._out.append(Send(neighbour, wire.Sums(self.id, self.members.sums(), False)))
+
+    def _compare(self, sums: wire.Sums) -> None:
+        """A neighbour's sums: the facts of the buckets that differ, as much as fits in a
+        frame (it asks again for the rest); and, unless these answer ours, our sums, so
+        that it sends us what it holds newer."""
+        differ = self.members.differing(sums.sums)
+        if not differ:
+            return
+        facts, more = self.members.facts_in(differ, wire.MAX_FRAME // 2)
+        self._out.append(Send(sums.peer, wire.Facts(self.id, tuple(facts), True, more)))
+        if not sums.answer:
+            self._out.append(Send(sums.peer, wire.Sums(self.id, self.members.sums(), True)))
+
+    def _roster(self) -> list[wire.Member]:
+        """Our member list as ``zgossip members --via`` shows it, by address."""
+        return sorted(
+            (wire.Member(f.peer, f.state, f.since, f.tags) for f in self.members),
+            key=lambda member: member.peer,
+        )
 
     # -- after a partition -----------------------------------------------------------------
 

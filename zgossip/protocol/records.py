@@ -428,6 +428,58 @@ class DeadReported(Event):
         return f"{self.line} -> {self.seed}"
 
 
+@event("member.joined", GREEN)
+class MemberJoined(Event):
+    member: str
+    tags: dict[str, str]
+    since: float  # Unix time it joined (its own word)
+
+    def text(self) -> str:
+        return f"member {self.member} joined{_tags_text(self.tags)}"
+
+
+@event("member.updated", GREEN)
+class MemberUpdated(Event):
+    member: str
+    state: str  # alive or suspect
+    tags: dict[str, str]
+
+    def text(self) -> str:
+        return f"member {self.member} is {self.state}{_tags_text(self.tags)}"
+
+
+@event("member.left", YELLOW)
+class MemberLeft(Event):
+    member: str
+    since: float  # Unix time it left
+
+    def text(self) -> str:
+        return f"member {self.member} left"
+
+
+@event("member.failed", RED)
+class MemberFailed(Event):
+    member: str
+    since: float  # Unix time the seeds decided it dead
+
+    def text(self) -> str:
+        return f"member {self.member} failed"
+
+
+@event("member.refuted", YELLOW)
+class MemberRefuted(Event):
+    claimed: str  # what a fact said of us: dead, left or suspect (or a version not ours)
+    run: int  # our run and version now, past it
+    ver: int
+
+    def text(self) -> str:
+        return f"refuted a fact calling us {self.claimed}: run {self.run} version {self.ver}"
+
+
+def _tags_text(tags: dict[str, str]) -> str:
+    return f" ({', '.join(f'{k}={v}' for k, v in tags.items())})" if tags else ""
+
+
 @event("gossip.sent", CYAN)
 class GossipSent(Event):
     id: str

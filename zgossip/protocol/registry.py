@@ -38,6 +38,9 @@ class Registry:
         self._index: dict[str, int] = {}  # peer -> its place in _order
         self._claims: dict[str, frozenset[str]] = {}  # peer -> the links it says it has
         self._tags: dict[str, tuple[tuple[str, str], ...]] = {}  # peer -> what it says of it
+        #: peer -> its run, and the routing id of its DEALER on our ROUTER: to tell it, and
+        #: others, of a death or a leave (a member fact names the run it ends)
+        self._runs: dict[str, tuple[int, bytes]] = {}
 
     def __contains__(self, peer: str) -> bool:
         return peer in self._peers
@@ -51,17 +54,20 @@ class Registry:
         pub: str,
         neighbours: tuple[str, ...],
         tags: tuple[tuple[str, str], ...] = (),
+        run: int = 0,
+        route: bytes = b"",
     ) -> bool:
         """Add or refresh ``peer``, which names ``neighbours`` as its links and says ``tags``
-        of itself; True when it is new to the list. Its degree is the links that both ends
-        name here: a link's other end registered with this seed too confirms it (a claim
-        alone buys nothing)."""
+        of itself, of its ``run``, over ``route``; True when it is new to the list. Its
+        degree is the links that both ends name here: a link's other end registered with
+        this seed too confirms it (a claim alone buys nothing)."""
         self.touch(peer)
         self._claims[peer] = frozenset(neighbours) - {peer}
         if tags:
             self._tags[peer] = tags
         else:
             self._tags.pop(peer, None)
+        self._runs[peer] = (run, route)
         degree = self._confirmed(peer)
         info = self._peers.get(peer)
         if info is None:
@@ -86,6 +92,7 @@ class Registry:
         self._deadlines.cancel(SilenceTimeout(peer))
         self._claims.pop(peer, None)
         self._tags.pop(peer, None)
+        self._runs.pop(peer, None)
         if self._peers.pop(peer, None) is None:
             return False
         place, last = self._index.pop(peer), self._order.pop()
@@ -100,6 +107,10 @@ class Registry:
     def tags(self, peer: str) -> tuple[tuple[str, str], ...]:
         """What ``peer`` says of itself, as it last registered."""
         return self._tags.get(peer, ())
+
+    def run(self, peer: str) -> tuple[int, bytes] | None:
+        """``peer``'s run and routing id, as it last registered (None: not listed)."""
+        return self._runs.get(peer)
 
     def page(self, offset: int, size: int) -> tuple[PeerInfo, ...]:
         """Up to ``size`` peers from place ``offset`` in the list (in registration order)."""

@@ -70,11 +70,11 @@ class SeedState(Core[SeedKey]):
         """A message on our ROUTER, from a peer, another seed, or a client."""
         out = self._out
         match message:
-            case wire.Register(peer=peer, pub=pub, neighbours=neighbours, tags=tags):
+            case wire.Register(peer=peer, pub=pub, neighbours=neighbours, tags=tags, run=run):
                 # the degree a seed believes: the links both ends name to it (two Sybils
                 # claiming 2**62 links, or every peer, eclipsed the newcomers), up to a bound
                 claimed = neighbours[: self.config.max_degree]
-                if self.registry.register(peer, pub, claimed, tags):
+                if self.registry.register(peer, pub, claimed, tags, run, to):
                     self.departed.discard(peer)
                     self._emit(records.PeerRegistered(peer))
                 if peer in self.agreement:  # it speaks: alive, as far as this seed can tell
@@ -91,6 +91,7 @@ class SeedState(Core[SeedKey]):
             case wire.Dead(dead=dead, ts=ts, reporter=reporter):
                 self._on_dead(dead, ts, reporter)
             case wire.Leave(peer=peer):
+                self._tell_end(peer, "left", None)
                 if self.registry.remove(peer):
                     self.departed.add(peer, "left")
                     self._emit(records.PeerRemoved(peer, "left"))
@@ -203,10 +204,27 @@ class SeedState(Core[SeedKey]):
         if decision is not None:
             self._decided(decision)
 
+    def _tell_end(self, peer: str, state: str, reporter: str | None) -> None:
+        """``peer`` is dead or left: its run's end as a member fact, to the reporter and
+        ``fact_fanout`` peers at random, over their registrations' routes; each passes it
+        to its links (a leaver tells its links itself too)."""
+        ran = self.registry.run(peer)
+        if ran is None:
+            return
+        end = wire.Fact(peer, ran[0], 0, state, self.clock.time(), ())
+        told = wire.Facts(self.id, (end,), False, False)
+        chosen = self.registry.sample(self.config.fact_fanout, self.rng, without=peer)
+        names = [info.id for info in chosen if info.id != reporter]
+        for name in ([reporter] if reporter is not None else []) + names:
+            route = self.registry.run(name)
+            if route is not None:
+                self._out.append(Reply(route[1], told))
+
     def _decided(self, decision: Decision) -> None:
         peer, reporter = decision.peer, decision.reporter
         votes = sorted(seed for seed, dead in decision.votes.items() if dead == decision.dead)
         if decision.dead:
+            self._tell_end(peer, "dead", reporter)
             if self.registry.remove(peer):
                 self.departed.add(peer, "dead")
                 self._emit(records.PeerRemoved(peer, "dead", reporter, votes))

@@ -21,9 +21,10 @@ from typing import Annotated, Any, ClassVar, get_type_hints
 
 import msgpack
 
-VERSION = 4  # 2: gossip addressed to each neighbour on the PUB, batched; ihave, graft, prune
+VERSION = 5  # 2: gossip addressed to each neighbour on the PUB, batched; ihave, graft, prune
 # 3: a registration names the peer's links, not a degree: seeds count the links both ends name
 # 4: anti-entropy: digest and delta
+# 5: members: facts and sums; a registration names its run
 #: No frame above this size is read (ZMQ_MAXMSGSIZE is set to it on every socket too).
 MAX_FRAME = 1 << 20
 MAX_BODY = 64 * 1024
@@ -40,6 +41,8 @@ MAX_NAME = 64
 #: its users: serf#550); a key is at most MAX_TAG_KEY characters.
 MAX_TAGS = 4096
 MAX_TAG_KEY = 128
+#: Buckets a member list's sums split the peers into (``sums``: 8 bytes each, 2 KiB).
+SUM_BUCKETS = 256
 #: Bytes of a message id (:func:`zgossip.protocol.gossip.message_id`).
 ID_SIZE = 16
 
@@ -87,6 +90,8 @@ class Kind(StrEnum):
     DELTA = "delta"  # neighbour -> peer: gossip the digest lacked (reply to digest)
     TAG = "tag"  # client -> peer: set these tags of yours, drop those (zgossip tag --via)
     TAGGED = "tagged"  # peer -> client: its tags now (reply to tag)
+    FACTS = "facts"  # peer or seed -> peer: what became of members (what changed its list)
+    SUMS = "sums"  # peer -> neighbour: my member list's sums; send the facts where they differ
 
 
 Check = Callable[[Any], Any]
@@ -200,6 +205,33 @@ def _members(value: Any) -> Any:
             raise WireError(f"expected [peer, state ({'/'.join(STATES)}), since, tags] entries")
         members.append(Member(_peer_id(item[0]), item[1], _stamp(item[2]), check_tags(item[3])))
     return tuple(members)
+
+
+#: What a member fact says of a peer, in the order that breaks a tie (see
+#: :mod:`zgossip.protocol.members`): a peer ends as dead or left.
+FACT_STATES = ("alive", "suspect", "dead", "left")
+
+
+def _facts(value: Any) -> Any:
+    if type(value) is not list or len(value) > MAX_LIST:
+        raise WireError(f"expected a list of at most {MAX_LIST} facts")
+    facts = []
+    for item in value:
+        if type(item) is not list or len(item) != 6 or item[3] not in FACT_STATES:
+            raise WireError(
+                f"expected [peer, run, ver, state ({'/'.join(FACT_STATES)}), since, tags] facts"
+            )
+        peer, run, ver, state, since, tags = item
+        facts.append(
+            Fact(_peer_id(peer), _count(run), _count(ver), state, _stamp(since), check_tags(tags))
+        )
+    return tuple(facts)
+
+
+def _sums(value: Any) -> Any:
+    if type(value) is not bytes or len(value) != 8 * SUM_BUCKETS:
+        raise WireError(f"expected {8 * SUM_BUCKETS} bytes of sums")
+    return value
 
 
 def _holdings(value: Any) -> Any:
@@ -321,6 +353,7 @@ class Register:
     #: its links that are up: a seed believes a link only when both ends name each other
     neighbours: Annotated[tuple[str, ...], _peer_ids]
     tags: Tags = ()  # what it says of itself (zgossip peer --tag)
+    run: Count = 0  # its run (when it started, ns): what the seeds' word of its death names
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,17 +638,49 @@ class Tagged:
     tags: Tags  # all of them, now
 
 
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """What became of a peer, as every member list holds it: the newer fact wins (see
+    :mod:`zgossip.protocol.members`). ``run``: the peer's start (ns), a restart a new one;
+    ``ver``: raised by the peer with each change of its own within a run; ``state``: one
+    of FACT_STATES; ``since``: Unix time of the change; ``tags``: what it says of itself."""
+
+    peer: str
+    run: int
+    ver: int
+    state: str
+    since: float
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    KIND: ClassVar[Kind] = Kind.FACTS
+    peer: PeerId  # who sends them
+    facts: Annotated[tuple[Fact, ...], _facts]
+    answer: Annotated[bool, _flag]  # an answer to sums: taken, not passed on (flooded: passed)
+    more: Annotated[bool, _flag]  # an answer cut at its size: send sums again
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    KIND: ClassVar[Kind] = Kind.SUMS
+    peer: PeerId  # who sends them
+    sums: Annotated[bytes, _sums]  # each bucket's facts, hashed and XORed (8 bytes each)
+    answer: Annotated[bool, _flag]  # an answer to yours: send facts, not sums again
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
     | IHave | Graft | Prune | Batch | Members | Roster | Watch | Watched | Say | Said | Refused
-    | Shuffle | Shuffled | Digest | Delta | Tag | Tagged
+    | Shuffle | Shuffled | Digest | Delta | Tag | Tagged | Facts | Sums
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
     Batch, Members, Roster, Watch, Watched, Say, Said, Refused, Shuffle, Shuffled, Digest, Delta,
-    Tag, Tagged,
+    Tag, Tagged, Facts, Sums,
 )  # fmt: skip
 
 
@@ -641,6 +706,8 @@ def _plain_item(item: Any) -> Any:
         return [item.id, item.pub, item.degree, item.since]
     if type(item) is Member:
         return [item.peer, item.state, item.since, _plain(item.tags)]
+    if type(item) is Fact:
+        return [item.peer, item.run, item.ver, item.state, item.since, _plain(item.tags)]
     if type(item) is Holding:
         return [item.origin, item.low, item.high, list(item.holes)]
     if type(item) is tuple:
