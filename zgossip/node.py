@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Self, assert_never
+from typing import Any, ClassVar, Self, TypeVar, assert_never
 
 import zmq
 
@@ -50,6 +50,10 @@ from zgossip.protocol.effects import (
 _CONNECTION = int(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
 #: How long stopping waits for goodbyes (leave, bye) to go out.
 _LINGER_MS = 500
+#: Seconds a library call waits for the node's thread to read what it asks (a turn of the
+#: loop takes milliseconds; a node stuck longer is broken, and the caller hears of it).
+_READ_WAIT = 5.0
+T = TypeVar("T")
 
 
 def _address(last: zmq.Frame | None) -> str | None:
@@ -256,6 +260,26 @@ class Node:
             self.loop.call_soon(call)
         except RuntimeError:
             raise RuntimeError(f"{self.role} {self.id} is stopped") from None
+
+    def _read(self, read: Callable[[], T]) -> T:
+        """What ``read()`` returns, read in the node's thread (what its core holds changes
+        only there); at once in that thread, or when the node does not run."""
+        if self.loop.in_loop() or not self._ready.is_set():
+            return read()
+        done = threading.Event()
+        box: list[T] = []
+
+        def took() -> None:
+            box.append(read())
+            done.set()
+
+        try:
+            self.loop.call_soon(took)
+        except RuntimeError:  # stopped: nothing changes any more
+            return read()
+        if not done.wait(_READ_WAIT):
+            raise TimeoutError(f"{self.role} {self.id} did not answer within {_READ_WAIT} s")
+        return box[0]
 
     def _bad(self, reason: str, sender: str | None = None) -> None:
         """Input that is no message: the core says so."""

@@ -46,6 +46,40 @@ class Delivery:
 MessageHandler = Callable[[Delivery], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A peer of the network as this peer's member list holds it (:meth:`Peer.members`)."""
+
+    peer: str  # its IP:PORT
+    state: str  # alive, suspect, left or dead
+    since: float  # Unix time it came to be so (its join, for one alive)
+    tags: dict[str, str]  # what it says of itself
+
+    @classmethod
+    def of(cls, fact: wire.Fact) -> Member:
+        return cls(fact.peer, fact.state, fact.since, dict(fact.tags))
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """A change of the member list (:meth:`Peer.on_member`, :meth:`Peer.member_changes`):
+    ``change`` is ``joined``, ``updated`` (tags, or suspect), ``left`` or ``failed``."""
+
+    change: str
+    member: Member
+
+
+MemberHandler = Callable[[MemberChange], None]
+_NEWS = (records.MemberJoined, records.MemberUpdated, records.MemberLeft, records.MemberFailed)
+#: The member events, by record type, as a change's name.
+_CHANGES: dict[type[records.Event], str] = {
+    records.MemberJoined: "joined",
+    records.MemberUpdated: "updated",
+    records.MemberLeft: "left",
+    records.MemberFailed: "failed",
+}
+
+
 class _Pace:
     """A peer's own messages at most ``rate`` a second, in bursts of a tenth of a second.
     A caller past it waits, in real time whatever the node's clock: this is about CPU."""
@@ -88,6 +122,8 @@ class Peer(Node):
         super().__init__(config, clock=clock, rng=rng, console=console, tap=tap)
         self._handlers_of_messages: list[MessageHandler] = []
         self._streams: Feeds[Delivery] = Feeds("messages", self.events.behind)
+        self._handlers_of_members: list[MemberHandler] = []
+        self._member_streams: Feeds[MemberChange] = Feeds("members", self.events.behind)
         self._pace = _Pace(config.max_rate)
         self._held = 0  # broadcasts that had to wait since it was last said
         self._held_said = -math.inf  # when that was (monotonic, real time)
@@ -146,6 +182,25 @@ class Peer(Node):
     def tags(self) -> dict[str, str]:
         """What this peer says of itself now."""
         return dict(self.state.tags)
+
+    def members(self) -> list[Member]:
+        """Every peer this peer knows of, itself included, by address: alive, suspect, or
+        left or dead within ``Config.member_keep`` (thread-safe)."""
+        return self._read(
+            lambda: sorted((Member.of(f) for f in self.state.members), key=lambda m: m.peer)
+        )
+
+    def on_member(self, handler: MemberHandler) -> MemberHandler:
+        """Call ``handler`` with each change of the member list (a peer joined, updated its
+        tags, left or failed), in the peer's thread. Keep it quick. Usable as a decorator."""
+        self._handlers_of_members.append(handler)
+        return handler
+
+    def member_changes(self, size: int | None = None) -> Stream[MemberChange]:
+        """``async for change in peer.member_changes()``: each change of the member list
+        from now on, in an asyncio loop, as :meth:`messages` hands over messages (bounded
+        by ``size``, ``Config.stream_size``; the oldest dropped for a consumer behind)."""
+        return Stream(self._member_streams, size or self.config.stream_size)
 
     # -- what the core holds, for those who look ---------------------------------
 
@@ -229,6 +284,23 @@ class Peer(Node):
         wanted = self._handlers_of_messages or self._streams.active
         if wanted and type(event) is records.GossipReceived:
             self._deliver(event)
+        elif isinstance(event, _NEWS) and (
+            self._handlers_of_members or self._member_streams.active
+        ):
+            self._tell_member(_CHANGES[type(event)], event.member)
+
+    def _tell_member(self, change: str, member: str) -> None:
+        fact = self.state.members.get(member)
+        if fact is None:
+            return
+        told = MemberChange(change, Member.of(fact))
+        for handler in self._handlers_of_members:
+            try:
+                handler(told)
+            except Exception as exc:  # the user's code: report it, go on
+                self._say(records.HandlerError(repr(exc)))
+        if self._member_streams.active:
+            self._member_streams.put(told)
 
     def _deliver(self, event: records.GossipReceived) -> None:
         message = event.message
@@ -244,6 +316,7 @@ class Peer(Node):
     def _release(self) -> None:
         super()._release()
         self._streams.close()
+        self._member_streams.close()
 
     # -- input -------------------------------------------------------------------
 

@@ -62,3 +62,23 @@ def test_a_consumer_that_does_not_read_costs_the_peer_a_bounded_queue_and_an_eve
     dropped, behind = asyncio.run(asyncio.wait_for(main(), 20))
     assert dropped == 15
     assert behind and behind[0]["stream"] == "messages" and behind[0]["dropped"] >= 1
+
+
+def test_async_for_gets_each_member_change() -> None:
+    seed, alice, bob = _configs(3)
+
+    async def main() -> list[tuple[str, str]]:
+        async with Seed(seed), Peer(alice) as watcher:
+            changes = watcher.member_changes()
+            got = []
+            async with Peer(bob):
+                async for change in changes:  # it joins ...
+                    got.append((change.change, change.member.peer))
+                    break
+            async for change in changes:  # ... and leaves
+                got.append((change.change, change.member.peer))
+                break
+            return got
+
+    got = asyncio.run(asyncio.wait_for(main(), 20))
+    assert got == [("joined", str(bob.address)), ("left", str(bob.address))]

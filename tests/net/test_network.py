@@ -637,3 +637,40 @@ def test_a_reset_connection_to_a_live_neighbour_evicts_no_one() -> None:
         assert b.id in a.neighbours and a.id in b.neighbours
     finally:
         net.close()
+
+
+def test_every_peer_lists_every_member_with_its_tags_and_hears_of_each_change(net: Net) -> None:
+    changes: list[tuple[str, str, str]] = []
+    watcher = net.peer(gossip_count=0)
+    watcher.on_member(lambda c: changes.append((c.change, c.member.peer, c.member.state)))
+    others = [net.peer(gossip_count=0, tags=(("n", str(k)),)) for k in range(3)]
+    peers = [watcher, *others]
+
+    def joined(peer: Peer) -> set[str]:
+        return {e["member"] for e in net.events.of("member.joined", peer.id)}
+
+    net.events.wait_for(
+        lambda: all(joined(p) == {q.id for q in peers} - {p.id} for p in peers),
+        what="every peer hearing every other join",
+    )
+    for peer in peers:
+        assert [(m.peer, m.state) for m in peer.members()] == sorted((p.id, "alive") for p in peers)
+    listed = {m.peer: m for m in watcher.members()}
+    assert listed[others[1].id].tags == {"n": "1"} and listed[watcher.id].tags == {}
+    others[1].set_tags({"n": "one", "role": "db"})
+    net.events.wait_event("member.updated", node=watcher.id, member=others[1].id)
+    listed = {m.peer: m for m in watcher.members()}
+    assert listed[others[1].id].tags == {"n": "one", "role": "db"}
+    others[2].stop()
+    net.events.wait_event("member.left", node=watcher.id, member=others[2].id)
+    net.die_silently(others[0])
+    net.events.wait_event("member.failed", node=watcher.id, member=others[0].id)
+    assert {m.peer: m.state for m in watcher.members()} == {
+        watcher.id: "alive", others[0].id: "dead", others[1].id: "alive", others[2].id: "left"
+    }  # fmt: skip
+    assert sorted(changes[:3]) == sorted(("joined", p.id, "alive") for p in others)
+    assert changes[3:] == [
+        ("updated", others[1].id, "alive"),
+        ("left", others[2].id, "left"),
+        ("failed", others[0].id, "dead"),
+    ]

@@ -144,6 +144,37 @@ def test_members_shows_one_row_a_peer_and_warns_of_a_silent_seed(cluster: Cluste
     assert tags == {staying: {"role": "db", "dc": ""}, leaving: {}}  # a leaver's are gone
 
 
+def test_members_via_one_peer_shows_its_own_list_filtered_by_tag(cluster: Cluster) -> None:
+    db, web, leaving = cluster.boot(3, "--gossip-count", "0")
+    for peer, role in ((db, "db-1"), (web, "web")):
+        assert (
+            run_zgossip("tag", "--via", peer, f"role={role}", cwd=cluster.directory).returncode == 0
+        )
+    cluster.procs[leaving].terminate()
+    cluster.tap.wait_event("member.left", node=db, member=leaving)
+    cluster.tap.wait_event("member.updated", node=db, member=web)
+    for seed in cluster.seeds:  # no seed needed
+        cluster.procs[seed].terminate()
+    table = run_zgossip("members", "--via", db, cwd=cluster.directory)
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split() == ["PEER", "STATE", "SINCE", "TAGS"]
+    assert {row.split()[0]: row.split()[1] for row in rows} == {
+        db: "alive", web: "alive", leaving: "left"
+    }  # fmt: skip
+    found = run_zgossip(
+        "members", "--via", db, "--tag", "role=db*", "--json", cwd=cluster.directory
+    )
+    document = json.loads(found.stdout)
+    assert document["via"] == db
+    assert [(m["peer"], m["tags"]) for m in document["members"]] == [(db, {"role": "db-1"})]
+    silent = run_zgossip(
+        "members", "--via", "127.0.0.1:9", "--timeout", "0.3", cwd=cluster.directory
+    )
+    assert silent.returncode == 1
+    assert one_line_error(silent) == "zgossip: error: 127.0.0.1:9 did not answer within 0.3 s"
+
+
 def test_tag_sets_and_drops_a_running_peers_tags_and_the_seeds_show_them(
     cluster: Cluster,
 ) -> None:

@@ -26,6 +26,7 @@ import hashlib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from zgossip.protocol import wire
 
@@ -56,6 +57,13 @@ def fact_hash(fact: wire.Fact) -> int:
 def fact_size(fact: wire.Fact) -> int:
     """About the bytes ``fact`` takes in a frame."""
     return FACT_BYTES + len(fact.peer) + sum(len(k) + len(v) for k, v in fact.tags)
+
+
+def matches(tags: tuple[tuple[str, str], ...], wanted: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a peer's ``tags`` have every key of ``wanted``, with a value that matches
+    its pattern (``*``, ``?``, ``[...]`` as in file names; a plain value: itself)."""
+    held = dict(tags)
+    return all(key in held and fnmatchcase(held[key], pattern) for key, pattern in wanted)
 
 
 @dataclass(frozen=True, slots=True)

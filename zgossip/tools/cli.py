@@ -416,43 +416,57 @@ def peers(
 @app.command()
 def members(
     config: ConfigPath = Path("config.txt"),
+    via: Annotated[
+        str | None,
+        typer.Option(metavar="IP:PORT", help="Ask this one peer for its list (no seed needed)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Only peers with this tag; VALUE may be a pattern such as 'db*' (repeatable).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the seeds.", min=0.01)] = 2.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.", min=0.01)] = 2.0,
     curve_secret: CurveSecret = None,
     curve_allow: CurveAllow = None,
 ) -> None:
-    """One row a peer: alive, suspect, left, dead or revoked, since when, as the seeds of
-    the config see it together (the newest news of each wins); exit 1 if no seed answers."""
+    """One row a peer: alive, suspect, left, dead (or revoked, as a seed says), since when,
+    and its tags; as the seeds of the config see it together (the newest news of each
+    wins), or as one peer's member list holds it (--via). Exit 1 if none answers."""
+    from zgossip.protocol.members import matches
     from zgossip.tools.survey import query_members
 
-    seeds = [str(s) for s in _seeds(config)]
+    wanted = _tags(tag or [])
+    asked = [_target(via)] if via is not None else [str(s) for s in _seeds(config)]
     curve = _curve(curve_secret, curve_allow)
-    rows, silent = query_members(seeds, timeout, curve)
-    if len(silent) == len(seeds):
-        _no_seed_answered(config, timeout, curve)
+    rows, silent = query_members(asked, timeout, curve)
+    if len(silent) == len(asked):
+        if via is None:
+            _no_seed_answered(config, timeout, curve)
+        _fail(f"{asked[0]} did not answer within {timeout} s", 1)
+    rows = [row for row in rows if matches(row.tags, wanted)]
     if as_json:
-        document = {
+        document: dict[str, object] = {
             "members": [
-                {
-                    "peer": r.peer,
-                    "state": r.state,
-                    "since": r.since,
-                    "tags": dict(r.tags),
-                    "seeds": list(r.seeds),
-                }
+                {"peer": r.peer, "state": r.state, "since": r.since, "tags": dict(r.tags)}
+                | ({} if via is not None else {"seeds": list(r.seeds)})
                 for r in rows
             ],
-            "silent_seeds": silent,
         }
+        document |= {"via": asked[0]} if via is not None else {"silent_seeds": silent}
         typer.echo(json.dumps(document, indent=2))
         return
-    table = [("PEER", "STATE", "SINCE", "SEEDS", "TAGS")]
+    table: list[tuple[str, ...]] = [("PEER", "STATE", "SINCE", "SEEDS", "TAGS")]
     for row in sorted(rows, key=lambda r: _sort_key(r.peer)):
         since = datetime.fromtimestamp(row.since).strftime("%Y-%m-%d %H:%M:%S")
         tags = " ".join(f"{key}={value}" for key, value in row.tags)
-        table.append((row.peer, row.state, since, f"{len(row.seeds)} of {len(seeds)}", tags))
+        table.append((row.peer, row.state, since, f"{len(row.seeds)} of {len(asked)}", tags))
     if len(table) == 1:
         table.append(("(no peers)", "", "", "", ""))
+    if via is not None:  # one list: no seeds to count
+        table = [(*row[:3], row[4]) for row in table]
     _table(table)
     for seed in silent:
         typer.echo(f"zgossip: warning: seed {seed} did not answer within {timeout} s", err=True)
