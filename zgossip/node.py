@@ -43,6 +43,7 @@ from zgossip.protocol.effects import (
     OpenProbe,
     Publish,
     Reply,
+    RunQuery,
     Send,
 )
 
@@ -313,8 +314,14 @@ class Node:
                     self._do_open_probe(effect)
                 case CloseProbe():
                     self._do_close_probe(effect)
+                case RunQuery():
+                    self._do_run_query(effect)
                 case _:
                     assert_never(effect)
+
+    def _do_run_query(self, effect: RunQuery) -> None:
+        """Answer a query with our program's handler: a peer's (a seed has none)."""
+        raise NotImplementedError(f"a {self.role} answers no query")
 
     def _do_publish(self, effect: Publish) -> None:
         """Gossip on our PUB: a peer's (a seed's core publishes nothing)."""

@@ -6,12 +6,15 @@ ZeroMQ and offers the library API (:meth:`Peer.on_message`, :meth:`Peer.broadcas
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import math
+import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import zmq
@@ -21,7 +24,7 @@ from zgossip.node import Node, Tap
 from zgossip.protocol import records, wire
 from zgossip.protocol.clock import Clock
 from zgossip.protocol.config import Config
-from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish
+from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish, RunQuery
 from zgossip.protocol.liveness import Liveness
 from zgossip.protocol.outbox import Outbox
 from zgossip.protocol.peer import Neighbour, PeerState, check_body
@@ -80,6 +83,65 @@ _CHANGES: dict[type[records.Event], str] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class QueryRequest:
+    """A query a member asked of this peer, as an :meth:`Peer.on_query` handler gets it."""
+
+    name: str
+    payload: str | bytes
+    querier: str  # the member that asks
+
+
+#: A query's handler: the answer (text or bytes, ``Config.max_answer`` at most; None:
+#: empty); what it raises is answered ``failed``.
+QueryHandler = Callable[[QueryRequest], str | bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAnswer:
+    """One member's answer to a query of this peer (:meth:`Peer.query`)."""
+
+    peer: str
+    status: str  # ok, nohandler, busy, toolarge or failed
+    payload: str | bytes  # the handler's answer (for ok)
+    took: float  # seconds from the query's start
+
+
+class QueryRun:
+    """The answers to one query, as they come: ``for answer in run`` (or ``async for``)
+    ends when the query does; then :attr:`missing` names the members asked that never
+    answered, :attr:`gone` those that died or left first, :attr:`timed_out` whether it
+    waited out its timeout. RuntimeError from the iteration when the peer refused to run
+    it (too many at once, or too wide)."""
+
+    def __init__(self) -> None:
+        self._items: queue.SimpleQueue[QueryAnswer | records.QueryEnded | str] = queue.SimpleQueue()
+        self.missing: list[str] = []
+        self.gone: list[str] = []
+        self.timed_out = False
+        self._over = False
+
+    def __iter__(self) -> Iterator[QueryAnswer]:
+        while (answer := self._next(self._items.get())) is not None:
+            yield answer
+
+    async def __aiter__(self) -> AsyncIterator[QueryAnswer]:
+        while (answer := self._next(await asyncio.to_thread(self._items.get))) is not None:
+            yield answer
+
+    def _next(self, item: QueryAnswer | records.QueryEnded | str) -> QueryAnswer | None:
+        if isinstance(item, QueryAnswer):
+            return item
+        self._over = True
+        if isinstance(item, str):
+            raise RuntimeError(item)
+        self.missing, self.gone, self.timed_out = item.missing, item.gone, item.timed_out
+        return None
+
+    def _put(self, item: QueryAnswer | records.QueryEnded | str) -> None:
+        self._items.put(item)
+
+
 class _Pace:
     """A peer's own messages at most ``rate`` a second, in bursts of a tenth of a second.
     A caller past it waits, in real time whatever the node's clock: this is about CPU."""
@@ -123,6 +185,8 @@ class Peer(Node):
         self._handlers_of_messages: list[MessageHandler] = []
         self._streams: Feeds[Delivery] = Feeds("messages", self.events.behind)
         self._handlers_of_members: list[MemberHandler] = []
+        self._handlers_of_queries: dict[str, QueryHandler] = {}
+        self._queries: dict[int, QueryRun] = {}  # our program's queries under way, by id
         self._member_streams: Feeds[MemberChange] = Feeds("members", self.events.behind)
         self._pace = _Pace(config.max_rate)
         self._held = 0  # broadcasts that had to wait since it was last said
@@ -201,6 +265,49 @@ class Peer(Node):
         from now on, in an asyncio loop, as :meth:`messages` hands over messages (bounded
         by ``size``, ``Config.stream_size``; the oldest dropped for a consumer behind)."""
         return Stream(self._member_streams, size or self.config.stream_size)
+
+    def on_query(self, name: str) -> Callable[[QueryHandler], QueryHandler]:
+        """``@peer.on_query("NAME")``: the handler answers the members' queries of that
+        name, in the peer's thread (keep it quick), at most ``Config.query_rate`` a second
+        from any one querier. A name without a handler is answered ``nohandler``."""
+
+        def register(handler: QueryHandler) -> QueryHandler:
+            self._handlers_of_queries[name] = handler
+            self._read(lambda: self.state.handlers.add(name))
+            return handler
+
+        return register
+
+    def query(
+        self,
+        name: str,
+        payload: str | bytes = "",
+        *,
+        tags: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+    ) -> QueryRun:
+        """Ask every alive member whose tags match ``tags`` (values may be patterns such
+        as ``db*``; this peer too, if it matches) to answer query ``name``; iterate the
+        result for the answers as they come (thread-safe). It ends as soon as every
+        member asked answered or is gone, or at ``timeout`` seconds. ValueError for a
+        name, payload, tags or timeout no peer would take."""
+        ask = wire.Ask(name, payload, wire.check_tags(list((tags or {}).items())), timeout)
+        wire.decode(wire.encode(ask))  # the limits a client's would meet: raised here
+        run = QueryRun()
+
+        def start() -> None:
+            query, effects = self.state.query(
+                self.clock.monotonic(), name, payload, ask.tags, timeout
+            )
+            if query:
+                self._queries[query] = run
+            else:
+                ended = [e for e in effects if isinstance(e, records.QueryEnded)]
+                run._put(ended[0].refused or "refused" if ended else "refused")
+            self._apply(effects)
+
+        self._call_soon(start)
+        return run
 
     # -- what the core holds, for those who look ---------------------------------
 
@@ -284,10 +391,52 @@ class Peer(Node):
         wanted = self._handlers_of_messages or self._streams.active
         if wanted and type(event) is records.GossipReceived:
             self._deliver(event)
+        elif self._queries and isinstance(event, records.QueryAnswered | records.QueryEnded):
+            self._tell_query(event)
         elif isinstance(event, _NEWS) and (
             self._handlers_of_members or self._member_streams.active
         ):
             self._tell_member(_CHANGES[type(event)], event.member)
+
+    def _tell_query(self, event: records.QueryAnswered | records.QueryEnded) -> None:
+        run = self._queries.get(event.id)
+        if run is None:
+            return  # a client's query, not our program's
+        if isinstance(event, records.QueryAnswered):
+            run._put(QueryAnswer(event.peer, event.status, event.payload, event.took))
+        else:
+            del self._queries[event.id]
+            run._put(event)
+
+    def _do_run_query(self, effect: RunQuery) -> None:
+        """Our handler's answer to a member's query (or to our own)."""
+        handler = self._handlers_of_queries[effect.name]
+        answer: str | bytes | None = None
+        failure = None
+        try:
+            answer = handler(QueryRequest(effect.name, effect.payload, effect.querier))
+            if not isinstance(answer, str | bytes | None):
+                failure = f"the handler returned {type(answer).__name__}, not text or bytes"
+        except Exception as exc:  # the user's code: answered failed, and said
+            failure = repr(exc)
+            self._say(records.HandlerError(failure))
+        now = self.clock.monotonic()
+        self._apply(self.state.answered(now, effect.to, effect.querier, effect.id, answer, failure))
+
+    def answer_info(self) -> None:
+        """Answer the query ``info`` (as every peer started from the command line does):
+        this peer's version, uptime, neighbours and tags, as JSON."""
+        from zgossip import __version__
+
+        started = time.monotonic()
+
+        @self.on_query("info")
+        def info(request: QueryRequest) -> str:
+            up = sorted(n.id for n in self.state.neighbours.values() if n.up)
+            uptime = round(time.monotonic() - started, 3)
+            return json.dumps(
+                {"version": __version__, "uptime": uptime, "neighbours": up, "tags": self.tags}
+            )
 
     def _tell_member(self, change: str, member: str) -> None:
         fact = self.state.members.get(member)
@@ -317,6 +466,9 @@ class Peer(Node):
         super()._release()
         self._streams.close()
         self._member_streams.close()
+        for run in self._queries.values():  # they end with the peer
+            run._put(f"peer {self.id} stopped before the query ended")
+        self._queries.clear()
 
     # -- input -------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from zgossip.protocol.effects import (
     OpenProbe,
     Publish,
     Reply,
+    RunQuery,
     Send,
 )
 from zgossip.protocol.gossip import message_id
@@ -369,6 +370,16 @@ class Simulation:
         assert node.peer is not None
         self._input(node, node.peer.set_tags, tags)
 
+    def query(self, peer: str, name: str, tags: tuple[tuple[str, str], ...], timeout: float) -> int:
+        """``peer``'s program queries the members whose tags match now: the query's number
+        (0: refused); its answers and end come as events."""
+        node = self._by_id[peer]
+        assert node.peer is not None
+        query, effects = node.peer.query(self.now, name, "", tags, timeout)
+        self._apply(node, effects)
+        self._wake(node)
+        return query
+
     def leave(self, peers: Iterable[str]) -> None:
         """Stop these peers now, as Ctrl-C does: each says goodbye, then is gone (its
         connections close as a killed one's do)."""
@@ -502,6 +513,10 @@ class Simulation:
                     self._open_probe(node, effect)
                 case CloseProbe():
                     node.probes.discard(effect.target)
+                case RunQuery():  # a simulated program's handler answers empty, at once
+                    assert node.peer is not None
+                    args = (effect.to, effect.querier, effect.id, "")
+                    self.at(self.now, self._input, node, node.peer.answered, *args)
                 case _:
                     assert_never(effect)
         if node.outbox:

@@ -674,3 +674,29 @@ def test_every_peer_lists_every_member_with_its_tags_and_hears_of_each_change(ne
         ("left", others[2].id, "left"),
         ("failed", others[0].id, "dead"),
     ]
+
+
+def test_a_query_reaches_the_matching_members_handlers_and_ends_with_the_last_answer(
+    net: Net,
+) -> None:
+    querier = net.peer(gossip_count=0)
+    dbs = [net.peer(gossip_count=0, tags=(("role", f"db-{k}"),)) for k in range(3)]
+    web = net.peer(gossip_count=0, tags=(("role", "web"),))
+    everyone = [querier, *dbs, web]
+    for peer in everyone:
+        peer.on_query("whoami")(lambda request, peer=peer: f"{peer.id} for {request.querier}")
+    dbs[2].on_query("boom")(lambda request: 1 / 0)
+    net.events.wait_for(
+        lambda: all(
+            len(net.events.of("member.joined", p.id)) >= len(everyone) - 1 for p in everyone
+        ),
+        what="every peer listing every other",
+    )
+    run = querier.query("whoami", tags={"role": "db*"}, timeout=10.0)
+    answers = {a.peer: (a.status, a.payload) for a in run}
+    assert answers == {p.id: ("ok", f"{p.id} for {querier.id}") for p in dbs}
+    assert (run.missing, run.gone, run.timed_out) == ([], [], False)
+    failing = {a.peer: a.status for a in querier.query("boom", tags={"role": "db*"})}
+    assert failing == {dbs[0].id: "nohandler", dbs[1].id: "nohandler", dbs[2].id: "failed"}
+    with pytest.raises(ValueError, match="name of 1 to 64"):
+        querier.query("x" * 65)

@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -191,3 +192,24 @@ def test_tag_sets_and_drops_a_running_peers_tags_and_the_seeds_show_them(
     assert "tag: tags take 5003 bytes" in one_line_error(too_big)
     to_seed = run_zgossip("tag", "--via", cluster.seeds[0], "a=b", cwd=cluster.directory)
     assert to_seed.returncode == 1 and "a seed has no tags" in one_line_error(to_seed)
+
+
+def test_query_via_a_peer_prints_each_answer_and_exits_with_the_last(cluster: Cluster) -> None:
+    first, *others = cluster.boot(4, "--gossip-count", "0", "--tag", "role=db")
+    for peer in others:
+        cluster.tap.wait_event("member.joined", node=first, member=peer)
+    started = time.monotonic()
+    found = run_zgossip("query", "--via", first, "info", "--timeout", "20", "--json",
+                        cwd=cluster.directory)  # fmt: skip
+    assert time.monotonic() - started < 10  # well before its timeout
+    assert found.returncode == 0, found.stderr
+    *answers, ended = [json.loads(line) for line in found.stdout.splitlines()]
+    assert sorted(a["peer"] for a in answers) == sorted([first, *others])
+    info = json.loads(answers[0]["payload"])
+    assert info["tags"] == {"role": "db"} and info["version"] and info["uptime"] > 0
+    assert ended == {"ended": True, "asked": 4, "missing": [], "gone": [], "timed_out": False}
+    none = run_zgossip("query", "--via", first, "info", "--tag", "role=web", cwd=cluster.directory)
+    assert none.returncode == 0 and none.stdout == ""
+    assert one_line_error(none) == "done: 0 of 0 answered"
+    bad = run_zgossip("query", "--via", first, "x" * 65, cwd=cluster.directory)
+    assert bad.returncode == 2 and "name of 1 to 64 characters" in one_line_error(bad)

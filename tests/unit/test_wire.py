@@ -76,6 +76,11 @@ SAMPLES: list[wire.Message] = [
         False,
     ),
     wire.Sums(PEER, bytes(range(256)) * 8, True),
+    wire.Ask("info", "", (("role", "db*"),), 5.0),
+    wire.Query(PEER, 7, "info", b"\x00payload"),
+    wire.Answer(PEER, 7, "ok", '{"version": "0.1.0"}'),
+    wire.Answered(OTHER, "busy", "", 0.002),
+    wire.Ended(PEER, 10, (OTHER,), (), True),
 ]
 
 
@@ -795,3 +800,23 @@ def test_bad_member_facts_are_refused(facts: Any) -> None:
 @pytest.mark.parametrize("sums", [b"", b"\x00" * 2047, b"\x00" * 2049, "0" * 2048])
 def test_sums_are_exactly_a_bucket_of_8_bytes_each(sums: Any) -> None:
     assert "sums" in str(_rejected(_spoiled(wire.Sums(PEER, bytes(2048), False), sums=sums)))
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "value"),
+    [
+        (wire.Ask("info", "", (), 5.0), "name", ""),
+        (wire.Ask("info", "", (), 5.0), "name", "x" * 65),
+        (wire.Ask("info", "", (), 5.0), "timeout", 0),
+        (wire.Ask("info", "", (), 5.0), "timeout", 3601),
+        (wire.Ask("info", "", (), 5.0), "payload", "x" * (wire.MAX_BODY + 1)),
+        (wire.Answer(PEER, 1, "ok", ""), "status", "maybe"),
+        (wire.Answer(PEER, 1, "ok", ""), "id", -1),
+        (wire.Ended(PEER, 1, (), (), False), "missing", ["nobody"]),
+    ],
+    ids=lambda v: v.KIND.value if hasattr(v, "KIND") else str(v)[:12],
+)
+def test_query_messages_of_wrong_shape_are_rejected(
+    message: wire.Message, field: str, value: Any
+) -> None:
+    assert field in str(_rejected(_spoiled(message, **{field: value})))

@@ -205,6 +205,20 @@ class Config:
     #: of its run still travelling, or held by a list cut off for a while, is older than
     #: its end; an hour of 100 deaths a minute is 6,000 entries.
     member_keep: float = 3600.0
+    #: Queries a peer runs at once, for clients and its program: each holds a DEALER to
+    #: every member it asks that is not a neighbour (two sockets with CurveZMQ), so 3 of
+    #: ``query_reach`` 128 hold at most 768 of the 1,023 ``max_sockets``, leaving room for
+    #: the links, seeds and probes: a fourth is refused, and said, until one ends.
+    max_queries: int = 3
+    #: Members one query asks at most: a query that matches more is refused, saying how
+    #: many it matched (narrow it with tags), rather than asking a part at random.
+    query_reach: int = 128
+    #: Queries a second a peer answers from any one querier; past it the answer is busy
+    #: (said in query.busy once a second): a query flood costs the flooded handler time.
+    query_rate: float = 10.0
+    #: Bytes (or characters) of one answer at most: a handler's bigger one is answered
+    #: toolarge instead; 128 members asked, that is at most 2 MB on the way to a querier.
+    max_answer: int = 16 * 1024
     #: Peers a seed tells at once of a death it decided or a leave, besides the reporter:
     #: each passes it to its links, and the sums repair what that misses.
     fact_fanout: int = 3

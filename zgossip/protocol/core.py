@@ -41,9 +41,9 @@ class _ProbeFor:
 
 
 #: The messages on a ROUTER whose handling depends on where they come from: the executor
-#: tells ``request`` their :class:`Client` (``send --via`` and ``tag --via`` are for
+#: tells ``request`` their :class:`Client` (``send``, ``tag`` and ``query --via`` are for
 #: trusted clients only; a monitor is named by where it watches from).
-ADDRESSED: tuple[type[wire.Message], ...] = (wire.Say, wire.Tag, wire.Watch)
+ADDRESSED: tuple[type[wire.Message], ...] = (wire.Say, wire.Tag, wire.Ask, wire.Watch)
 #: Who waits for a probe's answer: an asker, or (None) this node itself.
 _Waiter = _ProbeFor | None
 #: A core's deadline keys: the union of its parts' key types.

@@ -87,4 +87,20 @@ class CloseProbe:
     target: str
 
 
-Effect = Send | Reply | Publish | Connect | Disconnect | Dial | OpenProbe | CloseProbe | Event
+@dataclass(slots=True)
+class RunQuery:
+    """Run this node's handler of query ``name`` on ``payload`` (a query of ``querier``,
+    numbered ``id`` there), and hand what it returns to ``answered(to, querier, id, ...)``:
+    ``to`` routes the answer back (None: our own query)."""
+
+    to: bytes | None
+    querier: str
+    id: int
+    name: str
+    payload: str | bytes
+
+
+Effect = (
+    Send | Reply | Publish | Connect | Disconnect | Dial | OpenProbe | CloseProbe | RunQuery
+    | Event
+)  # fmt: skip

@@ -38,12 +38,21 @@ from zgossip.protocol import records, wire
 from zgossip.protocol.config import Config
 from zgossip.protocol.core import Client, Core
 from zgossip.protocol.deadlines import Deadlines
-from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish, Reply, Send
+from zgossip.protocol.effects import (
+    Connect,
+    Disconnect,
+    Effect,
+    Publish,
+    Reply,
+    RunQuery,
+    Send,
+)
 from zgossip.protocol.entropy import Holdings, Lost
 from zgossip.protocol.gossip import GapDue, Gaps, MessageList, OriginRates, message_id
 from zgossip.protocol.liveness import Liveness, ProbeTimeout, Suspicions, SuspicionTimeout
-from zgossip.protocol.members import Change, Members
+from zgossip.protocol.members import Change, Members, matches
 from zgossip.protocol.overlay import pick_neighbours
+from zgossip.protocol.queries import Queries, QueryTimeout, Running
 from zgossip.protocol.registration import Registration, RegistrationDue
 from zgossip.protocol.repeats import Repeats
 from zgossip.protocol.store import Store
@@ -81,7 +90,7 @@ ROUND, JOINING, GOSSIP, RECALL = RoundDue(), JoinPatience(), GossipDue(), Recall
 #: Everything a peer times.
 PeerKey = (
     RoundDue | JoinPatience | GossipDue | RecallDue | LinkTimeout | ProbeTimeout
-    | SuspicionTimeout | GapDue | GraftTimeout | AnnounceDue | RegistrationDue
+    | SuspicionTimeout | GapDue | GraftTimeout | AnnounceDue | RegistrationDue | QueryTimeout
 )  # fmt: skip
 
 
@@ -156,6 +165,10 @@ class PeerState(Core[PeerKey]):
             rng=rng,
         )
         self._seeds = frozenset(str(seed) for seed in config.seeds)
+        self.queries = Queries(self.deadlines, self.clock, config.max_queries)
+        self.handlers: set[str] = set()  # the queries our program answers, by name
+        self._query_rates = OriginRates(config.query_rate, config.max_origins)
+        self._busy = Repeats(1.0, config.max_origins)  # query.busy: once a second
         self.neighbours: dict[str, Neighbour] = {}
         self._subscribers: dict[str, None] = {}  # peers whose SUB our PUB saw, oldest first
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
@@ -216,6 +229,44 @@ class PeerState(Core[PeerKey]):
         checked = wire.check_tags(list(tags))
         out = self._begin(now)
         self._own_news(self.members.set_tags(checked))
+        return out
+
+    def query(
+        self,
+        now: float,
+        name: str,
+        payload: str | bytes,
+        tags: tuple[tuple[str, str], ...],
+        timeout: float,
+    ) -> tuple[int, list[Effect]]:
+        """Our program's query: its number (0: refused, said in query.ended), and what to
+        do. The answers, and the end, come as query.answered and query.ended events."""
+        out = self._begin(now)
+        running = self._start_query(None, name, payload, tags, timeout)
+        return (running.id if running is not None else 0), out
+
+    def answered(
+        self,
+        now: float,
+        to: bytes | None,
+        querier: str,
+        query: int,
+        payload: str | bytes | None,
+        failure: str | None = None,
+    ) -> list[Effect]:
+        """Our handler's answer to ``querier``'s ``query`` (see :class:`RunQuery`):
+        ``payload`` (None: an empty one), or ``failure``, what it raised."""
+        out = self._begin(now)
+        status, said = "ok", payload if payload is not None else ""
+        if failure is not None:
+            status, said = "failed", failure[: wire.MAX_NAME * 4]
+        elif len(said) > self.config.max_answer:
+            status, said = "toolarge", f"{len(said)} over {self.config.max_answer}"
+        answer = wire.Answer(self.id, query, status, said)
+        if to is None:
+            self._on_answer(self.id, answer)
+        else:
+            out.append(Reply(to, answer))
         return out
 
     @property
@@ -287,6 +338,11 @@ class PeerState(Core[PeerKey]):
                     out.append(Send(peer, wire.Sums(self.id, self.members.sums(), True)))
             case wire.Sums() if message.peer in self.neighbours:
                 self._compare(message)
+            case wire.Ask(name=name, payload=payload, tags=tags, timeout=timeout):
+                if not self._stranger(to, client, records.QueryRefused):
+                    self._start_query(to, name, payload, tags, timeout)
+            case wire.Query(peer=querier, id=query, name=name, payload=payload):
+                self._on_query(to, querier, query, name, payload)
             case wire.Members(offset=offset):  # zgossip members --via: our list, a page
                 listed = self._roster()
                 shown = tuple(listed[offset : offset + self.config.page_size])
@@ -308,7 +364,9 @@ class PeerState(Core[PeerKey]):
     def answer(self, now: float, sender: str, message: wire.Message) -> list[Effect]:
         """A message on the DEALER we keep for ``sender``: a seed or a neighbour."""
         out = self._begin(now)
-        if sender in self._seeds:
+        if isinstance(message, wire.Answer):  # to a query of ours, on the DEALER it asked
+            self._on_answer(sender, message)
+        elif sender in self._seeds:
             self._on_seed(sender, message)
         elif sender in self.neighbours:
             self._on_neighbour(sender, message)
@@ -430,6 +488,8 @@ class PeerState(Core[PeerKey]):
                 self._recall()
             case JoinPatience():
                 self._still_joining()
+            case QueryTimeout(id=query):
+                self._end_query(query, timed_out=True)
             case _:
                 assert_never(key)
 
@@ -446,6 +506,8 @@ class PeerState(Core[PeerKey]):
             self._given_up()
         for origin, count in self._throttled.due(self.clock.monotonic()):  # the rest, told
             self._emit(records.GossipThrottled(origin, count, self.config.origin_rate))
+        for querier, count in self._busy.due(self.clock.monotonic()):
+            self._emit(records.QueryBusy(querier, count, self.config.query_rate))
 
     def _announce(self) -> None:
         for neighbour, ids in self.tree.announcements().items():
@@ -668,7 +730,7 @@ class PeerState(Core[PeerKey]):
         self,
         to: bytes,
         client: Client | None,
-        refused: type[records.SayRefused | records.TagRefused],
+        refused: type[records.SayRefused | records.TagRefused | records.QueryRefused],
     ) -> bool:
         """Whether a client's request is refused (and it told so, and said): with CurveZMQ
         any client may ask (only allowed keys get through the handshake), without it only
@@ -691,7 +753,7 @@ class PeerState(Core[PeerKey]):
         self.store.keep(now, msg_id, self.id, self._seq, frame)
         self._lose(self.holdings.took(self.id, self._seq, now))
         # logged first: its time comes before any receipt's
-        self._emit(records.GossipSent(msg_id.hex(), _text(body), self._seq))
+        self._emit(records.GossipSent(msg_id.hex(), wire.text(body), self._seq))
         self._push(msg_id, frame, self.id)
         return msg_id
 
@@ -885,7 +947,7 @@ class PeerState(Core[PeerKey]):
         self._emit(
             records.GossipReceived(
                 msg_id.hex(),
-                _text(message.body),
+                wire.text(message.body),
                 message.origin,
                 message.seq,
                 sender,
@@ -1042,6 +1104,10 @@ class PeerState(Core[PeerKey]):
                 self._emit(records.MemberLeft(fact.peer, fact.since))
             case "failed":
                 self._emit(records.MemberFailed(fact.peer, fact.since))
+        if change.news in ("left", "failed") and self.queries:
+            for running in self.queries.gone(fact.peer):
+                if running.done:
+                    self._end_query(running.id, timed_out=False)
 
     def _send_sums(self, neighbour: str) -> None:
         """Our member list's sums: ``neighbour`` sends the facts where its differ, and its
@@ -1066,6 +1132,103 @@ class PeerState(Core[PeerKey]):
             (wire.Member(f.peer, f.state, f.since, f.tags) for f in self.members),
             key=lambda member: member.peer,
         )
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def _start_query(
+        self,
+        client: bytes | None,
+        name: str,
+        payload: str | bytes,
+        tags: tuple[tuple[str, str], ...],
+        timeout: float,
+    ) -> Running | None:
+        """Ask every alive member whose tags match (ourselves too), directly; None, and
+        the asker told why, when we run too many queries or it matches too many."""
+        asked = [f.peer for f in self.members if f.state == "alive" and matches(f.tags, tags)]
+        refused = None
+        if len(self.queries) >= self.queries.limit:
+            refused = f"{len(self.queries)} queries already running (at most {self.queries.limit})"
+        elif len(asked) > self.config.query_reach:
+            refused = (
+                f"it matches {len(asked)} members, over the {self.config.query_reach} one query "
+                "may ask: narrow it with tags"
+            )
+        if refused is not None:
+            if client is not None:
+                self._out.append(Reply(client, wire.Refused(self.id, refused)))
+            self._emit(records.QueryEnded(0, 0, [], [], False, refused))
+            return None
+        asked.sort()
+        opened = [peer for peer in asked if peer != self.id and peer not in self.neighbours]
+        running = self.queries.start(name, client, asked, opened, timeout)
+        self._emit(records.QueryStarted(running.id, name, len(asked)))
+        for peer in asked:
+            if peer == self.id:
+                self._on_query(None, self.id, running.id, name, payload)
+            else:
+                self._out.append(Send(peer, wire.Query(self.id, running.id, name, payload)))
+        if running.done:  # no one to ask
+            self._end_query(running.id, timed_out=False)
+        return running
+
+    def _on_query(
+        self, to: bytes | None, querier: str, query: int, name: str, payload: str | bytes
+    ) -> None:
+        """A member's query of us (``to`` routes our answer; None: our own): our handler
+        runs it, unless we have none of that name or that querier asks too fast."""
+        fact = self.members.get(querier)
+        if to is not None and (fact is None or fact.state != "alive"):
+            self._bad(f"query from {querier}, not an alive member", querier)
+            return
+        status = None
+        if name not in self.handlers:
+            status = "nohandler"
+        elif to is not None and not self._query_rates.take(querier, self.clock.monotonic()):
+            status = "busy"
+            count = self._busy.report(querier, self.clock.monotonic())
+            if count is not None:
+                self._emit(records.QueryBusy(querier, count, self.config.query_rate))
+        if status is None:
+            self._out.append(RunQuery(to, querier, query, name, payload))
+        elif to is None:
+            self._on_answer(self.id, wire.Answer(self.id, query, status, ""))
+        else:
+            self._out.append(Reply(to, wire.Answer(self.id, query, status, "")))
+
+    def _on_answer(self, sender: str, answer: wire.Answer) -> None:
+        """An answer to a query of ours: passed on to whoever asked; the query ends when
+        it was the last one awaited. One from a member not asked, or a second: dropped."""
+        if answer.peer != sender:
+            self._bad(f"answer naming {answer.peer}, on the way to {sender}", sender)
+            return
+        running = self.queries.answered(sender, answer.id)
+        if running is None:
+            return  # late: the query ended (timed out) before it came
+        took = round(self.clock.monotonic() - running.started, 6)
+        self._emit(records.QueryAnswered(running.id, sender, answer.status, took, answer.payload))
+        if running.client is not None:
+            answered = wire.Answered(sender, answer.status, answer.payload, took)
+            self._out.append(Reply(running.client, answered))
+        if running.done:
+            self._end_query(running.id, timed_out=False)
+
+    def _end_query(self, query: int, *, timed_out: bool) -> None:
+        running = self.queries.end(query)
+        if running is None:
+            return
+        for peer in running.opened:  # this query's own DEALERs, unless another's too
+            if peer not in self.neighbours and not self.queries.holds(peer):
+                self._out.append(Disconnect(peer))
+        missing = list(running.waiting)
+        answered = len(running.asked) - len(missing) - len(running.gone)
+        ended = records.QueryEnded(running.id, answered, missing, running.gone, timed_out)
+        self._emit(ended)
+        if running.client is not None:
+            message = wire.Ended(
+                self.id, len(running.asked), tuple(missing), tuple(running.gone), timed_out
+            )
+            self._out.append(Reply(running.client, message))
 
     # -- after a partition -----------------------------------------------------------------
 
@@ -1111,8 +1274,3 @@ def check_body(body: str | bytes) -> None:
     """ValueError for a body no peer would take (over ``wire.MAX_BODY``)."""
     if len(body) > wire.MAX_BODY:
         raise ValueError(f"a message body is at most {wire.MAX_BODY} characters or bytes")
-
-
-def _text(body: str | bytes) -> str:
-    """A body as the logs show it: bytes as UTF-8, undecodable bytes replaced."""
-    return body if isinstance(body, str) else body.decode("utf-8", errors="replace")

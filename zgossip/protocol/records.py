@@ -173,6 +173,15 @@ class TagRefused(Event):
         return f"refused to change tags for {self.address}: {self.reason}"
 
 
+@event("query.refused", MAGENTA)
+class QueryRefused(Event):
+    address: str  # the client's IP ("" for our own program's query)
+    reason: str
+
+    def text(self) -> str:
+        return f"refused to query for {self.address or 'the program'}: {self.reason}"
+
+
 @event("consumer.behind", YELLOW)
 class ConsumerBehind(Event):
     stream: str  # "messages" or "events"
@@ -478,6 +487,57 @@ class MemberRefuted(Event):
 
 def _tags_text(tags: dict[str, str]) -> str:
     return f" ({', '.join(f'{k}={v}' for k, v in tags.items())})" if tags else ""
+
+
+@event("query.started", CYAN)
+class QueryStarted(Event):
+    id: int  # its number here
+    name: str
+    asked: int  # members asked: alive, tags matching
+
+    def text(self) -> str:
+        return f"query {self.id} {self.name!r}: asked {self.asked} member(s)"
+
+
+@event("query.answered", CYAN)
+class QueryAnswered(Event):
+    id: int
+    peer: str  # the member that answered
+    status: str  # wire.STATUSES
+    took: float  # seconds since the query started
+    payload: str | bytes = hidden()  # the answer, for the program that asked
+
+    def text(self) -> str:
+        return f"query {self.id}: {self.peer} answered {self.status} in {self.took:.3f} s"
+
+
+@event("query.ended", CYAN)
+class QueryEnded(Event):
+    id: int
+    answered: int
+    missing: list[str]  # asked, alive as far as we know, and never answered
+    gone: list[str]  # died or left before answering
+    timed_out: bool
+    refused: str | None = None  # why it never started (too many at once, too wide)
+
+    def text(self) -> str:
+        if self.refused is not None:
+            return f"query {self.id} refused: {self.refused}"
+        how = "timed out" if self.timed_out else "done"
+        return (
+            f"query {self.id} {how}: {self.answered} answered, {len(self.missing)} missing, "
+            f"{len(self.gone)} gone"
+        )
+
+
+@event("query.busy", YELLOW)
+class QueryBusy(Event):
+    querier: str
+    refused: int  # its queries answered busy since this was last said (once a second)
+    rate: float  # Config.query_rate
+
+    def text(self) -> str:
+        return f"{self.querier} queries faster than {self.rate:g}/s: {self.refused} answered busy"
 
 
 @event("gossip.sent", CYAN)

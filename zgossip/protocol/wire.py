@@ -41,6 +41,12 @@ MAX_NAME = 64
 #: its users: serf#550); a key is at most MAX_TAG_KEY characters.
 MAX_TAGS = 4096
 MAX_TAG_KEY = 128
+#: What an answer to a query says (wire.Answer.status): answered, no handler of that
+#: name, too many queries from that querier, the answer over the size limit, the
+#: handler raised.
+STATUSES = ("ok", "nohandler", "busy", "toolarge", "failed")
+#: Seconds a query may run at most.
+MAX_QUERY_TIME = 3600.0
 #: Buckets a member list's sums split the peers into (``sums``: 8 bytes each, 2 KiB).
 SUM_BUCKETS = 256
 #: Bytes of a message id (:func:`zgossip.protocol.gossip.message_id`).
@@ -92,6 +98,11 @@ class Kind(StrEnum):
     TAGGED = "tagged"  # peer -> client: its tags now (reply to tag)
     FACTS = "facts"  # peer or seed -> peer: what became of members (what changed its list)
     SUMS = "sums"  # peer -> neighbour: my member list's sums; send the facts where they differ
+    ASK = "ask"  # client -> peer: query the members whose tags match (zgossip query --via)
+    QUERY = "query"  # querier -> member: answer this query of mine
+    ANSWER = "answer"  # member -> querier: its answer (reply to query)
+    ANSWERED = "answered"  # peer -> client: one member's answer to its query (reply to ask)
+    ENDED = "ended"  # peer -> client: the query is over: who never answered (reply to ask)
 
 
 Check = Callable[[Any], Any]
@@ -232,6 +243,24 @@ def _sums(value: Any) -> Any:
     if type(value) is not bytes or len(value) != 8 * SUM_BUCKETS:
         raise WireError(f"expected {8 * SUM_BUCKETS} bytes of sums")
     return value
+
+
+def _status(value: Any) -> Any:
+    if value not in STATUSES:
+        raise WireError(f"expected one of {'/'.join(STATUSES)}")
+    return value
+
+
+def _name(value: Any) -> Any:
+    if type(value) is not str or not 0 < len(value) <= MAX_NAME:
+        raise WireError(f"expected a name of 1 to {MAX_NAME} characters")
+    return value
+
+
+def _seconds(value: Any) -> Any:
+    if type(value) not in (float, int) or not 0 < value <= MAX_QUERY_TIME:
+        raise WireError(f"expected seconds, more than 0 and at most {MAX_QUERY_TIME:g}")
+    return float(value)
 
 
 def _holdings(value: Any) -> Any:
@@ -670,17 +699,64 @@ class Sums:
     answer: Annotated[bool, _flag]  # an answer to yours: send facts, not sums again
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    KIND: ClassVar[Kind] = Kind.ASK
+    name: Annotated[str, _name]  # the query's: which handler answers it
+    payload: Annotated[str | bytes, _body]
+    tags: Tags  # only the members whose tags match these (patterns as in file names)
+    timeout: Annotated[float, _seconds]  # it ends then at the latest
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    KIND: ClassVar[Kind] = Kind.QUERY
+    peer: PeerId  # who asks
+    id: Count  # its number at the querier, echoed
+    name: Annotated[str, _name]
+    payload: Annotated[str | bytes, _body]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    KIND: ClassVar[Kind] = Kind.ANSWER
+    peer: PeerId  # who answers
+    id: Count  # the query's, echoed
+    status: Annotated[str, _status]  # one of STATUSES
+    payload: Annotated[str | bytes, _body]  # the handler's answer ("ok"), or why not
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    KIND: ClassVar[Kind] = Kind.ANSWERED
+    peer: PeerId  # the member that answered
+    status: Annotated[str, _status]
+    payload: Annotated[str | bytes, _body]
+    took: Stamp  # seconds from the query's start to this answer
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    KIND: ClassVar[Kind] = Kind.ENDED
+    node: PeerId  # the querier
+    expected: Count  # the members it asked
+    missing: Annotated[tuple[str, ...], _peer_ids]  # those that never answered, alive to it
+    gone: Annotated[tuple[str, ...], _peer_ids]  # those that died or left meanwhile
+    timed_out: Annotated[bool, _flag]  # ended at its timeout (else: all answered, or gone)
+
+
 Message = (
     Register | Peers | ListPeers | Dead | Leave | Link | Ready | Ping | Pong | Bye | History
     | Gossip | Neighbours | Links | Probe | Probed | Suspect | Vote | Repair | Page | Listing
     | IHave | Graft | Prune | Batch | Members | Roster | Watch | Watched | Say | Said | Refused
-    | Shuffle | Shuffled | Digest | Delta | Tag | Tagged | Facts | Sums
+    | Shuffle | Shuffled | Digest | Delta | Tag | Tagged | Facts | Sums | Ask | Query | Answer
+    | Answered | Ended
 )  # fmt: skip
 _TYPES: tuple[type[Message], ...] = (
     Register, Peers, ListPeers, Dead, Leave, Link, Ready, Ping, Pong, Bye, History, Gossip,
     Neighbours, Links, Probe, Probed, Suspect, Vote, Repair, Page, Listing, IHave, Graft, Prune,
     Batch, Members, Roster, Watch, Watched, Say, Said, Refused, Shuffle, Shuffled, Digest, Delta,
-    Tag, Tagged, Facts, Sums,
+    Tag, Tagged, Facts, Sums, Ask, Query, Answer, Answered, Ended,
 )  # fmt: skip
 
 
@@ -713,6 +789,12 @@ def _plain_item(item: Any) -> Any:
     if type(item) is tuple:
         return list(item)
     return item
+
+
+def text(body: str | bytes) -> str:
+    """A body (or payload) as the logs and the console show it: bytes as UTF-8,
+    undecodable bytes replaced."""
+    return body if isinstance(body, str) else body.decode("utf-8", errors="replace")
 
 
 def encode(message: Message) -> bytes:

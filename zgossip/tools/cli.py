@@ -319,6 +319,7 @@ def peer(
         compact=compact, dissemination=dissemination, tags=_tags(tag or []),
     )  # fmt: skip
     node = _open(Peer, cfg)
+    node.answer_info()
     if stdin:
         threading.Thread(target=_gossip_lines, args=(node,), daemon=True).start()
     _run(node)
@@ -576,6 +577,75 @@ def send(
         except NoAnswer as exc:
             _fail(str(exc), 1)
         typer.echo(f"{address} took it: gossip {message_id}")
+
+
+@app.command()
+def query(
+    via: Annotated[str, typer.Option(metavar="IP:PORT", help="The running peer that asks.")],
+    name: Annotated[str, typer.Argument(help="The query: which handler answers it.")],
+    payload: Annotated[str, typer.Argument(help="What the handlers are given.")] = "",
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Only members with this tag; VALUE may be a pattern such as 'db*' (repeatable).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds the query may run at most.", min=0.01, max=3600)
+    ] = 5.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON object a line: each answer, then the end.")
+    ] = False,
+    curve_secret: CurveSecret = None,
+    curve_allow: CurveAllow = None,
+) -> None:
+    """Ask every alive member whose tags match (through a running peer, which asks them
+    directly) and print each answer as it comes; end as soon as all answered or are gone,
+    or at the timeout, naming those that did not answer. Trusted clients only, as send."""
+    from zgossip.tools.survey import NoAnswer
+    from zgossip.tools.survey import query as ask
+
+    address = _target(via)
+    curve = _curve(curve_secret, curve_allow)
+    try:
+        request = wire.Ask(name, payload, _tags(tag or []), timeout)
+        wire.decode(wire.encode(request))
+    except wire.WireError as exc:
+        _fail(str(exc), 2)
+    try:
+        for message in ask(address, request, curve):
+            if isinstance(message, wire.Answered):
+                text = wire.text(message.payload)
+                if as_json:
+                    document = {
+                        "peer": message.peer,
+                        "status": message.status,
+                        "payload": text,
+                        "took": message.took,
+                    }
+                    typer.echo(json.dumps(document))
+                else:
+                    typer.echo(f"{message.peer}  {message.status}  {message.took:.3f}s  {text}")
+            elif as_json:
+                ended = {
+                    "ended": True,
+                    "asked": message.expected,
+                    "missing": list(message.missing),
+                    "gone": list(message.gone),
+                    "timed_out": message.timed_out,
+                }
+                typer.echo(json.dumps(ended))
+            else:
+                answered = message.expected - len(message.missing) - len(message.gone)
+                how = "timed out" if message.timed_out else "done"
+                typer.echo(f"{how}: {answered} of {message.expected} answered", err=True)
+                if message.missing:
+                    typer.echo(f"no answer from: {', '.join(message.missing)}", err=True)
+                if message.gone:
+                    typer.echo(f"gone before answering: {', '.join(message.gone)}", err=True)
+    except NoAnswer as exc:
+        _fail(str(exc), 1)
 
 
 @app.command()

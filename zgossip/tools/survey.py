@@ -6,7 +6,8 @@ What ``zgossip peers`` shows: :func:`query_peers` asks every seed for its list,
 overlay for Graphviz. Each query goes to every node at once and waits for all
 answers together, so a survey of many nodes takes one timeout at most. In a
 CURVE network each query is a CURVE client with the caller's keys (``curve``).
-:func:`follow` is ``zgossip monitor``, :func:`say` is ``zgossip send --via``.
+:func:`follow` is ``zgossip monitor``, :func:`say` is ``zgossip send --via``,
+:func:`query` is ``zgossip query --via``.
 """
 
 from __future__ import annotations
@@ -109,6 +110,44 @@ def _granted(
     if not isinstance(answer, granted):
         raise NoAnswer(f"{address} did not answer within {timeout} s")
     return answer
+
+
+#: Seconds a query's client waits past the query's own timeout for the peer's word that
+#: it ended, before it gives the peer up: a round trip and a turn of a busy loop.
+_QUERY_GRACE = 2.0
+
+
+def query(
+    address: str,
+    ask: wire.Ask,
+    curve: Curve | None = None,
+) -> Iterator[wire.Answered | wire.Ended]:
+    """Ask the peer at ``address`` to run a query: each member's answer as it comes,
+    then the end (who never answered). Raises NoAnswer when the peer refuses, or says
+    nothing within the query's timeout and a grace."""
+    with zmq.Context() as ctx:
+        dealer = _dealer(ctx, address, curve)
+        if dealer is None:
+            raise NoAnswer(f"no certificate for {address} in {curve.allow if curve else ''}")
+        try:
+            dealer.send(wire.encode(ask))
+            deadline = time.monotonic() + ask.timeout + _QUERY_GRACE
+            while (left := deadline - time.monotonic()) > 0:
+                if not dealer.poll(math.ceil(left * 1000)):
+                    break
+                try:
+                    message = wire.decode(dealer.recv())
+                except wire.WireError:
+                    continue
+                if isinstance(message, wire.Refused):
+                    raise NoAnswer(f"{address} refused: {message.reason}")
+                if isinstance(message, wire.Answered | wire.Ended):
+                    yield message
+                    if isinstance(message, wire.Ended):
+                        return
+            raise NoAnswer(f"{address} did not end the query within {ask.timeout:g} s")
+        finally:
+            dealer.close()
 
 
 #: A monitor says it still watches this often (seconds), and says what it read once it
