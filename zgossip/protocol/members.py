@@ -32,6 +32,8 @@ from zgossip.protocol import wire
 
 _RANK = {state: rank for rank, state in enumerate(wire.FACT_STATES)}
 ENDED = frozenset(("dead", "left"))
+#: Sets of tags a list shares among the members that say the same (each kept once).
+SHARED_TAGS = 4096
 #: Bytes a fact takes on the wire beside its peer and tags (msgpack, generously).
 FACT_BYTES = 48
 
@@ -98,6 +100,8 @@ class Members:
         self._buckets: list[dict[str, wire.Fact]] = [{} for _ in range(wire.SUM_BUCKETS)]
         self._sums = [0] * wire.SUM_BUCKETS
         self._ended: dict[str, float] = {}  # the dead and departed -> when (Unix), oldest first
+        #: tags -> the one tuple of them the list keeps: members often say the same
+        self._shared: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
         self._count = 0
         self.refused = 0  # new peers turned away: the list was full of live ones
         self.own = wire.Fact(me, run, 0, "alive", since, tags)
@@ -212,6 +216,12 @@ class Members:
         return True
 
     def _put(self, fact: wire.Fact, old: wire.Fact | None) -> None:
+        if fact.tags:
+            shared = self._shared.setdefault(fact.tags, fact.tags)
+            if shared is not fact.tags:
+                fact = wire.Fact(fact.peer, fact.run, fact.ver, fact.state, fact.since, shared)
+            if len(self._shared) > SHARED_TAGS:  # bounded: what is kept stays shared
+                self._shared.clear()
         b = bucket(fact.peer)
         if old is None:
             self._count += 1

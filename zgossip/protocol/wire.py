@@ -221,6 +221,7 @@ def _members(value: Any) -> Any:
 #: What a member fact says of a peer, in the order that breaks a tie (see
 #: :mod:`zgossip.protocol.members`): a peer ends as dead or left.
 FACT_STATES = ("alive", "suspect", "dead", "left")
+_FACT_STATE = {state: state for state in FACT_STATES}
 
 
 def _facts(value: Any) -> Any:
@@ -233,6 +234,7 @@ def _facts(value: Any) -> Any:
                 f"expected [peer, run, ver, state ({'/'.join(FACT_STATES)}), since, tags] facts"
             )
         peer, run, ver, state, since, tags = item
+        state = _FACT_STATE[state]  # one string a state, not one a fact: a list holds many
         facts.append(
             Fact(_peer_id(peer), _count(run), _count(ver), state, _stamp(since), check_tags(tags))
         )
