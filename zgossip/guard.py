@@ -55,6 +55,7 @@ class Guard:
         self.refusals = 0  # CURVE handshakes refused
         self._gate: security.Gate | None = None
         self._denials = Repeats(config.auth_quiet)
+        self._forged = Repeats(config.auth_quiet)
         self._refused_by: set[str] = set()  # nodes that refused our handshake, said once
 
     @property
@@ -139,6 +140,24 @@ class Guard:
         if self._gate.allows(user):
             return True
         self._deny(user or "?", address or "?")
+        return False
+
+    def speaks_for(self, last: zmq.Frame | None, claimed: str) -> bool:
+        """Whether the client that sent ``last`` holds the key of ``claimed``, the node its
+        message names as its sender: a certificate names its node's address, and a key
+        speaks only for that one (``auth.forged`` otherwise, said once a while)."""
+        if self.curve is None:
+            return True
+        try:
+            user = "" if last is None else str(last.get("User-Id"))
+        except zmq.ZMQError:
+            user = ""
+        key = self.curve.servers.get(claimed)
+        if key is not None and key.decode() == user:
+            return True
+        count = self._forged.report(user, self._clock.monotonic())
+        if count is not None:
+            self._say(records.AuthForged(user or "?", claimed, count))
         return False
 
     def _deny(self, key: str, address: str) -> None:

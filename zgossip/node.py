@@ -432,8 +432,12 @@ class Node:
         message = self._decode(frames, 2)
         if message is None or (self._tap is not None and not self._tap.inbound(message, None)):
             return
-        if self.guard.on and not self.guard.allows(last, _address(last)):
-            return
+        if self.guard.on:
+            if not self.guard.allows(last, _address(last)):
+                return
+            claimed = wire.speaker(message)
+            if claimed is not None and not self.guard.speaks_for(last, claimed):
+                return
         if isinstance(message, wire.Watch):
             # the sink keeps its events from now on (the core's monitor.attached first),
             # for the core to send (see _send_watched)

@@ -211,11 +211,40 @@ def test_key_not_allowed_gets_no_pong_and_no_peer_list(
         net.events.wait_event("auth.denied", node=node, key=_public(secret))
     assert not pinger.poll(0) and not asker.poll(0)
     assert query_peers([net.seed_ids[0]], 0.5, outsider) == {net.seed_ids[0]: None}
-    # the same requests with an allowed key are answered
-    allowed, _ = _client(ctx, zmq.DEALER, member.id, net.curve())
-    allowed.send(wire.encode(wire.Ping("127.0.0.1:9", 1.0)))
+    # the same request with an allowed key, of the node it names, is answered
+    other = net.peer_ids[1]
+    allowed, _ = _client(ctx, zmq.DEALER, member.id, net.curve(net.secrets[other]))
+    allowed.send(wire.encode(wire.Ping(other, 1.0)))
     assert allowed.poll(10_000)
     assert isinstance(wire.decode(allowed.recv()), wire.Pong)
+
+
+def test_an_allowed_key_that_claims_another_nodes_name_is_refused_and_said(
+    net: CurveNet, ctx: zmq.Context[zmq.Socket[bytes]]
+) -> None:
+    member = net.peer(net.peer_ids[0], gossip_count=0)
+    net.events.wait_event("seed.registered", node=member.id)
+    victim, impostor = net.peer_ids[1], net.peer_ids[2]
+    holders = [seed.id for seed in net.seeds if member.id in seed.registry]
+    forged = [
+        wire.Register(victim, f"tcp://{victim}", (), (("role", "evil"),)),
+        wire.Leave(member.id),
+        wire.Dead(member.id, 1.0, victim),
+    ]
+    for key in (net.curve(net.secrets[impostor]), net.curve()):  # a node's, a client's
+        seed, _ = _client(ctx, zmq.DEALER, net.seed_ids[0], key)
+        for message in forged:
+            seed.send(wire.encode(message))
+        pinger, _ = _client(ctx, zmq.DEALER, member.id, key)
+        pinger.send(wire.encode(wire.Ping(victim, 1.0)))
+        pinger.send(wire.encode(wire.Facts(victim, (), False, False)))
+        assert not pinger.poll(500) and not seed.poll(0)  # no pong, no peer list
+    said = net.events.wait_event("auth.forged", node=net.seed_ids[0])
+    assert said["claimed"] in (victim, member.id)
+    assert net.events.wait_event("auth.forged", node=member.id)["claimed"] == victim
+    assert all(victim not in seed.registry for seed in net.seeds)
+    assert set(holders) <= {seed.id for seed in net.seeds if member.id in seed.registry}
+    assert not net.events.of("dead.received")
 
 
 def test_key_not_allowed_can_neither_inject_nor_receive_gossip(

@@ -430,3 +430,30 @@ def test_a_neighbours_digests_are_answered_spaced_out_but_the_one_after_a_cut_an
     assert len(answers(12.1)[0].items) == 3
     assert answers(12.1 + peer.config.digest_spacing / 2) == []  # too soon: not answered
     assert len(answers(12.1 + peer.config.digest_spacing)) == 1
+
+
+def test_member_facts_or_sums_from_a_stranger_are_refused_each_a_bad_message() -> None:
+    peer = _linked(OTHER)
+    stranger = "10.9.9.9:6000"
+    forged = wire.Fact(OTHER, 1, 0, "dead", 1.7e9 + 10, ())
+    outs = [
+        peer.request(11.0 + k / 100, b"s", wire.Facts(stranger, (forged,), False, False))
+        for k in range(5)
+    ]
+    outs.append(peer.request(11.1, b"s", wire.Sums(stranger, bytes(2048), False)))
+    bad = [e for out in outs for e in out if isinstance(e, records.BadMessage)]
+    # each counted; the event sink says them once a while (bad_quiet)
+    assert len(bad) == 6 and all("not a neighbour" in e.reason for e in bad)
+    assert peer.members.get(OTHER) is None or peer.members.get(OTHER).state != "dead"  # type: ignore[union-attr]
+    assert not [e for out in outs for e in out if isinstance(e, Send)]
+
+
+def test_a_query_from_a_stranger_is_refused_and_an_answer_over_the_limit_sent_as_toolarge() -> None:
+    peer = _linked(OTHER)
+    peer.handlers.add("q")
+    out = peer.request(11.0, b"s", wire.Query("10.9.9.9:6000", 1, "q", ""))
+    assert [e for e in out if isinstance(e, records.BadMessage)]
+    assert not [e for e in out if isinstance(e, Reply)]
+    (answer,) = peer.answered(11.1, b"s", OTHER, 4, "x" * (peer.config.max_answer + 1))
+    assert isinstance(answer, Reply) and isinstance(answer.message, wire.Answer)
+    assert (answer.message.status, answer.message.id) == ("toolarge", 4)

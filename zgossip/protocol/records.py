@@ -200,6 +200,16 @@ class AuthRefused(Event):
         return f"{self.target} refused our CurveZMQ handshake: {self.reason}"
 
 
+@event("auth.forged", ALARM)
+class AuthForged(Event):
+    key: str  # the client's public key (z85) that spoke
+    claimed: str  # the node its message named as its sender: not that key's
+    count: int = 1  # such messages of that key since this was last said
+
+    def text(self) -> str:
+        return f"refused a message of key {self.key} that claims to come from {self.claimed}"
+
+
 @event("auth.nokey", YELLOW)
 class AuthNoKey(Event):
     target: str

@@ -793,6 +793,23 @@ def _plain_item(item: Any) -> Any:
     return item
 
 
+#: The messages on a node's ROUTER that come from a node naming itself in ``peer``, and
+#: the three that name it otherwise: what only that node's own key may send (CurveZMQ).
+_SPEAKER = {Dead: "reporter", Suspect: "seed", Vote: "seed"}
+_SPEAKS_AS_PEER = (
+    Register, Leave, Link, Ready, Ping, Bye, History, Probe, Repair, IHave, Graft, Prune,
+    Shuffle, Digest, Facts, Sums, Query,
+)  # fmt: skip
+
+
+def speaker(message: Message) -> str | None:
+    """The node a request on a ROUTER says it comes from (None: a client's, naming none)."""
+    if isinstance(message, _SPEAKS_AS_PEER):
+        return message.peer
+    field = _SPEAKER.get(type(message))
+    return None if field is None else str(getattr(message, field))
+
+
 def text(body: str | bytes) -> str:
     """A body (or payload) as the logs and the console show it: bytes as UTF-8,
     undecodable bytes replaced."""
