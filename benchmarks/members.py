@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.burst import Logs, start_node, wait_until
-from tests.support import free_ports, kill_all, write_config
+from tests.support import ZGOSSIP, free_ports, kill_all, write_config
 from zgossip.protocol import wire
 from zgossip.protocol.members import Members
 from zgossip.simulate import Scenario, Simulation
@@ -144,9 +145,31 @@ def procs(peers: int, changes: int, leaves: int, kills: int, queries: int, match
                             f"{' (timed out)' if message.timed_out else ''}",
                             flush=True,
                         )
+            _cli_query(directory, live[-1])
         finally:
             kill_all(procs.values())
             logs.close()
+
+
+def _cli_query(directory: Path, via: str) -> None:
+    """``zgossip query --via`` as a user runs it: from its last answer line to its exit."""
+    cli = subprocess.Popen(
+        [ZGOSSIP, "query", "--via", via, "info", "--tag", "q=yes", "--json", "--timeout", "5"],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert cli.stdout is not None
+    last, answers = 0.0, 0
+    for line in cli.stdout:
+        if '"ended"' not in line:
+            last, answers = time.monotonic(), answers + 1
+    cli.wait()
+    print(
+        f"zgossip query --via (a process): {answers} answers, exit "
+        f"{(time.monotonic() - last) * 1000:.0f} ms after the last (timeout 5 s)",
+        flush=True,
+    )
 
 
 def _at(logs: Logs, event: str, member: str) -> dict[str, float]:

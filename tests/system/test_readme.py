@@ -1,4 +1,4 @@
-"""The README's promises, kept: its library example runs as printed."""
+"""The README's promises, kept: its library examples run as printed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ pytestmark = pytest.mark.system
 README = Path(__file__).parents[2] / "README.md"
 
 
-@pytest.mark.parametrize(("which", "says"), [(0, "hello, network"), (1, "hello, asyncio")])
+@pytest.mark.parametrize(
+    ("which", "says"), [(0, "hello, network"), (1, "0.42"), (2, "hello, asyncio")]
+)
 def test_library_examples_run_as_printed(tmp_path: Path, which: int, says: str) -> None:
     example = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)[which]
     for port, free in zip((7001, 7101, 7102), free_ports(3), strict=True):  # never collide

@@ -196,7 +196,7 @@ class Config:
     max_departed: int = 4096
     departed_for: float = 600.0
     #: Peers a peer's member list holds at most, itself and the dead and departed included
-    #: (about 300 bytes each: benchmarks/RESULTS.md, "Members at every peer"): 100,000, ten
+    #: (286 bytes each: benchmarks/RESULTS.md, "Members, tags and queries"): 100,000, ten
     #: times the largest network simulated, is 30 MB. Past it the oldest end is forgotten
     #: to make room, and a new peer is turned away only when all are alive.
     max_members: int = 100_000
