@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from zgossip.protocol import records
 from zgossip.protocol.config import Config
+from zgossip.simulate import Scenario, Simulation
 
 Event = dict[str, Any]
 
@@ -269,3 +271,22 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+#: What a simulated network said: (simulated time, node, event), in order.
+Heard = list[tuple[float, str, records.Event]]
+
+
+def simulated(nodes: int, seed: int, interval: float, **options: Any) -> tuple[Simulation, Heard]:
+    """A simulated network of ``nodes`` peers (liveness every ``interval`` simulated seconds,
+    ``options`` for every node's Config), all joined and settled; what it says from then."""
+    heard: Heard = []
+    scenario = Scenario(
+        nodes=nodes, messages=0, seed=seed, liveness_interval=interval, options=dict(options)
+    )
+    sim = Simulation(scenario, listener=lambda node, event: heard.append((sim.now, node, event)))
+    sim.boot()
+    for n in range(nodes):
+        sim.at(n * scenario.join_interval, sim.join)
+    sim.advance(nodes * scenario.join_interval + scenario.settle)
+    return sim, heard

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import zmq
 
@@ -30,6 +31,7 @@ from zgossip.protocol.outbox import Outbox
 from zgossip.protocol.peer import Neighbour, PeerState, check_body
 from zgossip.protocol.registration import Registration
 
+T = TypeVar("T")
 #: XPUB subscription notices carry this prefix before the subscriber's id.
 _SUBSCRIBED = b"\x01\x00"
 _UNSUBSCRIBED = b"\x00\x00"
@@ -442,25 +444,25 @@ class Peer(Node):
         fact = self.state.members.get(member)
         if fact is None:
             return
-        told = MemberChange(change, Member.of(fact))
-        for handler in self._handlers_of_members:
-            try:
-                handler(told)
-            except Exception as exc:  # the user's code: report it, go on
-                self._say(records.HandlerError(repr(exc)))
-        if self._member_streams.active:
-            self._member_streams.put(told)
+        self._hand_over(
+            MemberChange(change, Member.of(fact)), self._handlers_of_members, self._member_streams
+        )
 
     def _deliver(self, event: records.GossipReceived) -> None:
         message = event.message
         delivery = Delivery(event.id, message.body, event.origin, event.sender, message.ts)
-        for handler in self._handlers_of_messages:
+        self._hand_over(delivery, self._handlers_of_messages, self._streams)
+
+    def _hand_over(self, item: T, handlers: list[Callable[[T], None]], feeds: Feeds[T]) -> None:
+        """``item`` to each handler (what one raises is said, and the peer goes on) and to
+        the async consumers."""
+        for handler in handlers:
             try:
-                handler(delivery)
+                handler(item)
             except Exception as exc:  # the user's code: report it, keep gossiping
                 self._say(records.HandlerError(repr(exc)))
-        if self._streams.active:
-            self._streams.put(delivery)
+        if feeds.active:
+            feeds.put(item)
 
     def _release(self) -> None:
         super()._release()

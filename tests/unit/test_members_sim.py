@@ -3,25 +3,15 @@ hold every member, with its latest tags, and hears of each leave and death."""
 
 from __future__ import annotations
 
+from tests.support import Heard, simulated
 from zgossip.protocol import records
-from zgossip.simulate import Scenario, Simulation
+from zgossip.simulate import Simulation
 
 INTERVAL = 1.0  # liveness interval: a sums round
 
 
-def _network(
-    nodes: int = 30, **options: object
-) -> tuple[Simulation, list[tuple[float, str, records.Event]]]:
-    heard: list[tuple[float, str, records.Event]] = []
-    scenario = Scenario(
-        nodes=nodes, messages=0, seed=7, liveness_interval=INTERVAL, options=dict(options)
-    )
-    sim = Simulation(scenario, listener=lambda node, event: heard.append((sim.now, node, event)))
-    sim.boot()
-    for n in range(nodes):
-        sim.at(n * scenario.join_interval, sim.join)
-    sim.advance(nodes * scenario.join_interval + scenario.settle)
-    return sim, heard
+def _network(nodes: int = 30, **options: object) -> tuple[Simulation, Heard]:
+    return simulated(nodes, 7, INTERVAL, **options)
 
 
 def _states(sim: Simulation, member: str) -> dict[str, str | None]:

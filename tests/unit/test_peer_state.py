@@ -457,3 +457,20 @@ def test_a_query_from_a_stranger_is_refused_and_an_answer_over_the_limit_sent_as
     (answer,) = peer.answered(11.1, b"s", OTHER, 4, "x" * (peer.config.max_answer + 1))
     assert isinstance(answer, Reply) and isinstance(answer.message, wire.Answer)
     assert (answer.message.status, answer.message.id) == ("toolarge", 4)
+
+
+def test_a_clients_query_flood_is_refused_each_time_and_said_once_a_second() -> None:
+    peer = _linked(OTHER, max_queries=1)
+    alive = wire.Fact(OTHER, 1, 0, "alive", 1.7e9 + 10, ())
+    peer.request(10.9, b"x", wire.Facts(OTHER, (alive,), False, False))  # asked, never answers
+    local = Client("127.0.0.1", local=True)
+    outs = [
+        peer.request(11.0 + k / 1000, b"c", wire.Ask("q", "", (), 5.0), local) for k in range(50)
+    ]
+    refusals = [e for out in outs for e in out if isinstance(e, Reply)]
+    refusals = [r for r in refusals if isinstance(r.message, wire.Refused)]
+    assert len(refusals) == 49
+    said = [e for out in outs for e in out if isinstance(e, records.QueryRefused)]
+    assert [(e.address, e.count) for e in said] == [("127.0.0.1", 1)]
+    later = peer.timers(12.5)
+    assert [e.count for e in later if isinstance(e, records.QueryRefused)] == [48]

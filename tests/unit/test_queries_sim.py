@@ -4,25 +4,16 @@ its bounds are said, not silent."""
 
 from __future__ import annotations
 
+from tests.support import Heard, simulated
 from zgossip.protocol import records
 from zgossip.protocol.peer import PeerState
-from zgossip.simulate import Scenario, Simulation
+from zgossip.simulate import Simulation
 
 INTERVAL = 1.0
 
 
-def _network(
-    nodes: int = 20, **options: object
-) -> tuple[Simulation, list[tuple[float, str, records.Event]]]:
-    heard: list[tuple[float, str, records.Event]] = []
-    scenario = Scenario(
-        nodes=nodes, messages=0, seed=11, liveness_interval=INTERVAL, options=dict(options)
-    )
-    sim = Simulation(scenario, listener=lambda node, event: heard.append((sim.now, node, event)))
-    sim.boot()
-    for n in range(nodes):
-        sim.at(n * scenario.join_interval, sim.join)
-    sim.advance(nodes * scenario.join_interval + scenario.settle)
+def _network(nodes: int = 20, **options: object) -> tuple[Simulation, Heard]:
+    sim, heard = simulated(nodes, 11, INTERVAL, **options)
     for k, peer in enumerate(sim.peers()):
         sim.tag(peer.id, [("role", "db" if k % 4 == 0 else "web")])
         peer.handlers.add("ping")

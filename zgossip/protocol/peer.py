@@ -169,6 +169,7 @@ class PeerState(Core[PeerKey]):
         self.handlers: set[str] = set()  # the queries our program answers, by name
         self._query_rates = OriginRates(config.query_rate, config.max_origins)
         self._busy = Repeats(1.0, config.max_origins)  # query.busy: once a second
+        self._refusals = Repeats(1.0, config.max_watchers)  # query.refused, by client
         self.neighbours: dict[str, Neighbour] = {}
         self._subscribers: dict[str, None] = {}  # peers whose SUB our PUB saw, oldest first
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
@@ -340,7 +341,8 @@ class PeerState(Core[PeerKey]):
                 self._compare(message)
             case wire.Ask(name=name, payload=payload, tags=tags, timeout=timeout):
                 if not self._stranger(to, client, records.QueryRefused):
-                    self._start_query(to, name, payload, tags, timeout)
+                    address = client.address if client is not None else None
+                    self._start_query(to, name, payload, tags, timeout, address or "?")
             case wire.Query(peer=querier, id=query, name=name, payload=payload):
                 self._on_query(to, querier, query, name, payload)
             case wire.Members(offset=offset):  # zgossip members --via: our list, a page
@@ -506,8 +508,11 @@ class PeerState(Core[PeerKey]):
             self._given_up()
         for origin, count in self._throttled.due(self.clock.monotonic()):  # the rest, told
             self._emit(records.GossipThrottled(origin, count, self.config.origin_rate))
-        for querier, count in self._busy.due(self.clock.monotonic()):
+        now = self.clock.monotonic()
+        for querier, count in self._busy.due(now):
             self._emit(records.QueryBusy(querier, count, self.config.query_rate))
+        for address, count in self._refusals.due(now):
+            self._emit(records.QueryRefused(address, "too many at once, or too wide", count))
 
     def _announce(self) -> None:
         for neighbour, ids in self.tree.announcements().items():
@@ -1142,9 +1147,11 @@ class PeerState(Core[PeerKey]):
         payload: str | bytes,
         tags: tuple[tuple[str, str], ...],
         timeout: float,
+        address: str = "",
     ) -> Running | None:
         """Ask every alive member whose tags match (ourselves too), directly; None, and
-        the asker told why, when we run too many queries or it matches too many."""
+        the asker told why, when we run too many queries or it matches too many (a
+        client's refusals said once a while: ``query.refused``, with a count)."""
         asked = [f.peer for f in self.members if f.state == "alive" and matches(f.tags, tags)]
         refused = None
         if len(self.queries) >= self.queries.limit:
@@ -1155,9 +1162,13 @@ class PeerState(Core[PeerKey]):
                 "may ask: narrow it with tags"
             )
         if refused is not None:
-            if client is not None:
-                self._out.append(Reply(client, wire.Refused(self.id, refused)))
-            self._emit(records.QueryEnded(0, 0, [], [], False, refused))
+            if client is None:  # our program's: it reads why in the query's end
+                self._emit(records.QueryEnded(0, 0, [], [], False, refused))
+                return None
+            self._out.append(Reply(client, wire.Refused(self.id, refused)))
+            count = self._refusals.report(address, self.clock.monotonic())
+            if count is not None:
+                self._emit(records.QueryRefused(address, refused, count))
             return None
         asked.sort()
         opened = [peer for peer in asked if peer != self.id and peer not in self.neighbours]

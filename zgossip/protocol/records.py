@@ -175,11 +175,12 @@ class TagRefused(Event):
 
 @event("query.refused", MAGENTA)
 class QueryRefused(Event):
-    address: str  # the client's IP ("" for our own program's query)
+    address: str  # the client's IP
     reason: str
+    count: int = 1  # that client's queries refused since this was last said (once a second)
 
     def text(self) -> str:
-        return f"refused to query for {self.address or 'the program'}: {self.reason}"
+        return f"refused to query for {self.address} ({self.count}): {self.reason}"
 
 
 @event("consumer.behind", YELLOW)

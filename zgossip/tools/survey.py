@@ -133,18 +133,12 @@ def query(
             dealer.send(wire.encode(ask))
             deadline = time.monotonic() + ask.timeout + _QUERY_GRACE
             while (left := deadline - time.monotonic()) > 0:
-                if not dealer.poll(math.ceil(left * 1000)):
-                    break
-                try:
-                    message = wire.decode(dealer.recv())
-                except wire.WireError:
-                    continue
-                if isinstance(message, wire.Refused):
-                    raise NoAnswer(f"{address} refused: {message.reason}")
-                if isinstance(message, wire.Answered | wire.Ended):
-                    yield message
-                    if isinstance(message, wire.Ended):
-                        return
+                message = _receive(dealer, address, left, (wire.Answered, wire.Ended))
+                if not isinstance(message, wire.Answered | wire.Ended):
+                    break  # none came in time
+                yield message
+                if isinstance(message, wire.Ended):
+                    return
             raise NoAnswer(f"{address} did not end the query within {ask.timeout:g} s")
         finally:
             dealer.close()
@@ -174,7 +168,7 @@ def follow(
         if dealer is None:
             raise NoAnswer(f"no certificate for {address} in {curve.allow if curve else ''}")
         dealer.send(wire.encode(wire.Watch(events, 0)))
-        first = _receive(dealer, address, timeout)
+        first = _receive(dealer, address, timeout, wire.Watched)
         if first is None:
             raise NoAnswer(f"{address} did not answer within {timeout} s")
     except BaseException:
@@ -203,7 +197,7 @@ def _follow(
             if now - asked >= _WATCH_EVERY or read - acked >= _ACK_EVERY:
                 dealer.send(wire.encode(wire.Watch(events, read)))
                 acked, asked = read, now
-            message = _receive(dealer, address, asked + _WATCH_EVERY - now)
+            message = _receive(dealer, address, asked + _WATCH_EVERY - now, wire.Watched)
             if message is None:
                 continue
             heard = time.monotonic()
@@ -218,8 +212,14 @@ def _follow(
         ctx.destroy()
 
 
-def _receive(dealer: zmq.Socket[bytes], address: str, wait: float) -> wire.Watched | None:
-    """The node's next frame for its watcher, or None when none came within ``wait``."""
+def _receive(
+    dealer: zmq.Socket[bytes],
+    address: str,
+    wait: float,
+    kinds: type[M] | tuple[type[M], ...],
+) -> M | None:
+    """The node's next message of ``kinds`` on ``dealer``, or None when none came within
+    ``wait``; NoAnswer when the node refused."""
     deadline = time.monotonic() + wait
     while (left := deadline - time.monotonic()) > 0:
         if not dealer.poll(max(1, math.ceil(left * 1000))):
@@ -230,7 +230,7 @@ def _receive(dealer: zmq.Socket[bytes], address: str, wait: float) -> wire.Watch
             continue
         if isinstance(message, wire.Refused):
             raise NoAnswer(f"{address} refused: {message.reason}")
-        if isinstance(message, wire.Watched):
+        if isinstance(message, kinds):
             return message
     return None
 
