@@ -187,7 +187,7 @@ def _decided(logs: Logs, peer: str) -> float | None:
 
 
 def sim(nodes: int) -> None:
-    scenario = Scenario(nodes=nodes, messages=0, seed=1)
+    scenario = Scenario(nodes=nodes, messages=0, seed=1, members=True)
     simulation = Simulation(scenario)
     wall = time.perf_counter()
     simulation.boot()

@@ -282,7 +282,12 @@ def simulated(nodes: int, seed: int, interval: float, **options: Any) -> tuple[S
     ``options`` for every node's Config), all joined and settled; what it says from then."""
     heard: Heard = []
     scenario = Scenario(
-        nodes=nodes, messages=0, seed=seed, liveness_interval=interval, options=dict(options)
+        nodes=nodes,
+        messages=0,
+        seed=seed,
+        liveness_interval=interval,
+        members=True,
+        options=dict(options),
     )
     sim = Simulation(scenario, listener=lambda node, event: heard.append((sim.now, node, event)))
     sim.boot()

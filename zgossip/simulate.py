@@ -94,6 +94,9 @@ class Scenario:
     gossip_interval: float = 5.0
     liveness_interval: float = 13.0
     liveness_misses: int = 3
+    #: every peer keeps the member list of the whole network (N^2 facts in all: slow and
+    #: big past a few thousand peers; off, each keeps its own fact only)
+    members: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # more Config fields for every node
 
     def config(self, seeds: list[Address], address: Address) -> Config:
@@ -104,7 +107,7 @@ class Scenario:
             gossip_count=0,  # the messages are the scenario's broadcasts
             liveness_interval=self.liveness_interval,
             liveness_misses=self.liveness_misses,
-            **self.options,
+            **{"member_list": self.members, **self.options},
         )
 
 

@@ -195,6 +195,12 @@ class Config:
     #: 100 bytes each.
     max_departed: int = 4096
     departed_for: float = 600.0
+    #: Whether a peer keeps the member list of the whole network (what ``members()``,
+    #: ``on_member``, ``members --via`` and queries read). Off, it keeps and passes on its
+    #: own fact only, and drops the others': a simulator of N peers holds N^2 facts in one
+    #: process (1,000 peers took 51 s with it, 3 without), so ``zgossip simulate`` keeps it
+    #: off unless given ``--members``.
+    member_list: bool = True
     #: Peers a peer's member list holds at most, itself and the dead and departed included
     #: (286 bytes each: benchmarks/RESULTS.md, "Members, tags and queries"): 100,000, ten
     #: times the largest network simulated, is 30 MB. Past it the oldest end is forgotten

@@ -97,8 +97,9 @@ class Members:
         self._limit = limit
         self._keep = keep
         #: bucket -> peer -> its fact: a sums answer reads only the buckets that differ
-        self._buckets: list[dict[str, wire.Fact]] = [{} for _ in range(wire.SUM_BUCKETS)]
-        self._sums = [0] * wire.SUM_BUCKETS
+        #: (each made when first needed: a list of one costs a few hundred bytes, not 20 KB)
+        self._buckets: dict[int, dict[str, wire.Fact]] = {}
+        self._sums: dict[int, int] = {}  # bucket -> its facts' hashes XORed (absent: 0)
         self._ended: dict[str, float] = {}  # the dead and departed -> when (Unix), oldest first
         #: tags -> the one tuple of them the list keeps: members often say the same
         self._shared: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
@@ -111,11 +112,12 @@ class Members:
         return self._count
 
     def __iter__(self) -> Iterator[wire.Fact]:
-        for facts in self._buckets:
+        for facts in self._buckets.values():
             yield from facts.values()
 
     def get(self, peer: str) -> wire.Fact | None:
-        return self._buckets[bucket(peer)].get(peer)
+        facts = self._buckets.get(bucket(peer))
+        return None if facts is None else facts.get(peer)
 
     # -- our own facts -----------------------------------------------------------
 
@@ -145,8 +147,7 @@ class Members:
         ended = fact.state in ENDED
         if ended and fact.since < now - self._keep:
             return None  # an end older than we keep ends: forgotten already, or soon
-        b = bucket(fact.peer)
-        old = self._buckets[b].get(fact.peer)
+        old = self.get(fact.peer)
         if old is not None and precedence(fact) <= precedence(old):
             return None
         if old is None and self._count >= self._limit and not self._make_room():
@@ -175,7 +176,8 @@ class Members:
 
     def sums(self) -> bytes:
         """Each bucket's sum, 8 bytes each (``wire.Sums.sums``)."""
-        return b"".join(value.to_bytes(8, "big") for value in self._sums)
+        sums = self._sums
+        return b"".join(sums.get(b, 0).to_bytes(8, "big") for b in range(wire.SUM_BUCKETS))
 
     def differing(self, sums: bytes) -> list[int]:
         """The buckets whose sums differ from ``sums`` (a neighbour's)."""
@@ -189,7 +191,7 @@ class Members:
         facts: list[wire.Fact] = []
         size = 0
         for b in buckets:
-            for fact in self._buckets[b].values():
+            for fact in self._buckets.get(b, {}).values():
                 size += fact_size(fact)
                 if size > max_bytes:
                     return facts, True
@@ -223,19 +225,21 @@ class Members:
             if len(self._shared) > SHARED_TAGS:  # bounded: what is kept stays shared
                 self._shared.clear()
         b = bucket(fact.peer)
+        sums = self._sums
         if old is None:
             self._count += 1
+            self._buckets.setdefault(b, {})[fact.peer] = fact
+            sums[b] = sums.get(b, 0) ^ fact_hash(fact)
         else:
-            self._sums[b] ^= fact_hash(old)
             self._ended.pop(fact.peer, None)
-        self._buckets[b][fact.peer] = fact
-        self._sums[b] ^= fact_hash(fact)
+            self._buckets[b][fact.peer] = fact
+            sums[b] ^= fact_hash(old) ^ fact_hash(fact)
         if fact.state in ENDED:
             self._ended[fact.peer] = fact.since
 
     def _remove(self, peer: str) -> None:
         b = bucket(peer)
         fact = self._buckets[b].pop(peer)
-        self._sums[b] ^= fact_hash(fact)
+        self._sums[b] ^= fact_hash(fact)  # (an emptied bucket stays: it may fill again)
         self._ended.pop(peer, None)
         self._count -= 1

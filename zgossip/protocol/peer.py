@@ -1072,6 +1072,8 @@ class PeerState(Core[PeerKey]):
         told, and passed on to our other links, unless it answers our sums (its news is
         old news: the sums repair one list, they do not flood). A fact calling us dead or
         suspect is refuted, to every link."""
+        if not self.config.member_list:
+            return  # we keep no one's but our own
         now = self.clock.time()
         passed: list[wire.Fact] = []
         for fact in facts:
@@ -1117,13 +1119,14 @@ class PeerState(Core[PeerKey]):
     def _send_sums(self, neighbour: str) -> None:
         """Our member list's sums: ``neighbour`` sends the facts where its differ, and its
         own sums, for ours."""
-        self._out.append(Send(neighbour, wire.Sums(self.id, self.members.sums(), False)))
+        if self.config.member_list:
+            self._out.append(Send(neighbour, wire.Sums(self.id, self.members.sums(), False)))
 
     def _compare(self, sums: wire.Sums) -> None:
         """A neighbour's sums: the facts of the buckets that differ, as much as fits in a
         frame (it asks again for the rest); and, unless these answer ours, our sums, so
         that it sends us what it holds newer."""
-        differ = self.members.differing(sums.sums)
+        differ = self.members.differing(sums.sums) if self.config.member_list else []
         if not differ:
             return
         facts, more = self.members.facts_in(differ, wire.MAX_FRAME // 2)

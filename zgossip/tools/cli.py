@@ -897,6 +897,14 @@ def simulate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
     ] = False,
+    members: Annotated[
+        bool,
+        typer.Option(
+            "--members",
+            help="Every peer keeps the member list of the whole network, as real peers do "
+            "(N^2 facts in one process: slow past a few thousand peers).",
+        ),
+    ] = False,
 ) -> None:
     """Run the real protocol on many simulated nodes in one process, on a simulated clock
     and network: reliability, hops, delay, redundancy, false and true deaths."""
@@ -911,7 +919,7 @@ def simulate(
         restart_after=restart_after, stall=stall, stall_for=stall_for,
         partitions=[_partition(text) for text in partition or ()],
         join_interval=join_interval, message_interval=message_interval, drain=drain,
-        liveness_interval=liveness_interval, liveness_misses=liveness_misses,
+        liveness_interval=liveness_interval, liveness_misses=liveness_misses, members=members,
         options={"dissemination": dissemination.value},
     )  # fmt: skip
     started = time.perf_counter()
