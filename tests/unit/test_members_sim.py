@@ -96,3 +96,8 @@ def test_a_late_joiner_gets_the_whole_list_from_the_sums() -> None:
     newcomer = next(p for p in sim.peers() if p.id == late)
     assert {f.peer for f in newcomer.members if f.state == "alive"} == {p.id for p in sim.peers()}
     assert {f.peer for f in newcomer.members if f.state == "dead"} == set(gone)
+
+
+def test_peers_without_member_lists_keep_only_their_own_fact() -> None:
+    sim, _ = simulated(20, 7, INTERVAL, member_list=False)
+    assert all([f.peer for f in peer.members] == [peer.id] for peer in sim.peers())
