@@ -474,3 +474,12 @@ def test_a_clients_query_flood_is_refused_each_time_and_said_once_a_second() -> 
     assert [(e.address, e.count) for e in said] == [("127.0.0.1", 1)]
     later = peer.timers(12.5)
     assert [e.count for e in later if isinstance(e, records.QueryRefused)] == [48]
+
+
+def test_a_neighbours_sums_are_answered_a_digest_spacing_apart_at_most() -> None:
+    peer = _linked(OTHER)
+    empty = wire.Sums(OTHER, bytes(2048), False)  # it holds nothing: everything differs
+    answers = [_sends(peer.request(11.0 + k / 1000, b"x", empty), wire.Facts) for k in range(20)]
+    assert sum(len(a) for a in answers) == 1
+    later = peer.request(11.0 + peer.config.digest_spacing, b"x", empty)
+    assert len(_sends(later, wire.Facts)) == 1

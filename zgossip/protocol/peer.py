@@ -131,6 +131,8 @@ class PeerState(Core[PeerKey]):
         #: of ours (not throttled again); and until when a digest of its gets no answer
         self._asked: dict[str, float] = {}
         self._answered: dict[str, float] = {}
+        #: (neighbour, sums answering ours) -> until when such sums of its go unanswered
+        self._summed: dict[tuple[str, bool], float] = {}
         self._more: set[str] = set()  # told there is more: its next digest is answered now
         self._digest_after_give_up = 0.0  # no sooner than this (a gap delay apart)
         self.origin_rates = OriginRates(config.origin_rate, config.max_origins)
@@ -855,6 +857,8 @@ class PeerState(Core[PeerKey]):
         self._closed.discard(peer)
         self._asked.pop(peer, None)
         self._answered.pop(peer, None)
+        self._summed.pop((peer, False), None)
+        self._summed.pop((peer, True), None)
         self._more.discard(peer)
         self.deadlines.cancel(LinkTimeout(peer))
         self._out.append(Disconnect(peer, neighbour.pub))
@@ -1125,7 +1129,13 @@ class PeerState(Core[PeerKey]):
     def _compare(self, sums: wire.Sums) -> None:
         """A neighbour's sums: the facts of the buckets that differ, as much as fits in a
         frame (it asks again for the rest); and, unless these answer ours, our sums, so
-        that it sends us what it holds newer."""
+        that it sends us what it holds newer. A neighbour's sums of each kind (its own, its
+        answer to ours) are answered ``digest_spacing`` apart at most: an answer may be half
+        a frame, and one sending sums without end would have us send that without end."""
+        now, key = self.clock.monotonic(), (sums.peer, sums.answer)
+        if self._summed.get(key, 0.0) > now:
+            return
+        self._summed[key] = now + self.config.digest_spacing
         differ = self.members.differing(sums.sums) if self.config.member_list else []
         if not differ:
             return
