@@ -225,6 +225,11 @@ class Config:
     #: Bytes (or characters) of one answer at most: a handler's bigger one is answered
     #: toolarge instead; 128 members asked, that is at most 2 MB on the way to a querier.
     max_answer: int = 16 * 1024
+    #: A peer passes on the member facts that changed its list within this long together,
+    #: one message a link (memberlist gossips every 200 ms): a join of a thousand peers
+    #: a second costs each link one message for 50 facts, not 50; each hop waits this long
+    #: at most.
+    fact_delay: float = 0.05
     #: Peers a seed tells at once of a death it decided or a leave, besides the reporter:
     #: each passes it to its links, and the sums repair what that misses.
     fact_fanout: int = 3

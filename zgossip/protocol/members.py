@@ -33,7 +33,7 @@ from zgossip.protocol import wire
 _RANK = {state: rank for rank, state in enumerate(wire.FACT_STATES)}
 ENDED = frozenset(("dead", "left"))
 #: Sets of tags a list shares among the members that say the same (each kept once).
-SHARED_TAGS = 4096
+SHARED_TAGS = 256
 #: Bytes a fact takes on the wire beside its peer and tags (msgpack, generously).
 FACT_BYTES = 48
 
@@ -147,13 +147,15 @@ class Members:
         ended = fact.state in ENDED
         if ended and fact.since < now - self._keep:
             return None  # an end older than we keep ends: forgotten already, or soon
-        old = self.get(fact.peer)
+        b = bucket(fact.peer)
+        facts = self._buckets.get(b)
+        old = None if facts is None else facts.get(fact.peer)
         if old is not None and precedence(fact) <= precedence(old):
             return None
         if old is None and self._count >= self._limit and not self._make_room():
             self.refused += 1
             return None
-        self._put(fact, old)
+        self._put(fact, old, b)
         if not ended:
             was_alive = old is not None and old.state not in ENDED
             return Change(fact, "updated" if was_alive else "joined")
@@ -217,14 +219,16 @@ class Members:
         self._remove(next(iter(self._ended)))
         return True
 
-    def _put(self, fact: wire.Fact, old: wire.Fact | None) -> None:
+    def _put(self, fact: wire.Fact, old: wire.Fact | None, b: int | None = None) -> None:
+        """``fact`` in place of ``old`` (None: a new peer), in its bucket ``b``."""
         if fact.tags:
             shared = self._shared.setdefault(fact.tags, fact.tags)
             if shared is not fact.tags:
                 fact = wire.Fact(fact.peer, fact.run, fact.ver, fact.state, fact.since, shared)
             if len(self._shared) > SHARED_TAGS:  # bounded: what is kept stays shared
                 self._shared.clear()
-        b = bucket(fact.peer)
+        if b is None:
+            b = bucket(fact.peer)
         sums = self._sums
         if old is None:
             self._count += 1

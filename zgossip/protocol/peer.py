@@ -80,6 +80,12 @@ class RecallDue:
 
 
 @dataclass(frozen=True, slots=True)
+class FactsDue:
+    """The deadline key of passing on the member facts of the last ``fact_delay``
+    (:data:`FACTS`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LinkTimeout:
     """The deadline key of a link to ``peer`` that is not up yet."""
 
@@ -87,10 +93,12 @@ class LinkTimeout:
 
 
 ROUND, JOINING, GOSSIP, RECALL = RoundDue(), JoinPatience(), GossipDue(), RecallDue()
+FACTS = FactsDue()
 #: Everything a peer times.
 PeerKey = (
     RoundDue | JoinPatience | GossipDue | RecallDue | LinkTimeout | ProbeTimeout
     | SuspicionTimeout | GapDue | GraftTimeout | AnnounceDue | RegistrationDue | QueryTimeout
+    | FactsDue
 )  # fmt: skip
 
 
@@ -133,6 +141,8 @@ class PeerState(Core[PeerKey]):
         self._answered: dict[str, float] = {}
         #: (neighbour, sums answering ours) -> until when such sums of its go unanswered
         self._summed: dict[tuple[str, bool], float] = {}
+        #: member facts to pass on at the next FACTS: peer -> (its newest, who told us)
+        self._passing: dict[str, tuple[wire.Fact, str | None]] = {}
         self._more: set[str] = set()  # told there is more: its next digest is answered now
         self._digest_after_give_up = 0.0  # no sooner than this (a gap delay apart)
         self.origin_rates = OriginRates(config.origin_rate, config.max_origins)
@@ -494,6 +504,8 @@ class PeerState(Core[PeerKey]):
                 self._still_joining()
             case QueryTimeout(id=query):
                 self._end_query(query, timed_out=True)
+            case FactsDue():
+                self._pass_on()
             case _:
                 assert_never(key)
 
@@ -1071,15 +1083,17 @@ class PeerState(Core[PeerKey]):
 
     # -- members ---------------------------------------------------------------------------
 
-    def _take_facts(self, facts: Iterable[wire.Fact], sender: str | None, *, answer: bool) -> None:
+    def _take_facts(
+        self, facts: tuple[wire.Fact, ...], sender: str | None, *, answer: bool
+    ) -> None:
         """Member facts from ``sender`` (a neighbour; None: a seed): each newer one taken,
-        told, and passed on to our other links, unless it answers our sums (its news is
-        old news: the sums repair one list, they do not flood). A fact calling us dead or
-        suspect is refuted, to every link."""
+        told, and passed on to our other links, unless an answer to our sums brought many
+        (a newcomer's catch-up: the others hold them). A fact calling us dead or suspect
+        is refuted, to every link."""
         if not self.config.member_list:
             return  # we keep no one's but our own
         now = self.clock.time()
-        passed: list[wire.Fact] = []
+        news: list[wire.Fact] = []
         for fact in facts:
             change = self.members.merge(fact, now)
             if change is None:
@@ -1089,20 +1103,31 @@ class PeerState(Core[PeerKey]):
                 self._own_news(change.fact)
                 continue
             self._tell(change)
-            if not answer:
-                passed.append(change.fact)
-        if passed:
-            news = wire.Facts(self.id, tuple(passed), False, False)
-            for neighbour in self._live_links():
-                if neighbour.id != sender:
-                    self._out.append(Send(neighbour.id, news))
+            news.append(change.fact)
+        if not answer or len(news) <= FEW_REPAIRED:
+            for fact in news:
+                self._pass(fact, sender)
 
     def _own_news(self, fact: wire.Fact) -> None:
         """A new fact of ours (tags, a refutation): to every link, and to the seeds."""
-        news = wire.Facts(self.id, (fact,), False, False)
-        for neighbour in self._live_links():
-            self._out.append(Send(neighbour.id, news))
+        self._pass(fact, None)
         self._register_again()
+
+    def _pass(self, fact: wire.Fact, sender: str | None) -> None:
+        """Pass ``fact`` on to our links but ``sender`` within ``fact_delay``, with the
+        others of that time: one message a link for many facts."""
+        self._passing[fact.peer] = (fact, sender)
+        if FACTS not in self.deadlines:
+            self.deadlines.set(FACTS, self.clock.monotonic() + self.config.fact_delay)
+
+    def _pass_on(self) -> None:
+        """The facts of the last ``fact_delay``, to each live link that did not tell us."""
+        passing, self._passing = self._passing, {}
+        for neighbour in self._live_links():
+            facts = [fact for fact, sender in passing.values() if sender != neighbour.id]
+            for start in range(0, len(facts), MAX_PASSED):
+                chunk = tuple(facts[start : start + MAX_PASSED])
+                self._out.append(Send(neighbour.id, wire.Facts(self.id, chunk, False, False)))
 
     def _tell(self, change: Change) -> None:
         fact = change.fact
@@ -1288,6 +1313,13 @@ class PeerState(Core[PeerKey]):
         self._out.append(Send(target, wire.Link(self.id, self.pub)))
 
 
+#: What an answer to our sums brought that is new to us is passed on as news when it is
+#: this many facts at most: the flood missed us (the neighbour that answered may have
+#: taken it from an answer too, and passed it to no one), and maybe others; more is a
+#: newcomer's catch-up, which the others hold.
+FEW_REPAIRED = 16
+#: Facts one message passes on at most: 4 KiB of tags each, still within a frame.
+MAX_PASSED = 100
 #: Seconds two hosts' wall clocks may differ by and a digest's ``since`` still hold (NTP
 #: keeps them within milliseconds; a VM's may lag by seconds): an answer that starts that
 #: much early costs a few copies, one that starts late would lose messages.
