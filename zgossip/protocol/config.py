@@ -202,7 +202,7 @@ class Config:
     #: off unless given ``--members``.
     member_list: bool = True
     #: Peers a peer's member list holds at most, itself and the dead and departed included
-    #: (286 bytes each: benchmarks/RESULTS.md, "Members, tags and queries"): 100,000, ten
+    #: (288 bytes each: benchmarks/RESULTS.md, "Members, tags and queries"): 100,000, ten
     #: times the largest network simulated, is 30 MB. Past it the oldest end is forgotten
     #: to make room, and a new peer is turned away only when all are alive.
     max_members: int = 100_000
