@@ -8,7 +8,7 @@ import itertools
 import random
 
 from zgossip.protocol import wire
-from zgossip.protocol.members import Members, bucket, precedence
+from zgossip.protocol.members import Members, bucket, matches, precedence
 
 ME, A, B = "10.0.0.1:5000", "10.0.0.2:5000", "10.0.0.3:5000"
 NOW = 1_767_225_600.0
@@ -162,3 +162,12 @@ def test_a_full_list_forgets_its_oldest_end_and_turns_away_a_new_peer_only_when_
 def test_peers_spread_over_the_buckets() -> None:
     used = {bucket(f"10.{n // 250}.{n % 250}.1:5000") for n in range(2000)}
     assert len(used) > wire.SUM_BUCKETS * 0.95
+
+
+def test_a_tag_filter_wants_every_key_with_a_value_matching_its_pattern() -> None:
+    tags = (("role", "db-1"), ("zone", "eu"))
+    assert matches(tags, ())
+    assert matches(tags, (("role", "db*"),))
+    assert matches(tags, (("role", "db-[12]"), ("zone", "eu")))
+    assert not matches(tags, (("role", "db"),))  # a plain value: itself, whole
+    assert not matches(tags, (("rack", "*"),))  # a key it does not have
