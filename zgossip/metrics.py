@@ -39,6 +39,12 @@ _METRICS: dict[str, tuple[str, str, str]] = {
     "neighbours": ("zgossip_neighbours", "gauge", "Neighbours linked (links up)."),
     "suspects": ("zgossip_suspects", "gauge", "Neighbours suspected, being probed by others."),
     "seeds": ("zgossip_seeds_registered", "gauge", "Seeds that hold this peer's registration."),
+    "members": ("zgossip_members", "gauge", "Peers in this peer's member list, itself too."),
+    "members_refused": (
+        "zgossip_members_refused",
+        "counter",
+        "New peers its full member list turned away (Config.max_members).",
+    ),
     "peers": ("zgossip_peers", "gauge", "Peers this seed holds."),
     "cases": ("zgossip_cases", "gauge", "Death cases this seed has open."),
     "probes": ("zgossip_probes", "gauge", "Probes out."),

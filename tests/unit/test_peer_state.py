@@ -483,3 +483,10 @@ def test_a_neighbours_sums_are_answered_a_digest_spacing_apart_at_most() -> None
     assert sum(len(a) for a in answers) == 1
     later = peer.request(11.0 + peer.config.digest_spacing, b"x", empty)
     assert len(_sends(later, wire.Facts)) == 1
+
+
+def test_the_member_list_and_what_it_turned_away_are_gauges() -> None:
+    peer = _linked(OTHER, max_members=2)
+    facts = tuple(wire.Fact(f"10.0.0.{k}:6000", 1, 0, "alive", 1.7e9 + 10, ()) for k in (2, 3))
+    peer.request(11.0, b"x", wire.Facts(OTHER, facts, False, False))
+    assert (peer.gauges()["members"], peer.gauges()["members_refused"]) == (2, 1)

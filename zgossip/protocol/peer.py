@@ -181,7 +181,7 @@ class PeerState(Core[PeerKey]):
         self.handlers: set[str] = set()  # the queries our program answers, by name
         self._query_rates = OriginRates(config.query_rate, config.max_origins)
         self._busy = Repeats(1.0, config.max_origins)  # query.busy: once a second
-        self._refusals = Repeats(1.0, config.max_watchers)  # query.refused, by client
+        self._refusals = Repeats(1.0)  # query.refused, by client
         self.neighbours: dict[str, Neighbour] = {}
         self._subscribers: dict[str, None] = {}  # peers whose SUB our PUB saw, oldest first
         self._lists: dict[str, dict[str, wire.PeerInfo]] = {}  # seed -> its latest list
@@ -460,6 +460,8 @@ class PeerState(Core[PeerKey]):
             "lost": self.lost,
             "stored_bytes": self.store.bytes,
             "seeds": len(self.registration.registered()),
+            "members": len(self.members),
+            "members_refused": self.members.refused,
         }
 
     def subscription(self, now: float, peer: str, subscribed: bool) -> list[Effect]:
