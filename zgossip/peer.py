@@ -390,9 +390,9 @@ class Peer(Node):
 
     def _event(self, event: records.Event) -> None:
         self.events.emit(event)
-        wanted = self._handlers_of_messages or self._streams.active
-        if wanted and type(event) is records.GossipReceived:
-            self._deliver(event)
+        if type(event) is records.GossipReceived:  # the hot path: one test, as before
+            if self._handlers_of_messages or self._streams.active:
+                self._deliver(event)
         elif self._queries and isinstance(event, records.QueryAnswered | records.QueryEnded):
             self._tell_query(event)
         elif isinstance(event, _NEWS) and (
