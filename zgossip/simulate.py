@@ -317,15 +317,7 @@ class Simulation:
             node = self._by_id[peer]
             if not node.alive:
                 continue
-            node.alive = False
-            linked = set(node.peer.neighbours) if node.peer is not None else set()
-            linked.update(self.nodes[index].id for index in node.subscribers)
-            for other in sorted(linked):
-                target = self._by_id.get(other)
-                if target is not None and target.peer is not None and not self._cut(node, target):
-                    # the kernel's FIN or RST: a latency later, and never lost (TCP resends)
-                    when = self.now + self._fastest + self._spread * self._random()
-                    self.at(when, self._closed_in, target, peer, node.generation)
+            self._gone(node)
             self.kills += 1
             self.killed[peer] = self.now
             self.holders[peer] = {
@@ -390,7 +382,20 @@ class Simulation:
             node = self._by_id[peer]
             if node.alive and node.peer is not None:
                 self._input(node, node.peer.stop)
-        self.kill(peers)
+                self._gone(node)  # not a kill: the summary counts no death of it
+
+    def _gone(self, node: _Node) -> None:
+        """``node``'s process is gone: its ports refuse, and the kernel closes its
+        connections (each neighbour hears of it a latency later)."""
+        node.alive = False
+        linked = set(node.peer.neighbours) if node.peer is not None else set()
+        linked.update(self.nodes[index].id for index in node.subscribers)
+        for other in sorted(linked):
+            target = self._by_id.get(other)
+            if target is not None and target.peer is not None and not self._cut(node, target):
+                # the kernel's FIN or RST: a latency later, and never lost (TCP resends)
+                when = self.now + self._fastest + self._spread * self._random()
+                self.at(when, self._closed_in, target, node.id, node.generation)
 
     def peers(self, *, live: bool = True) -> list[PeerState]:
         """The peers' cores (the live ones only, unless told otherwise)."""
