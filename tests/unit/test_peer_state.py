@@ -490,3 +490,19 @@ def test_the_member_list_and_what_it_turned_away_are_gauges() -> None:
     facts = tuple(wire.Fact(f"10.0.0.{k}:6000", 1, 0, "alive", 1.7e9 + 10, ()) for k in (2, 3))
     peer.request(11.0, b"x", wire.Facts(OTHER, facts, False, False))
     assert (peer.gauges()["members"], peer.gauges()["members_refused"]) == (2, 1)
+
+
+def test_a_link_up_brings_our_fact_and_only_on_our_only_link_our_sums() -> None:
+    peer, _ = _peer()
+    outs = []
+    for other in (OTHER, THIRD):
+        peer.request(10.1, b"x", wire.Link(other, f"tcp://{other[:-5]}:6001"))
+        peer.subscription(10.2, other, True)
+        outs.append(peer.request(10.3, b"x", wire.Ready(other)))
+    for out, other in zip(outs, (OTHER, THIRD), strict=True):
+        (facts,) = _sends(out, wire.Facts)
+        assert isinstance(facts.message, wire.Facts) and facts.to == other
+        assert facts.message.facts == (peer.members.own,)
+    # the first link catches our list up; a later one would bring the whole list again
+    assert [s.to for s in _sends(outs[0], wire.Sums)] == [OTHER]
+    assert _sends(outs[1], wire.Sums) == []
