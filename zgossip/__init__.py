@@ -10,6 +10,7 @@ the protocol cores and the simulator work where pyzmq cannot be imported.
 from __future__ import annotations
 
 import importlib
+from importlib.machinery import EXTENSION_SUFFIXES
 from typing import TYPE_CHECKING, Any
 
 from zgossip.protocol.config import Address, Config, ConfigError
@@ -39,6 +40,15 @@ _LAZY = {
 }
 
 
+def build() -> str:
+    """How the protocol runs here: compiled to C by mypyc (a wheel built where a C
+    compiler works; see setup.py), or as pure Python (an editable install, or none)."""
+    from zgossip.protocol import core
+
+    compiled = (core.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES))
+    return "compiled (mypyc)" if compiled else "pure Python"
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
@@ -57,6 +67,7 @@ __all__ = [
     "Seed",
     "Simulation",
     "__version__",
+    "build",
     "keygen",
     "parse_seeds",
     "query_links",

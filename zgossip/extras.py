@@ -6,8 +6,8 @@ from pathlib import Path
 
 
 def install_hint(extra: str) -> str:
-    """How to add an extra, as zgossip was installed: from a source checkout (editable,
-    as README's quickstart does) or as a package."""
+    """How to add an extra, as zgossip was installed: from a source checkout (editable)
+    or as a package (a wheel)."""
     checkout = Path(__file__).resolve().parents[1]  # zgossip/extras.py: the checkout
     if (checkout / "setup.cfg").is_file() and (checkout / "zgossip").is_dir():
         return f"pip install -e '{checkout}[{extra}]'"

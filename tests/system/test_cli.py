@@ -114,6 +114,7 @@ def test_module_entry_point_and_version(tmp_path: Path) -> None:
         [sys.executable, "-m", "zgossip", "--version"], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0 and result.stdout.startswith("zgossip ")
+    assert result.stdout.rstrip().endswith((", compiled (mypyc)", ", pure Python"))
     helped = run_zgossip("peer", "--help", cwd=tmp_path)
     for flag in ("--gossip-interval", "--gossip-count", "--liveness-interval", "--liveness-misses",
                  "--log-file", "--json-log", "--host", "--config", "--port",

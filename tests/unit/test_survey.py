@@ -33,5 +33,8 @@ def test_plot_without_its_extra_says_how_to_get_it(
     with pytest.raises(PlotUnavailable, match="needs networkx: ") as raised:
         plot_overlay({A: (B,)}, tmp_path / "overlay.png")
     assert not (tmp_path / "overlay.png").exists()
-    checkout = Path(zgossip.__file__).resolve().parent.parent  # tests run from a checkout
-    assert str(raised.value).endswith(f"pip install -e '{checkout}[plot]'")  # as README says
+    root = Path(zgossip.__file__).resolve().parent.parent  # a checkout, or site-packages
+    if (root / "setup.cfg").is_file():  # an editable install: README says so
+        assert str(raised.value).endswith(f"pip install -e '{root}[plot]'")
+    else:  # the wheel
+        assert str(raised.value).endswith("pip install 'zgossip[plot]'")

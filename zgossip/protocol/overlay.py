@@ -58,7 +58,7 @@ def fit_exponent(degrees: Iterable[int], k_min: int = 2) -> float | None:
     tail = [k for k in degrees if k >= k_min]
     if len(tail) < 2:
         return None
-    return 1.0 + len(tail) / sum(math.log(k / (k_min - 0.5)) for k in tail)
+    return 1.0 + len(tail) / sum((math.log(k / (k_min - 0.5)) for k in tail), 0.0)
 
 
 def edges(links: Mapping[str, Iterable[str] | None]) -> set[tuple[str, str]]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, overload
 
 import typer
 
-from zgossip import __version__
+from zgossip import __version__, build
 from zgossip.protocol import wire
 from zgossip.protocol.config import Address, Config, ConfigError
 from zgossip.protocol.wire import MAX_BODY, PeerInfo
@@ -1063,7 +1063,7 @@ def tmux_status(session: Session = "zgossip") -> None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"zgossip {__version__}")
+        typer.echo(f"zgossip {__version__}, {build()}")
         raise typer.Exit()
 
 
