@@ -631,10 +631,13 @@ class PeerState(Core[PeerKey]):
 
     def _keep_passive(self, peers: Iterable[wire.PeerInfo]) -> None:
         """Take these peers as backups (not ourselves, nor a neighbour, nor one found
-        unreachable); past ``passive_size`` a random one makes room."""
+        unreachable); past ``passive_size`` backups held before make room, drawn at
+        random (one draw a sample: a seed's answer to each registration is one, and
+        replaces most of a full view)."""
         passive, size = self.passive, self.config.passive_size
         if size <= 0:
             return
+        new: list[wire.PeerInfo] = []
         for info in list(peers)[: max(size, self.config.shuffle_size)]:
             if (
                 info.id == self.id
@@ -644,10 +647,17 @@ class PeerState(Core[PeerKey]):
             ):
                 continue
             known = passive.get(info.id)
-            if known is None and len(passive) >= size:
-                del passive[self.rng.choice(list(passive))]
-            if known is None or info.degree >= known.degree:
+            if known is None:
+                new.append(info)
+            elif info.degree >= known.degree:
                 passive[info.id] = info
+        new = list({info.id: info for info in new}.values())[:size]  # each peer once
+        over = len(passive) + len(new) - size
+        if over > 0:
+            for peer in self.rng.sample(list(passive), over):
+                del passive[peer]
+        for info in new:
+            passive[info.id] = info
 
     def _suspect(self, neighbour: str, ts: float, reason: str = "silent") -> None:
         """Ask others to reach a neighbour that stopped answering us (or whose connection
