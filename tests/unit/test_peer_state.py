@@ -492,7 +492,7 @@ def test_the_member_list_and_what_it_turned_away_are_gauges() -> None:
     assert (peer.gauges()["members"], peer.gauges()["members_refused"]) == (2, 1)
 
 
-def test_a_link_up_brings_our_fact_and_only_on_our_only_link_our_sums() -> None:
+def test_a_link_up_brings_our_fact_and_our_sums_on_every_link() -> None:
     peer, _ = _peer()
     outs = []
     for other in (OTHER, THIRD):
@@ -503,6 +503,7 @@ def test_a_link_up_brings_our_fact_and_only_on_our_only_link_our_sums() -> None:
         (facts,) = _sends(out, wire.Facts)
         assert isinstance(facts.message, wire.Facts) and facts.to == other
         assert facts.message.facts == (peer.members.own,)
-    # the first link catches our list up; a later one would bring the whole list again
-    assert [s.to for s in _sends(outs[0], wire.Sums)] == [OTHER]
-    assert _sends(outs[1], wire.Sums) == []
+        # on every link, not the first only: a first link may be to a newcomer that knows
+        # as little as we do (the lists then waited for a liveness round, 11 s at 600
+        # simulated peers)
+        assert [s.to for s in _sends(out, wire.Sums)] == [other]

@@ -863,13 +863,9 @@ class PeerState(Core[PeerKey]):
         if items:
             self._out.append(Send(neighbour.id, wire.History(self.id, tuple(items))))
         self._send_digest(neighbour.id)  # and what it holds that we lack, and we it
-        # our own fact, passed on by it if new (a join); and, on our only link (we are
-        # joining, or were cut off), our member lists compared: the others' facts come to
-        # us pushed from now on, and the rounds' sums repair the rest (each link's sums
-        # would bring us the whole list once a link)
+        # our own fact, passed on by it if new (a join), and our member lists compared
         self._out.append(Send(neighbour.id, wire.Facts(self.id, (self.members.own,), False, False)))
-        if len(self._live_links()) == 1:
-            self._send_sums(neighbour.id)
+        self._send_sums(neighbour.id)
         first = GOSSIP not in self.deadlines and self._more_to_send()
         if first:  # our own messages start one interval after the first link is up
             self.deadlines.set(GOSSIP, self.clock.monotonic() + self.config.gossip_interval)
