@@ -134,8 +134,10 @@ def test_an_answer_is_cut_at_its_size_and_says_so() -> None:
     members = _list()
     for n in range(100):
         members.merge(_fact(f"10.1.0.{n + 1}:5000", 1, 0, "alive"), NOW)
-    facts, more = members.facts_in(list(range(wire.SUM_BUCKETS)), 1000)
-    assert more and 0 < len(facts) < 100
+    buckets = list(range(wire.SUM_BUCKETS))
+    facts, whole = members.facts_in(buckets, 1000)
+    assert len(whole) < len(buckets) and 0 < len(facts) < 100
+    assert all(fact in facts for fact in members if bucket(fact.peer) in whole)  # whole, each
 
 
 def test_ends_are_kept_for_a_while_then_forgotten_and_old_ends_not_taken_again() -> None:

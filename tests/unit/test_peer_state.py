@@ -507,3 +507,19 @@ def test_a_link_up_brings_our_fact_and_our_sums_on_every_link() -> None:
         # as little as we do (the lists then waited for a liveness round, 11 s at 600
         # simulated peers)
         assert [s.to for s in _sends(out, wire.Sums)] == [other]
+
+
+def test_a_buckets_facts_go_to_a_neighbour_once_a_digest_spacing_whatever_sums_cross() -> None:
+    peer = _linked(OTHER)
+    facts = tuple(wire.Fact(f"10.0.1.{k}:6000", 1, 0, "alive", 1.7e9 + 10, ()) for k in range(50))
+    peer.request(10.9, b"x", wire.Facts(OTHER, facts, False, False))
+    empty = bytes(2048)  # a joiner's: everything differs
+    first = peer.request(11.0, b"x", wire.Sums(OTHER, empty, False))
+    (sent,) = _sends(first, wire.Facts)
+    assert isinstance(sent.message, wire.Facts) and len(sent.message.facts) == 51  # and ours
+    assert len(_sends(first, wire.Sums)) == 1  # ours, for what it holds newer
+    # its answer to our link-up sums, sent before ours reached it: nothing again
+    crossed = peer.request(11.01, b"x", wire.Sums(OTHER, empty, True))
+    assert _sends(crossed, wire.Facts) == []
+    later = peer.request(11.01 + peer.config.digest_spacing, b"x", wire.Sums(OTHER, empty, True))
+    assert len(_sends(later, wire.Facts)) == 1

@@ -188,17 +188,18 @@ class Members:
             b for b in range(wire.SUM_BUCKETS) if ours[8 * b : 8 * b + 8] != sums[8 * b : 8 * b + 8]
         ]
 
-    def facts_in(self, buckets: list[int], max_bytes: int) -> tuple[list[wire.Fact], bool]:
-        """The facts of ``buckets``, up to about ``max_bytes``; and whether some did not fit."""
+    def facts_in(self, buckets: list[int], max_bytes: int) -> tuple[list[wire.Fact], list[int]]:
+        """The facts of ``buckets``, up to about ``max_bytes``; and the buckets whose facts
+        are all in (fewer than ``buckets`` when some did not fit)."""
         facts: list[wire.Fact] = []
         size = 0
-        for b in buckets:
+        for k, b in enumerate(buckets):
             for fact in self._buckets.get(b, {}).values():
                 size += fact_size(fact)
                 if size > max_bytes:
-                    return facts, True
+                    return facts, buckets[:k]
                 facts.append(fact)
-        return facts, False
+        return facts, buckets
 
     # -- bounds ------------------------------------------------------------------
 

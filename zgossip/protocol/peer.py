@@ -141,6 +141,9 @@ class PeerState(Core[PeerKey]):
         self._answered: dict[str, float] = {}
         #: (neighbour, sums answering ours) -> until when such sums of its go unanswered
         self._summed: dict[tuple[str, bool], float] = {}
+        #: neighbour -> until when, and the buckets whose facts we sent it since: not sent
+        #: again meanwhile (its sums may have crossed them)
+        self._sent_buckets: dict[str, tuple[float, set[int]]] = {}
         #: member facts to pass on at the next FACTS: peer -> (its newest, who told us)
         self._passing: dict[str, tuple[wire.Fact, str | None]] = {}
         self._more: set[str] = set()  # told there is more: its next digest is answered now
@@ -883,6 +886,7 @@ class PeerState(Core[PeerKey]):
         self._answered.pop(peer, None)
         self._summed.pop((peer, False), None)
         self._summed.pop((peer, True), None)
+        self._sent_buckets.pop(peer, None)
         self._more.discard(peer)
         self.deadlines.cancel(LinkTimeout(peer))
         self._out.append(Disconnect(peer, neighbour.pub))
@@ -1168,7 +1172,11 @@ class PeerState(Core[PeerKey]):
         frame (it asks again for the rest); and, unless these answer ours, our sums, so
         that it sends us what it holds newer. A neighbour's sums of each kind (its own, its
         answer to ours) are answered ``digest_spacing`` apart at most: an answer may be half
-        a frame, and one sending sums without end would have us send that without end."""
+        a frame, and one sending sums without end would have us send that without end.
+
+        A bucket's facts go to a neighbour once a ``digest_spacing`` at most: when two
+        peers link, each sends its sums, and a joiner's answer to the other's (its list
+        nearly empty) would otherwise bring it the whole list a second time."""
         now, key = self.clock.monotonic(), (sums.peer, sums.answer)
         if self._summed.get(key, 0.0) > now:
             return
@@ -1176,8 +1184,16 @@ class PeerState(Core[PeerKey]):
         differ = self.members.differing(sums.sums) if self.config.member_list else []
         if not differ:
             return
-        facts, more = self.members.facts_in(differ, wire.MAX_FRAME // 2)
-        self._out.append(Send(sums.peer, wire.Facts(self.id, tuple(facts), True, more)))
+        until, sent = self._sent_buckets.get(sums.peer, (0.0, set()))
+        if until <= now:
+            until, sent = now + self.config.digest_spacing, set()
+        fresh = [b for b in differ if b not in sent]
+        if fresh:
+            facts, whole = self.members.facts_in(fresh, wire.MAX_FRAME // 2)
+            more = len(whole) < len(fresh)
+            self._out.append(Send(sums.peer, wire.Facts(self.id, tuple(facts), True, more)))
+            sent.update(whole)
+            self._sent_buckets[sums.peer] = (until, sent)
         if not sums.answer:
             self._out.append(Send(sums.peer, wire.Sums(self.id, self.members.sums(), True)))
 
