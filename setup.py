@@ -35,6 +35,10 @@ COMPILED = [
 ]  # fmt: skip
 
 
+def _pure(why: str) -> None:
+    print(f"zgossip: not compiled ({why}); the pure Python will run", file=sys.stderr)
+
+
 class OptionalBuildExt(build_ext):
     """Compiles the extensions if it can; if not, says so and leaves the pure Python."""
 
@@ -42,7 +46,7 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as exc:  # no compiler, a compiler error: the pure build
-            print(f"zgossip: not compiled ({exc}); the pure Python will run", file=sys.stderr)
+            _pure(str(exc))
             for built in self.get_outputs():
                 if os.path.exists(built):
                     os.remove(built)
@@ -57,7 +61,7 @@ def _extensions() -> list[Any]:
     try:
         from mypyc.build import mypycify
     except ImportError:
-        print("zgossip: mypy is not installed; the pure Python will run", file=sys.stderr)
+        _pure("mypy is not installed")
         return []
     # The build has none of the run's dependencies (pyzmq, typer): the modules that use
     # them are not compiled, and their errors are not ours to see here (CI's mypy does).
@@ -65,7 +69,7 @@ def _extensions() -> list[Any]:
     try:  # separate: each module its own library, no extra top-level module installed
         return list(mypycify([*options, *COMPILED], opt_level="3", separate=True))
     except (Exception, SystemExit) as exc:  # mypy found what it cannot compile
-        print(f"zgossip: not compiled ({exc}); the pure Python will run", file=sys.stderr)
+        _pure(str(exc))
         return []
 
 
