@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -201,6 +202,13 @@ def sim(nodes: int) -> None:
     for k in range(nodes):
         simulation.at(k * scenario.join_interval, join)
     last = (nodes - 1) * scenario.join_interval
+    for k in range(1000, nodes, 1000):  # a long run says how far it is
+        simulation.advance(k * scenario.join_interval)
+        print(
+            f"  {k} joined: wall {time.perf_counter() - wall:.0f} s, "
+            f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+            flush=True,
+        )
     simulation.advance(last)
     step = 0.1
     while simulation.now < last + 60:
@@ -214,7 +222,8 @@ def sim(nodes: int) -> None:
             print(
                 f"simulated {nodes} peers: every list complete, latest tags, "
                 f"{simulation.now - last:.1f} s after the last join "
-                f"(wall {time.perf_counter() - wall:.0f} s)",
+                f"(wall {time.perf_counter() - wall:.0f} s, max RSS "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)",
                 flush=True,
             )
             return
