@@ -137,26 +137,30 @@ def _zgossip_start(
     return start_node(role, port, directory, *flags, *log)
 
 
-def _zgossip_kill(
+def zgossip_network(
     directory: Path,
     tap: LogTap,
     procs: dict[str, subprocess.Popen[bytes]],
     peers: int,
-    rng: random.Random,
-) -> Run:
+    state: NetState,
+    *flags: str,
+) -> list[str]:
+    """3 seeds and ``peers`` peers (``flags`` to each node), started one after the other
+    into ``procs``; once every peer has a link, ``SETTLE`` seconds later (the events so
+    far folded into ``state``): the peers' addresses."""
     ports = free_ports(3)
     write_config(directory / "config.txt", ports)
     for port in ports:
-        procs[f"127.0.0.1:{port}"] = _zgossip_start(directory, tap, "seed", port)
+        procs[f"127.0.0.1:{port}"] = _zgossip_start(directory, tap, "seed", port, *flags)
     for seed in list(procs):
         tap.wait_event("started", node=seed)
     addresses = []
     for port in free_ports(peers):
         address = f"127.0.0.1:{port}"
-        procs[address] = _zgossip_start(directory, tap, "peer", port, "--gossip-count", "0")
+        peer_flags = ("--gossip-count", "0", *flags)
+        procs[address] = _zgossip_start(directory, tap, "peer", port, *peer_flags)
         tap.wait_event("seed.registered", timeout=60, node=address)
         addresses.append(address)
-    state = NetState()
     _fold_until(
         tap,
         state,
@@ -166,6 +170,18 @@ def _zgossip_kill(
     )
     time.sleep(SETTLE)  # the settling the docstring names, not a wait for an event
     _fold_until(tap, state, lambda s: True, 1, "the events so far")
+    return addresses
+
+
+def _zgossip_kill(
+    directory: Path,
+    tap: LogTap,
+    procs: dict[str, subprocess.Popen[bytes]],
+    peers: int,
+    rng: random.Random,
+) -> Run:
+    state = NetState()
+    addresses = zgossip_network(directory, tap, procs, peers, state)
     graph = state.graph(set(addresses))
     victim = rng.choice(sorted(p for p in addresses if graph[p]))
     listing = {
@@ -285,13 +301,14 @@ def kinship_run(peers: int, rng: random.Random) -> Run:
             tap.close()
 
 
-def _kinship_kill(
+def kinship_cluster(
     directory: Path,
     tap: CountingTap,
     procs: dict[str, subprocess.Popen[bytes]],
     peers: int,
-    rng: random.Random,
-) -> Run:
+) -> set[str]:
+    """``peers`` kinship nodes at defaults, started into ``procs``; once every node knows
+    every other, ``SETTLE`` seconds later: their names."""
     env = os.environ | {_KEY_VARIABLE: _new_key()}
     ports = free_ports(peers)
     first = f"127.0.0.1:{ports[0]}"
@@ -327,6 +344,17 @@ def _kinship_kill(
     names = set(procs)
     tap.wait_for(lambda: _everyone_knows(tap.all, names), FORM_TIMEOUT, f"{peers} nodes joined")
     time.sleep(SETTLE)  # as for zgossip: the kill finds the cluster idle
+    return names
+
+
+def _kinship_kill(
+    directory: Path,
+    tap: CountingTap,
+    procs: dict[str, subprocess.Popen[bytes]],
+    peers: int,
+    rng: random.Random,
+) -> Run:
+    names = kinship_cluster(directory, tap, procs, peers)
     victim = rng.choice(sorted(names))
     others = names - {victim}
     run = Run(victim, len(others), expected=len(others))
