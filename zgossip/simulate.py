@@ -21,6 +21,7 @@ seeds took to remove the dead.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 import math
@@ -57,6 +58,13 @@ _DEALER, _PROBE = ord("d"), ord("p")
 #: A node whose timers leave something due at once comes back this much later (as the
 #: real loop does, which catches up once a millisecond).
 _GRAIN = 0.001
+#: The cycle collector's thresholds while a run advances. A run allocates millions of
+#: objects that live as long as it does, and the default (a pass every 700 allocations,
+#: the whole heap every 100 of those at most) walks them over and over: 30% of a
+#: 10,000-peer run's wall time. A first pass every 100,000 allocations finds the same
+#: garbage (killed nodes are cycles) in a heap the same size: peak memory unchanged at
+#: 4,000 peers, and with half of 1,000 peers killed and restarted.
+_COLLECTOR = (100_000, 10, 10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +296,15 @@ class Simulation:
     def advance(self, until: float) -> None:
         """Run everything due up to simulated time ``until``."""
         queue = self._queue
-        while queue and queue[0][0] <= until:
-            when, _, action, args = heapq.heappop(queue)
-            self.now = when
-            action(*args)
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*_COLLECTOR)
+        try:
+            while queue and queue[0][0] <= until:
+                when, _, action, args = heapq.heappop(queue)
+                self.now = when
+                action(*args)
+        finally:
+            gc.set_threshold(*thresholds)
         self.now = max(self.now, until)
 
     def join(self) -> str:
