@@ -640,26 +640,29 @@ class PeerState(Core[PeerKey]):
         passive, size = self.passive, self.config.passive_size
         if size <= 0:
             return
-        new: list[wire.PeerInfo] = []
+        me, neighbours, unreachable = self.id, self.neighbours, self._unreachable
+        certified = self._certified
+        new: dict[str, wire.PeerInfo] = {}  # each peer once, the last said of it
         for info in list(peers)[: max(size, self.config.shuffle_size)]:
+            peer = info.id
             if (
-                info.id == self.id
-                or info.id in self.neighbours
-                or info.id in self._unreachable
-                or not self._certified(info.id)  # revoked: a stale sample may still name it
+                peer == me
+                or peer in neighbours
+                or peer in unreachable
+                or not certified(peer)  # revoked: a stale sample may still name it
             ):
                 continue
-            known = passive.get(info.id)
+            known = passive.get(peer)
             if known is None:
-                new.append(info)
+                new[peer] = info
             elif info.degree >= known.degree:
-                passive[info.id] = info
-        new = list({info.id: info for info in new}.values())[:size]  # each peer once
-        over = len(passive) + len(new) - size
+                passive[peer] = info
+        taken = list(new.values())[:size]
+        over = len(passive) + len(taken) - size
         if over > 0:
             for peer in self.rng.sample(list(passive), over):
                 del passive[peer]
-        for info in new:
+        for info in taken:
             passive[info.id] = info
 
     def _suspect(self, neighbour: str, ts: float, reason: str = "silent") -> None:

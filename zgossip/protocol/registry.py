@@ -126,9 +126,12 @@ class Registry:
         order, peers = self._order, self._peers
         if len(order) <= size + 1:
             return tuple(peers[p] for p in order if p != without)
-        chosen: dict[str, None] = {}  # distinct, in the order drawn
+        # distinct, in the order drawn: ``size`` draws at once (the same stream as one at a
+        # time), then one at a time for what repeats (a few: size is far below count)
+        chosen = dict.fromkeys(rng.choices(order, k=size))
+        chosen.pop(without, None)
         draw, count = rng.random, len(order)
-        while len(chosen) < size:  # a few draws more than size: size is far below count
+        while len(chosen) < size:
             peer = order[int(draw() * count)]
             if peer != without:
                 chosen[peer] = None
