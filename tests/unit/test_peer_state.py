@@ -47,6 +47,22 @@ def test_a_peer_starts_by_registering_with_a_majority_of_the_seeds() -> None:
     assert len(registers) == 2 and {s.to for s in registers} <= {str(s) for s in SEEDS}
 
 
+@pytest.mark.parametrize(("misses", "rounds"), [(3, 2), (1, 1), (6, 4)])
+def test_a_peer_refreshes_its_registrations_three_times_a_seeds_patience(
+    misses: int, rounds: int
+) -> None:
+    """A seed suspects a registration left unrefreshed for two death windows: a refresh
+    every third of that (every 2 pings at 3 misses), never more often than a ping."""
+    peer, out = _peer(liveness_interval=1.0, liveness_misses=misses)
+    refreshed: list[int] = []
+    for k in range(4 * rounds + 1):
+        for register in _sends(out, wire.Register):
+            peer.answer(10.0 + k + 0.1, register.to, _listing(Address.parse(register.to)))
+            refreshed.append(k)
+        out = peer.timers(10.0 + k + 1.01)
+    assert refreshed == [k for k in range(0, 4 * rounds + 1, rounds) for _ in range(2)]
+
+
 def test_a_peer_links_only_once_a_majority_of_the_seeds_hold_its_registration() -> None:
     peer, _ = _peer()
     first = peer.answer(10.1, str(SEEDS[0]), _listing(SEEDS[0], (OTHER, OTHER_PUB)))

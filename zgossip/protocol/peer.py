@@ -174,7 +174,7 @@ class PeerState(Core[PeerKey]):
             [str(seed) for seed in config.seeds],
             self.deadlines,
             self.clock,
-            interval=config.liveness_interval,
+            interval=config.refresh_interval,
             timeout=config.request_timeout,
             misses=config.liveness_misses,
             rng=rng,
