@@ -181,8 +181,11 @@ def test_the_tree_forms_on_the_warm_up_and_heals_around_killed_peers_as_well_as_
         if isinstance(event, records.GossipGraft):
             grafts.append(node)
 
-    failed = {**SMALL, "warmup": 10, "fail": 0.2, "seed": 11}  # its kills cut tree links
-    tree = Simulation(Scenario(**failed), listener=listen).run()  # type: ignore[arg-type]
+    for seed in range(1, 21):  # the first run whose kills cut tree links (a draw's luck)
+        failed = {**SMALL, "warmup": 10, "fail": 0.2, "seed": seed}
+        tree = Simulation(Scenario(**failed), listener=listen).run()  # type: ignore[arg-type]
+        if grafts:
+            break
     flood = Scenario(**{**failed, "options": {"dissemination": "flood"}})  # type: ignore[arg-type]
     flooded = Simulation(flood).run()
     assert tree.messages == 6  # the warm-up's are left out

@@ -660,7 +660,13 @@ class PeerState(Core[PeerKey]):
         taken = list(new.values())[:size]
         over = len(passive) + len(taken) - size
         if over > 0:
-            for peer in self.rng.sample(list(passive), over):
+            held = list(passive)
+            if 2 * over <= len(held):
+                gone = self.rng.sample(held, over)
+            else:  # most go (a seed's sample): draw the few that stay, at the same odds
+                kept = set(self.rng.sample(held, len(held) - over))
+                gone = [peer for peer in held if peer not in kept]
+            for peer in gone:
                 del passive[peer]
         for info in taken:
             passive[info.id] = info
