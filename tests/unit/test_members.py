@@ -8,7 +8,7 @@ import itertools
 import random
 
 from zgossip.protocol import wire
-from zgossip.protocol.members import Members, bucket, matches, precedence
+from zgossip.protocol.members import Members, bucket, fact_hash, matches, precedence
 
 ME, A, B = "10.0.0.1:5000", "10.0.0.2:5000", "10.0.0.3:5000"
 NOW = 1_767_225_600.0
@@ -52,6 +52,34 @@ def test_any_order_of_the_same_facts_gives_the_same_list_and_sums() -> None:
         (A, 2, "alive"),
         (B, 5, "dead"),
     ]
+
+
+def test_the_sums_follow_every_change_of_the_list() -> None:
+    """The sums are kept packed between changes: each change must show in them."""
+
+    def fresh(members: Members) -> bytes:
+        sums = [0] * wire.SUM_BUCKETS
+        for fact in members:
+            sums[bucket(fact.peer)] ^= fact_hash(fact)
+        return b"".join(x.to_bytes(8, "big") for x in sums)
+
+    members = _list(keep=10.0)
+    neighbour = _list(B)
+    assert members.differing(neighbour.sums()) == sorted([bucket(ME), bucket(B)])
+    changes = [
+        lambda: members.merge(_fact(A, 1, 0, "alive"), NOW),
+        lambda: members.merge(_fact(A, 1, 1, "alive", (("role", "db"),)), NOW),
+        lambda: members.set_tags((("zone", "eu"),)),
+        lambda: members.merge(_fact(A, 1, 0, "dead"), NOW),
+        lambda: members.expire(NOW + 11.0),
+        lambda: members.leave(NOW + 12.0),
+    ]
+    for change in changes:
+        before = members.sums()
+        change()
+        assert members.sums() != before
+        assert members.sums() == fresh(members)
+    assert members.differing(members.sums()) == []
 
 
 def test_nothing_said_before_a_runs_end_brings_the_peer_back() -> None:

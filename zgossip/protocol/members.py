@@ -100,6 +100,7 @@ class Members:
         #: (each made when first needed: a list of one costs a few hundred bytes, not 20 KB)
         self._buckets: dict[int, dict[str, wire.Fact]] = {}
         self._sums: dict[int, int] = {}  # bucket -> its facts' hashes XORed (absent: 0)
+        self._packed: bytes | None = None  # the sums as sent, until the list next changes
         self._ended: dict[str, float] = {}  # the dead and departed -> when (Unix), oldest first
         #: tags -> the one tuple of them the list keeps: members often say the same
         self._shared: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
@@ -178,12 +179,17 @@ class Members:
 
     def sums(self) -> bytes:
         """Each bucket's sum, 8 bytes each (``wire.Sums.sums``)."""
-        sums = self._sums
-        return b"".join(sums.get(b, 0).to_bytes(8, "big") for b in range(wire.SUM_BUCKETS))
+        if self._packed is None:
+            sums = self._sums
+            buckets = range(wire.SUM_BUCKETS)
+            self._packed = b"".join(sums.get(b, 0).to_bytes(8, "big") for b in buckets)
+        return self._packed
 
     def differing(self, sums: bytes) -> list[int]:
         """The buckets whose sums differ from ``sums`` (a neighbour's)."""
         ours = self.sums()
+        if ours == sums:  # the common case, at rest
+            return []
         return [
             b for b in range(wire.SUM_BUCKETS) if ours[8 * b : 8 * b + 8] != sums[8 * b : 8 * b + 8]
         ]
@@ -231,6 +237,7 @@ class Members:
         if b is None:
             b = bucket(fact.peer)
         sums = self._sums
+        self._packed = None
         if old is None:
             self._count += 1
             self._buckets.setdefault(b, {})[fact.peer] = fact
@@ -246,5 +253,6 @@ class Members:
         b = bucket(peer)
         fact = self._buckets[b].pop(peer)
         self._sums[b] ^= fact_hash(fact)  # (an emptied bucket stays: it may fill again)
+        self._packed = None
         self._ended.pop(peer, None)
         self._count -= 1
