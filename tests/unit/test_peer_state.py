@@ -48,7 +48,7 @@ def test_a_peer_starts_by_registering_with_a_majority_of_the_seeds() -> None:
 
 
 @pytest.mark.parametrize(("misses", "rounds"), [(3, 2), (1, 1), (6, 4)])
-def test_a_peer_refreshes_its_registrations_three_times_a_seeds_patience(
+def test_a_peer_refreshes_its_registrations_three_times_within_a_seeds_patience(
     misses: int, rounds: int
 ) -> None:
     """A seed suspects a registration left unrefreshed for two death windows: a refresh

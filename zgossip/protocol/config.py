@@ -417,7 +417,7 @@ class Config:
     @property
     def refresh_interval(self) -> float:
         """How often a peer refreshes its registration at each seed (its heartbeat there,
-        which brings it a fresh sample): three times a ``registration_ttl``, and not more
+        which brings it a fresh sample): three times within a ``registration_ttl``, and not more
         often than it pings: every 2 intervals at 3 misses. Every interval (as before), a
         seed at rest spent twice the CPU, each peer's refresh a wake-up (20 peers at
         ``--liveness-interval 1``: 0.38 -> 0.21 CPU s a seed a minute, 40 -> 21 wake-ups a
