@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import run
+from benchmarks import idle, run
 
 
 @pytest.mark.system
@@ -23,3 +23,14 @@ def test_quick_benchmark_runs_and_prints_its_table(
         assert section in out, f"no row {section.strip()} in the table"
     assert "never reached everyone" in out
     assert png.exists() or "matplotlib is not installed" in out
+
+
+@pytest.mark.system
+@pytest.mark.timeout(90)
+def test_the_idle_benchmark_measures_a_small_network_at_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--only", "zgossip", "--peers", "2", "--window", "1", "--liveness", "0.5"]
+    assert idle.main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "zgossip, liveness" in line]
+    assert rows and all(" s " in row for row in rows)
