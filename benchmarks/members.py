@@ -187,6 +187,10 @@ def _decided(logs: Logs, peer: str) -> float | None:
     return min(times) if times else None
 
 
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
 def sim(nodes: int) -> None:
     scenario = Scenario(nodes=nodes, messages=0, seed=1, members=True)
     simulation = Simulation(scenario)
@@ -206,7 +210,7 @@ def sim(nodes: int) -> None:
         simulation.advance(k * scenario.join_interval)
         print(
             f"  {k} joined: wall {time.perf_counter() - wall:.0f} s, "
-            f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+            f"max RSS {_max_rss_mb():.0f} MB",
             flush=True,
         )
     simulation.advance(last)
@@ -222,8 +226,7 @@ def sim(nodes: int) -> None:
             print(
                 f"simulated {nodes} peers: every list complete, latest tags, "
                 f"{simulation.now - last:.1f} s after the last join "
-                f"(wall {time.perf_counter() - wall:.0f} s, max RSS "
-                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)",
+                f"(wall {time.perf_counter() - wall:.0f} s, max RSS {_max_rss_mb():.0f} MB)",
                 flush=True,
             )
             return

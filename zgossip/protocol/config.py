@@ -411,7 +411,7 @@ class Config:
     @property
     def registration_ttl(self) -> float:
         """How long a seed keeps a registration that is not refreshed before it suspects
-        the peer: two death windows (refreshes go out every interval)."""
+        the peer: two death windows (a peer refreshes three times in it: ``refresh_interval``)."""
         return 2 * self.death_window
 
     @property
