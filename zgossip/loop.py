@@ -6,12 +6,23 @@ message to the handler the node gave for that socket; runs what other threads as
 turns asks the node, through :class:`Turns`, to catch up (run the timers, write the logs
 out) and to send what the turn held back. A burst of input costs one catching up, not one
 a message; under a stream that never lets it block it catches up once a ``_GRAIN``.
+
+The loop polls the sockets' file descriptors itself (``zmq.FD``), not through
+``zmq.Poller``: libzmq's poll asks every socket for its events twice a blocking poll, two
+system calls each, and a peer watches a dozen sockets (its ROUTER, PUB and SUB, a DEALER to
+each seed, and a DEALER and its monitor to each neighbour); here a wake-up asks only the
+sockets whose descriptor woke it. A socket's descriptor is edge-triggered: when anything
+else reads its events (a send, a connect), input that came before may no longer wake the
+poll. So whoever uses a watched socket outside the loop's reading says so
+(:meth:`Loop.touched`), and the loop asks that socket before it blocks again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
+import select
 import signal
 import socket
 import threading
@@ -50,6 +61,11 @@ def _waiting(sock: zmq.Socket[bytes]) -> bool:
     return bool(int(sock.get(_EVENTS)) & _POLLIN)
 
 
+def _fd(sock: zmq.Socket[bytes]) -> int:
+    """The descriptor that wakes a poll when ``sock`` may have something to say."""
+    return int(sock.getsockopt(zmq.FD))
+
+
 class Turns(Protocol):
     """What the loop asks of the node it serves, between turns (private to the two: not a
     node's public API)."""
@@ -82,14 +98,18 @@ class Loop:
     def __init__(self, clock: Clock, *, max_pending: int) -> None:
         self._clock = clock
         self._max_pending = max_pending
-        self._poller = zmq.Poller()
+        self._poller = select.poll()
+        self._sockets: dict[int, zmq.Socket[bytes]] = {}  # by their descriptors
+        self._order: dict[zmq.Socket[bytes], int] = {}  # the order they were watched in
+        self._serials = itertools.count()
+        self._unsure: set[zmq.Socket[bytes]] = set()  # to ask before blocking (touched)
         self._handlers: dict[zmq.Socket[bytes], Handler] = {}
         self._router: zmq.Socket[bytes] | None = None
         self._on_router: RouterHandler | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        self._poller.register(self._wake_r.fileno(), select.POLLIN)
         # Closing the wake pair while another thread writes to it would free an fd number
         # that libzmq may reuse at once: the write would then land in libzmq's internals.
         # Re-entrant, because a signal handler may call stop() in the thread that closes.
@@ -107,18 +127,33 @@ class Loop:
     def watch(self, sock: zmq.Socket[bytes], handler: Handler) -> None:
         """Hand each message ``sock`` receives to ``handler``."""
         self._handlers[sock] = handler
-        self._poller.register(sock, zmq.POLLIN)
+        self._register(sock)
 
     def watch_router(self, sock: zmq.Socket[bytes], handler: RouterHandler) -> None:
         """The node's ROUTER: ``handler`` gets each message's last frame too."""
         self._router, self._on_router = sock, handler
-        self._poller.register(sock, zmq.POLLIN)
+        self._register(sock)
+
+    def touched(self, sock: zmq.Socket[bytes]) -> None:
+        """``sock`` was used outside the loop's reading (sent on, connected, disconnected):
+        input it holds may no longer wake the poll, so the loop asks it before blocking."""
+        self._unsure.add(sock)
 
     def discard(self, sock: zmq.Socket[bytes]) -> None:
         """Stop watching ``sock`` and close it."""
         if self._handlers.pop(sock, None) is not None:
-            self._poller.unregister(sock)
+            fd = _fd(sock)
+            del self._sockets[fd], self._order[sock]
+            self._poller.unregister(fd)
+            self._unsure.discard(sock)
         sock.close(linger=0)
+
+    def _register(self, sock: zmq.Socket[bytes]) -> None:
+        fd = _fd(sock)
+        self._sockets[fd] = sock
+        self._order[sock] = next(self._serials)
+        self._poller.register(fd, select.POLLIN)
+        self._unsure.add(sock)  # what came before it was watched wakes nothing
 
     # -- other threads -----------------------------------------------------------------
 
@@ -182,7 +217,6 @@ class Loop:
     def _serve(self, turns: Turns) -> None:
         self._thread = threading.current_thread()
         self._turns = turns
-        wake_fd = self._wake_r.fileno()
         deadline: float | None = None  # when the timers are next due, as they last said
         caught_up = -math.inf  # when the node last caught up (timers run, logs written)
         handled = True  # input came since: the node has not caught up with it
@@ -193,7 +227,7 @@ class Loop:
             turns._due,
             turns._catch_up,
             turns._end_turn,
-            self._poller.poll,
+            self._poll,
         )
         while not self.stopping:
             now = self._clock.monotonic()
@@ -226,9 +260,9 @@ class Loop:
             # Woken from idle and every socket read to the end: catch up at once, rather
             # than poll again to learn that nothing more came.
             quiet = not ready or timeout != 0
-            for sock, _ in ready:
+            for sock in ready:
                 handled = busy = True
-                if sock == wake_fd:
+                if sock is None:  # the wake pipe
                     with contextlib.suppress(BlockingIOError):
                         self._wake_r.recv(4096)
                     self._run_calls()
@@ -238,11 +272,35 @@ class Loop:
             if ready:  # what the input forwards goes out first, before the logs are written
                 self.guarded(end_turn)
 
+    def _poll(self, timeout: int | None) -> list[zmq.Socket[bytes] | None]:
+        """The sockets with input waiting (in the order they were watched), and None first
+        for the wake pipe when it woke us, within ``timeout`` ms (None: no limit). The
+        sockets touched since the last poll are asked first; when one holds input, the
+        poll does not wait."""
+        ready: list[zmq.Socket[bytes] | None] = []
+        if self._unsure:
+            unsure = self._unsure
+            self._unsure = set()
+            ready = [sock for sock in unsure if not sock.closed and _waiting(sock)]
+            if ready:
+                timeout = 0
+        sockets = self._sockets
+        for fd, _ in self._poller.poll(timeout):
+            sock = sockets.get(fd)
+            if sock is None:
+                ready.append(None)
+            elif sock not in ready and _waiting(sock):  # asking resets its descriptor
+                ready.append(sock)
+        if len(ready) > 1:  # in the order they were watched, the ROUTER first, as zmq.Poller
+            order = self._order  # gives them: a new link's history is read before the
+            ready.sort(key=lambda sock: -1 if sock is None else order[sock])  # answers
+        return ready
+
     def pump(self) -> None:
         """Handle what the sockets hold right now, without waiting: before judging silence."""
-        for sock, _ in self._poller.poll(0):
-            if sock in self._handlers or sock is self._router:  # not the wake pipe: its
-                self._drain(sock)  # calls wait for the loop
+        for sock in self._poll(0):
+            if sock is not None:  # not the wake pipe (still readable): its calls wait for
+                self._drain(sock)  # the loop
 
     def guarded(self, work: Callable[[], T]) -> T | None:
         """Run ``work`` (in the loop's thread, while it runs); what it raises is the node's
@@ -291,6 +349,7 @@ class Loop:
             except Exception as exc:  # one message must not stop the node
                 assert self._turns is not None
                 self._turns._failed(exc)
+        self._unsure.add(sock)  # more waits, and its descriptor may not say so again
         return False
 
     def _drain_router(self) -> bool:
@@ -310,4 +369,5 @@ class Loop:
             except Exception as exc:  # one message must not stop the node
                 assert self._turns is not None
                 self._turns._failed(exc)
+        self._unsure.add(self._router)
         return False

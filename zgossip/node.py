@@ -253,6 +253,7 @@ class Node:
         if not self.guard.client(sock, target):
             return False
         sock.connect(endpoint or f"tcp://{target}")
+        self.loop.touched(sock)
         return True
 
     def _call_soon(self, call: Callable[[], None]) -> None:
@@ -348,6 +349,7 @@ class Node:
             dealer = self._open_dealer(effect.to)
         with contextlib.suppress(zmq.Again):  # a full queue: it is not reading; liveness tells
             dealer.send(wire.encode(effect.message), zmq.NOBLOCK)
+        self.loop.touched(dealer)
 
     def _open_dealer(self, target: str, *, link: bool = False) -> zmq.Socket[bytes]:
         """A DEALER to ``target``'s ROUTER, watched: what comes back is ``answer(target)``.
@@ -461,6 +463,7 @@ class Node:
         assert self._router is not None
         with contextlib.suppress(zmq.Again):
             self._router.send_multipart([to, wire.encode(message)], zmq.NOBLOCK)
+        self.loop.touched(self._router)
 
     def _on_answer(self, sender: str, frames: list[bytes]) -> None:
         message = self._decode(frames, 1, sender)

@@ -367,6 +367,7 @@ class Peer(Node):
             send(frame)
             self._forwarded_bytes += len(frame)
             self._forwarded_frames += 1
+        self.loop.touched(self._pub)
 
     def figures(self) -> dict[str, float]:
         return {
@@ -387,6 +388,7 @@ class Peer(Node):
         if effect.pub is not None:
             with contextlib.suppress(zmq.ZMQError):  # never connected
                 self._sub.disconnect(effect.pub)
+            self.loop.touched(self._sub)
 
     def _event(self, event: records.Event) -> None:
         self.events.emit(event)
