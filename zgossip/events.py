@@ -219,6 +219,7 @@ class EventLog:
         self._json: _LogFile | None = None
         self._log: _LogFile | None = None
         self._console: TextIO | None = None
+        self._shown: list[str] = []  # console lines for flush() to write out, in one go
         try:  # flush() writes them out, within a millisecond of the events
             if json_path is not None:
                 self._json = _LogFile(json_path)
@@ -332,13 +333,9 @@ class EventLog:
         return event if count == 1 else records.BadMessage(event.reason, event.sender, count)
 
     def _show(self, when: str, name: str, colour: str, text: str) -> None:
-        assert self._console is not None
-        try:
-            self._console.write(
-                console_line(when, self._console_who, name, colour, text, self._colour)
-            )
-        except OSError:  # stdout went away (a closed pipe): the logs go on without it
-            self._console = None
+        """A console line, kept for :meth:`flush`: a terminal writes out each line it is
+        given at once, one system call a message under a flood."""
+        self._shown.append(console_line(when, self._console_who, name, colour, text, self._colour))
 
     def flush(self) -> None:
         """Write out what the logs hold: the node calls this soon after each event. A log
@@ -359,10 +356,12 @@ class EventLog:
         if news:  # said at once, where it can be
             for file in self._files():
                 file.flush(now)
-        if self._console is not None:
+        if self._console is not None and self._shown:
+            lines, self._shown = "".join(self._shown), []
             try:
+                self._console.write(lines)
                 self._console.flush()
-            except OSError:
+            except OSError:  # stdout went away (a closed pipe): the logs go on without it
                 self._console = None
 
     def lag(self) -> float:
