@@ -25,3 +25,19 @@ def test_what_was_kept_quiet_is_due_once_the_quiet_time_is_over() -> None:
     assert quiet.due(1.0) == [("a", 2)]
     assert quiet.due(5.0) == []  # said: counted from zero again
     assert quiet.report("a", 1.5) is None  # within the quiet time of that saying
+
+
+def test_when_a_count_kept_quiet_is_due_is_known_and_nothing_before() -> None:
+    quiet = Repeats(quiet=1.0)
+    assert quiet.next_due is None
+    quiet.report("a", 0.0)
+    assert quiet.next_due is None  # said at once: nothing kept quiet
+    quiet.report("b", 0.5)
+    quiet.report("a", 0.2)
+    quiet.report("b", 0.6)
+    assert quiet.next_due == 1.0  # a's quiet time ends first
+    assert quiet.due(0.99) == []
+    assert quiet.due(1.0) == [("a", 1)]
+    assert quiet.next_due == 1.5  # then b's
+    assert quiet.due(1.5) == [("b", 1)]
+    assert quiet.next_due is None

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from zgossip.protocol import records, wire
+from zgossip.protocol.clock import earliest
 from zgossip.protocol.config import Config
 from zgossip.protocol.core import Client, Core
 from zgossip.protocol.deadlines import Deadlines
@@ -452,6 +453,16 @@ class PeerState(Core[PeerKey]):
         self._suspect(peer, self.clock.time(), reason="closed")
         self._top_up()
         return out
+
+    def deadline(self) -> float | None:
+        """The keys' next, or a count kept quiet (``gossip.throttled``, ``query.busy``,
+        ``query.refused``) that is due sooner: said once its quiet time is over."""
+        return earliest(
+            self.deadlines.next(),
+            self._throttled.next_due,
+            self._busy.next_due,
+            self._refusals.next_due,
+        )
 
     def gauges(self) -> dict[str, float]:
         return {
