@@ -15,14 +15,10 @@ class Repeats:
         self._quiet = quiet
         self._max_keys = max_keys
         self._keys: dict[str, tuple[float, int]] = {}  # key -> (last said, kept quiet since)
-        self._next: float | None = None  # when the first count kept quiet is due (or sooner)
-
-    @property
-    def next_due(self) -> float | None:
-        """When :meth:`due` has a count to say next (monotonic seconds), if ever: the
-        core's deadline takes it, so that it is said on time, and timers run for nothing
-        else."""
-        return self._next
+        #: When :meth:`due` has a count to say next (monotonic seconds; or sooner), if
+        #: ever: the core's deadline takes it, so that it is said on time, and timers run
+        #: for nothing else. (An attribute: the simulator asks after every input.)
+        self.next_due: float | None = None
 
     def report(self, key: str, now: float) -> int | None:
         """Note an event of ``key`` at ``now`` (monotonic seconds): how many to say now
@@ -31,8 +27,8 @@ class Repeats:
         count += 1
         if last is not None and now - last < self._quiet:
             self._keys[key] = (last, count)
-            if self._next is None or last + self._quiet < self._next:
-                self._next = last + self._quiet
+            if self.next_due is None or last + self._quiet < self.next_due:
+                self.next_due = last + self._quiet
             return None
         if len(self._keys) >= self._max_keys and key not in self._keys:
             self._keys.clear()  # bounded memory; at worst a few are said early
@@ -42,7 +38,7 @@ class Repeats:
     def due(self, now: float) -> list[tuple[str, int]]:
         """The keys whose quiet time is over with events kept quiet, and how many: to say
         now (they count as said)."""
-        if self._next is None or now < self._next:
+        if self.next_due is None or now < self.next_due:
             return []
         due = [
             (key, count)
@@ -52,5 +48,5 @@ class Repeats:
         for key, _ in due:
             self._keys[key] = (now, 0)
         waiting = [last for last, count in self._keys.values() if count]
-        self._next = min(waiting) + self._quiet if waiting else None
+        self.next_due = min(waiting) + self._quiet if waiting else None
         return due
