@@ -273,10 +273,10 @@ class Loop:
                 self.guarded(end_turn)
 
     def _poll(self, timeout: int | None) -> list[zmq.Socket[bytes] | None]:
-        """The sockets with input waiting (in the order they were watched), and None first
-        for the wake pipe when it woke us, within ``timeout`` ms (None: no limit). The
-        sockets touched since the last poll are asked first; when one holds input, the
-        poll does not wait."""
+        """The sockets that may have input (in the order they were watched), and None first
+        for the wake pipe when it woke us, within ``timeout`` ms (None: no limit): those
+        whose descriptor woke the poll, and those touched since the last poll that hold
+        input (asked first; when one does, the poll does not wait)."""
         ready: list[zmq.Socket[bytes] | None] = []
         if self._unsure:
             unsure = self._unsure
@@ -289,8 +289,8 @@ class Loop:
             sock = sockets.get(fd)
             if sock is None:
                 ready.append(None)
-            elif sock not in ready and _waiting(sock):  # asking resets its descriptor
-                ready.append(sock)
+            elif sock not in ready:  # its drain's first receive finds out whether input
+                ready.append(sock)  # came (and resets the descriptor): no question first
         if len(ready) > 1:  # in the order they were watched, the ROUTER first, as zmq.Poller
             order = self._order  # gives them: a new link's history is read before the
             ready.sort(key=lambda sock: -1 if sock is None else order[sock])  # answers
