@@ -10,7 +10,7 @@ a message; under a stream that never lets it block it catches up once a ``_GRAIN
 The loop polls the sockets' file descriptors itself (``zmq.FD``), not through
 ``zmq.Poller``: libzmq's poll asks every socket for its events twice a blocking poll, two
 system calls each, and a peer watches a dozen sockets (its ROUTER, PUB and SUB, a DEALER to
-each seed, and a DEALER and its monitor to each neighbour); here a wake-up asks only the
+each seed, and a DEALER and its monitor to each neighbour); here a wake-up reads only the
 sockets whose descriptor woke it. A socket's descriptor is edge-triggered: when anything
 else reads its events (a send, a connect), input that came before may no longer wake the
 poll. So whoever uses a watched socket outside the loop's reading says so
