@@ -20,7 +20,6 @@ poll. So whoever uses a watched socket outside the loop's reading says so
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import select
 import signal
@@ -99,9 +98,8 @@ class Loop:
         self._clock = clock
         self._max_pending = max_pending
         self._poller = select.poll()
-        self._sockets: dict[int, zmq.Socket[bytes]] = {}  # by their descriptors
-        self._order: dict[zmq.Socket[bytes], int] = {}  # the order they were watched in
-        self._serials = itertools.count()
+        # by their descriptors, in the order they were watched (the ROUTER first)
+        self._sockets: dict[int, zmq.Socket[bytes]] = {}
         self._unsure: set[zmq.Socket[bytes]] = set()  # to ask before blocking (touched)
         self._handlers: dict[zmq.Socket[bytes], Handler] = {}
         self._router: zmq.Socket[bytes] | None = None
@@ -143,7 +141,7 @@ class Loop:
         """Stop watching ``sock`` and close it."""
         if self._handlers.pop(sock, None) is not None:
             fd = _fd(sock)
-            del self._sockets[fd], self._order[sock]
+            del self._sockets[fd]
             self._poller.unregister(fd)
             self._unsure.discard(sock)
         sock.close(linger=0)
@@ -151,7 +149,6 @@ class Loop:
     def _register(self, sock: zmq.Socket[bytes]) -> None:
         fd = _fd(sock)
         self._sockets[fd] = sock
-        self._order[sock] = next(self._serials)
         self._poller.register(fd, select.POLLIN)
         self._unsure.add(sock)  # what came before it was watched wakes nothing
 
@@ -292,8 +289,9 @@ class Loop:
             elif sock not in ready:  # its drain's first receive finds out whether input
                 ready.append(sock)  # came (and resets the descriptor): no question first
         if len(ready) > 1:  # in the order they were watched, the ROUTER first, as zmq.Poller
-            order = self._order  # gives them: a new link's history is read before the
-            ready.sort(key=lambda sock: -1 if sock is None else order[sock])  # answers
+            came = set(ready)  # gives them: a new link's history is read before the answers
+            ready = [None] if None in came else []
+            ready += [sock for sock in sockets.values() if sock in came]
         return ready
 
     def pump(self) -> None:
