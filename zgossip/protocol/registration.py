@@ -2,9 +2,9 @@
 
 A peer keeps registered with a quorum, floor(n/2)+1, of the seeds, chosen at
 random. A seed that does not answer within the request timeout is replaced by
-another listed seed. Registrations are refreshed every interval (the peer's
-``Config.refresh_interval``); a refresh is
-also the peer's heartbeat to the seed and brings it a fresh peer list. A seed
+another listed seed. Registrations are refreshed every interval, the peer's
+``Config.refresh_interval``; a refresh is also the peer's heartbeat to the seed
+and brings it a fresh peer list. A seed
 that misses ``misses`` refreshes in a row is given up and replaced, and asked
 again every interval until it answers: a restarted seed starts empty, and is
 refilled so. A seed that never answered is tried again whenever the quorum
