@@ -3,6 +3,8 @@ by what an anti-entropy digest lacks."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from zgossip.protocol import wire
@@ -12,6 +14,7 @@ from zgossip.protocol.store import ENTRY_COST, Store
 A = "10.0.0.1:5000"
 B = "10.0.0.2:5000"
 BIG = 1 << 30
+ALL = math.inf  # taken by any time
 
 
 def _frame(i: int, size: int = 10) -> bytes:
@@ -100,9 +103,9 @@ def test_lacking_sends_the_listed_origins_seqs_the_digest_lacks_in_order() -> No
     for seq in (5, 1, 2, 3, 4, 6, 7):
         _keep(store, A, seq)
     digest = {A: _holding(A, 2, 5, 3, 3)}  # holds 2, 4, 5: lacks 1, 3, 6, 7
-    frames, more = store.lacking(digest, True, 0.0, BIG)
+    frames, more = store.lacking(digest, True, 0.0, ALL, BIG)
     assert frames == [_frame(1), _frame(3), _frame(6), _frame(7)] and not more
-    frames, more = store.lacking(digest, True, 0.0, max_bytes=25)
+    frames, more = store.lacking(digest, True, 0.0, ALL, max_bytes=25)
     assert frames == [_frame(1), _frame(3)] and more
 
 
@@ -111,8 +114,8 @@ def test_lacking_sends_an_unlisted_origin_whole_only_when_the_digest_is_complete
     _keep(store, A, 1)
     _keep(store, B, 1)
     digest = {A: _holding(A, 1, 1)}
-    assert store.lacking(digest, True, 0.0, BIG) == ([_frame(1)], False)  # B's
-    assert store.lacking(digest, False, 0.0, BIG) == ([], False)  # B left out for room
+    assert store.lacking(digest, True, 0.0, ALL, BIG) == ([_frame(1)], False)  # B's
+    assert store.lacking(digest, False, 0.0, ALL, BIG) == ([], False)  # B left out for room
 
 
 def test_lacking_sends_nothing_taken_before_the_asker_started() -> None:
@@ -120,13 +123,20 @@ def test_lacking_sends_nothing_taken_before_the_asker_started() -> None:
     _keep(store, A, 1, now=0.0)
     started = 5.0
     _keep(store, A, 2, now=started)
-    assert store.lacking({}, True, started, BIG) == ([_frame(2)], False)
+    assert store.lacking({}, True, started, ALL, BIG) == ([_frame(2)], False)
+
+
+def test_lacking_sends_nothing_taken_after_until() -> None:
+    store = _store()
+    _keep(store, A, 1, now=1.0)
+    _keep(store, A, 2, now=3.0)  # taken since: maybe still on its way to the asker
+    assert store.lacking({}, True, 0.0, 2.0, BIG) == ([_frame(1)], False)
 
 
 def test_an_origin_a_digest_holds_all_of_is_skipped_but_a_late_low_seq_is_not() -> None:
     store = _store()
     for seq in (5, 6, 7):
         _keep(store, A, seq)
-    assert store.lacking({A: _holding(A, 5, 7)}, True, 0.0, BIG) == ([], False)
+    assert store.lacking({A: _holding(A, 5, 7)}, True, 0.0, ALL, BIG) == ([], False)
     _keep(store, A, 2)  # below what the digest holds
-    assert store.lacking({A: _holding(A, 5, 7)}, True, 0.0, BIG) == ([_frame(2)], False)
+    assert store.lacking({A: _holding(A, 5, 7)}, True, 0.0, ALL, BIG) == ([_frame(2)], False)

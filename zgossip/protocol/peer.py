@@ -840,20 +840,29 @@ class PeerState(Core[PeerKey]):
         need = self.config.links - len(self.neighbours) + len(self._closed)
         if need <= 0 or not self._joined:
             return
+        candidates = self._candidates()
+        degrees = {peer: info.degree for peer, info in candidates.items()}
+        for peer in pick_neighbours(degrees, need, self.rng):
+            self._add(peer, candidates[peer].pub)
+            self._out.append(Send(peer, wire.Link(self.id, self.pub)))
+
+    def _candidates(self) -> dict[str, wire.PeerInfo]:
+        """The peers we could link to: our backups and the seeds' lists, but our links,
+        those found unreachable lately and, with CurveZMQ, those without a certificate."""
         candidates: dict[str, wire.PeerInfo] = dict(self.passive)
         for peers in self._lists.values():  # each seed counts the links it can confirm:
             for peer, info in peers.items():  # the most any seed counts is the nearest
                 known = candidates.get(peer)
                 if known is None or info.degree > known.degree:
                     candidates[peer] = info
-        degrees = {peer: info.degree for peer, info in candidates.items()}
         now = self.clock.monotonic()
         self._unreachable = {p: until for p, until in self._unreachable.items() if until > now}
         exclude = self.neighbours.keys() | self._unreachable.keys()
-        exclude |= {peer for peer in degrees if not self._certified(peer)}
-        for peer in pick_neighbours(degrees, need, self.rng, exclude=exclude):
-            self._add(peer, candidates[peer].pub)
-            self._out.append(Send(peer, wire.Link(self.id, self.pub)))
+        return {
+            peer: info
+            for peer, info in candidates.items()
+            if peer not in exclude and self._certified(peer)
+        }
 
     def _replace(self) -> None:
         """A neighbour is gone: link to another now, and ask the seeds for fresh lists, whose
@@ -1018,16 +1027,18 @@ class PeerState(Core[PeerKey]):
     # -- anti-entropy ----------------------------------------------------------------------
 
     def _send_digest(self, neighbour: str) -> None:
-        """Tell ``neighbour`` what we hold of each origin heard within ``store_age``: it
-        answers with what it keeps that we lack (:mod:`zgossip.protocol.entropy`)."""
+        """Tell ``neighbour`` what we hold (see :meth:`_digest`)."""
+        self._asking(neighbour)
+        self._out.append(Send(neighbour, self._digest()))
+
+    def _digest(self) -> wire.Digest:
+        """What we hold of each origin heard within ``store_age``: the peer we tell answers
+        with what it keeps that we lack (:mod:`zgossip.protocol.entropy`)."""
         recent = self.clock.monotonic() - self.config.store_age
         holdings, complete = self.holdings.digest(
             recent, self.config.digest_origins, wire.MAX_FRAME // 2
         )
-        self._asking(neighbour)
-        self._out.append(
-            Send(neighbour, wire.Digest(self.id, self._since, tuple(holdings), complete))
-        )
+        return wire.Digest(self.id, self._since, tuple(holdings), complete)
 
     def _asking(self, neighbour: str) -> None:
         """We asked ``neighbour`` for messages: its answer is not throttled again."""
@@ -1043,13 +1054,22 @@ class PeerState(Core[PeerKey]):
             return
         self._answered[peer] = now + self.config.digest_spacing
         self._more.discard(peer)
-        since = digest.since - CLOCK_SKEW - (self.clock.time() - now)  # as monotonic
-        holdings = {holding.origin: holding for holding in digest.origins}
-        items, more = self.store.lacking(holdings, digest.complete, since, wire.MAX_FRAME // 2)
+        items, more = self._delta(digest, until=now)
         if more:
             self._more.add(peer)
         if items or more:
             self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
+
+    def _delta(self, digest: wire.Digest, until: float) -> tuple[list[bytes], bool]:
+        """What we keep that ``digest`` lacks, taken since its sender started (give or take
+        two hosts' clocks) and by ``until`` (monotonic), as much as fits in a frame; and
+        whether some did not fit."""
+        now = self.clock.monotonic()
+        since = digest.since - CLOCK_SKEW - (self.clock.time() - now)  # as monotonic
+        holdings = {holding.origin: holding for holding in digest.origins}
+        return self.store.lacking(
+            holdings, digest.complete, since, until, max_bytes=wire.MAX_FRAME // 2
+        )
 
     def _given_up(self) -> None:
         """The ids the tree gave up asking for: anti-entropy with a neighbour now, rather

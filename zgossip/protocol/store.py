@@ -120,10 +120,11 @@ class Store:
         holdings: Mapping[str, wire.Holding],
         complete: bool,
         since: float,
+        until: float,
         max_bytes: int,
     ) -> tuple[list[bytes], bool]:
-        """What a neighbour lacks, by its digest: the frames we took at ``since``
-        (monotonic: when it started) or later, of the origins it lists, whose sequence
+        """What a peer lacks, by its digest: the frames we took from ``since`` (monotonic:
+        when it started) to ``until``, of the origins it lists, whose sequence
         numbers it does not hold, and, if its list is ``complete``, of the origins it does
         not list. Each origin's in order, as many as fit in ``max_bytes``; and whether
         some did not fit."""
@@ -142,7 +143,7 @@ class Store:
             found = [
                 k
                 for seq, k in known.seqs.items()
-                if k.when >= since and (holding is None or lacks(holding, seq))
+                if since <= k.when <= until and (holding is None or lacks(holding, seq))
             ]
             found.sort(key=_seq)
             wanted += found
