@@ -379,6 +379,10 @@ def test_keys_added_are_admitted_and_keys_removed_let_go_without_a_restart(
     net.events.wait_event("neighbour.added", node=newcomer_id)  # admitted, no restart
     first.broadcast("welcome")
     net.events.wait_event("gossip.received", node=newcomer_id, body="welcome")
+    # two links each: the three make a triangle, and both others must let the revoked go
+    # (read before the newcomer's link to it was up, ``had`` left the newcomer out, and
+    # its link was still there at the end: 2 runs in 12)
+    net.events.wait_event("neighbour.added", node=newcomer_id, neighbour=second.id)
 
     revoked = _public(net.secrets[second.id])
     had = [p for p in (first, newcomer) if second.id in p.neighbours]
