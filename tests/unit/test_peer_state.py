@@ -9,7 +9,7 @@ import pytest
 from zgossip.protocol import entropy, records, wire
 from zgossip.protocol.config import Address, Config
 from zgossip.protocol.core import Client
-from zgossip.protocol.effects import Connect, Effect, Publish, Reply, Send
+from zgossip.protocol.effects import Connect, Disconnect, Effect, Publish, Reply, Send
 from zgossip.protocol.gossip import message_id
 from zgossip.protocol.peer import GOSSIP, ROUND, LinkTimeout, PeerState
 
@@ -324,9 +324,9 @@ _NOT_LOCAL = "only a client on the peer's own host may ask (CurveZMQ is off)"
 FIFTH = "10.0.0.5:6000"
 
 
-def _linked_and_listed(*others: str, listed: tuple[str, ...] = ()) -> PeerState:
+def _linked_and_listed(*others: str, listed: tuple[str, ...] = (), **options: object) -> PeerState:
     """Links to ``others`` up, and a majority of the seeds listing ``listed`` too."""
-    peer = _linked(*others)
+    peer = _linked(*others, **options)
     for seed in SEEDS[:2]:
         pairs = [(p, f"tcp://{p[:-5]}:6001") for p in (*others, *listed)]
         peer.answer(10.4, str(seed), _listing(seed, *pairs))
@@ -451,6 +451,66 @@ def test_a_neighbours_digests_are_answered_spaced_out_but_the_one_after_a_cut_an
     assert len(answers(12.1)[0].items) == 3
     assert answers(12.1 + peer.config.digest_spacing / 2) == []  # too soon: not answered
     assert len(answers(12.1 + peer.config.digest_spacing)) == 1
+
+
+def test_a_strangers_digest_gets_what_we_held_a_while_and_strangers_are_answered_spaced_out() -> (
+    None
+):
+    peer = _linked(OTHER)
+    peer.broadcast(12.0, "old")
+    held = 12.0 + peer.config.cross_age
+    peer.broadcast(held, "new")  # may still be on its way to the asker: not for a stranger
+
+    def answers(now: float, stranger: str) -> list[wire.Delta]:
+        return [
+            e.message
+            for e in peer.request(now, b"x", wire.Digest(stranger, 0.0, (), True))
+            if isinstance(e, Reply) and isinstance(e.message, wire.Delta)
+        ]
+
+    (delta,) = answers(held + 0.1, THIRD)
+    assert [wire.decode(item).body for item in delta.items] == ["old"]  # type: ignore[union-attr]
+    spacing = peer.config.digest_spacing
+    assert answers(held + 0.1 + spacing / 2, FOURTH) == []  # another stranger, too soon
+    assert len(answers(held + 0.1 + spacing, FOURTH)) == 1
+
+
+def _crossing() -> tuple[PeerState, float]:
+    """A peer with its links (OTHER, THIRD) and FOURTH listed, and the time of its first
+    round, at which it sent its digest to FOURTH, the one peer it does not link to."""
+    peer = _linked_and_listed(OTHER, THIRD, listed=(FOURTH,), cross_rounds=1)
+    first = 10.0 + peer.config.liveness_interval
+    out = peer.timers(first)
+    assert [s.to for s in _sends(out, wire.Digest) if s.to not in (OTHER, THIRD)] == [FOURTH]
+    return peer, first
+
+
+def test_a_digest_across_that_brings_what_we_never_had_links_to_its_sender() -> None:
+    peer, first = _crossing()
+    news = wire.encode(wire.Gossip(FOURTH, 1, 1.7e9, "from another part"))
+    out = peer.answer(first + 0.1, FOURTH, wire.Delta(FOURTH, (news,), False))
+    assert records.NeighbourBridged(FOURTH, 1) in out
+    connect = Connect(FOURTH, "tcp://10.0.0.4:6001")
+    # the crossing's DEALER, closed before the link opens its own (which watches its
+    # connection)
+    assert out.index(Disconnect(FOURTH)) < out.index(connect)
+    assert [s.to for s in _sends(out, wire.Link)] == [FOURTH]
+
+
+def test_a_digest_across_that_brings_nothing_new_links_nothing_and_its_dealer_closes() -> None:
+    peer, first = _crossing()
+    known = wire.encode(wire.Gossip(FOURTH, 1, 1.7e9, "heard already"))
+    peer.answer(first + 0.05, OTHER, wire.History(OTHER, (known,)))
+    out = peer.answer(first + 0.1, FOURTH, wire.Delta(FOURTH, (known,), False))
+    assert out == [Disconnect(FOURTH)]
+    assert peer.answer(first + 0.2, FOURTH, wire.Delta(FOURTH, (known,), False)) == []
+
+
+def test_a_digest_across_left_unanswered_closes_its_dealer_at_the_next_round() -> None:
+    peer, first = _crossing()
+    out = peer.timers(first + peer.config.liveness_interval)
+    assert Disconnect(FOURTH) in out
+    assert FOURTH in [s.to for s in _sends(out, wire.Digest)]  # and asks again (cross_rounds 1)
 
 
 def test_member_facts_or_sums_from_a_stranger_are_refused_each_a_bad_message() -> None:

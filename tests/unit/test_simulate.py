@@ -87,6 +87,60 @@ def test_gossip_does_not_cross_a_partition_while_it_lasts() -> None:
     assert 0.1 < summary.reliability_mean < 0.55
 
 
+def _two_parts(cross_rounds: int) -> tuple[bool, int]:
+    """20 peers join as two parts of 10 that no link joins (each part's links to the other
+    are refused while they join), every peer with its links, so none would link again;
+    then one message from each part. Whether both reached every peer within 30 s, and how
+    many links bridged the parts (``neighbour.bridged``)."""
+    part: dict[str, int] = {}
+    joining = True
+    heard: dict[str, set[str]] = {}
+    bridged = 0
+
+    def refuse_across(node: str, carried: wire.Message | bytes) -> bool:
+        if not joining or not isinstance(carried, wire.Link | wire.Ready):
+            return False  # (Ready too: two that pick each other link without a Link)
+        return part[carried.peer] != part[node]
+
+    def listen(node: str, event: records.Event) -> None:
+        nonlocal bridged
+        if isinstance(event, records.GossipReceived):
+            heard.setdefault(event.body, set()).add(node)
+        elif isinstance(event, records.NeighbourBridged):
+            bridged += 1
+
+    scenario = Scenario(
+        nodes=20, messages=0, seed=2, liveness_interval=1.0, options={"cross_rounds": cross_rounds}
+    )
+    sim = Simulation(scenario, listener=listen, deaf_to=refuse_across)
+    sim.boot()
+    for n in range(scenario.nodes):
+        sim.at(n * scenario.join_interval, lambda n=n: part.setdefault(sim.join(), n % 2))
+    peers = sim.peers()
+    while joining:  # until the links refused timed out, and were made within the part
+        sim.advance(sim.now + 1.0)
+        assert sim.now < 60.0, "the parts never settled"
+        peers = sim.peers()
+        joining = len(peers) < scenario.nodes or not all(
+            len(p.neighbours) >= p.config.links  # enough: no one links again
+            and all(n.up and part[n.id] == part[p.id] for n in p.neighbours.values())
+            for p in peers
+        )
+    origins = [next(p.id for p in peers if part[p.id] == side) for side in (0, 1)]
+    for origin in origins:
+        sim.broadcast(origin, f"from {origin}")
+    sim.advance(sim.now + 30.0)
+    everyone = set(part)
+    reached = all(heard.get(f"from {o}", set()) | {o} == everyone for o in origins)
+    return reached, bridged
+
+
+def test_two_parts_of_the_overlay_that_no_link_joins_are_bridged_by_a_digest_across() -> None:
+    assert _two_parts(cross_rounds=0) == (False, 0)  # each part keeps to itself
+    reached, bridged = _two_parts(cross_rounds=4)
+    assert reached and bridged >= 1
+
+
 def test_the_command_prints_the_summary_and_its_json_on_the_last_line(tmp_path: Path) -> None:
     events = tmp_path / "sim.jsonl"
     args = ["simulate", "--nodes", "30", "--messages", "3", "--json", "--events", str(events)]

@@ -174,6 +174,17 @@ class Config:
     max_recalled: int = 64
     recall_for: float = 600.0
     recall_rounds: int = 2
+    #: Every this many liveness intervals a peer sends its digest to one peer it does not
+    #: link to, drawn from its backups and the seeds' lists (memberlist's push/pull with a
+    #: random member); 0: never. The overlay can split into parts in which every peer has
+    #: its links, and nothing in a part then links across: half of 12 peers killed at
+    #: once left the 6 survivors as two triangles in 2 runs of 2,000, every later message
+    #: reaching half of them (`python -m benchmarks.parts`); a cut that heals after the
+    #: recall gave up leaves two sides. An answer that brings messages we never had comes
+    #: from another part: we link to it. Every 4 intervals: a connection and a digest a
+    #: peer; both split runs were one part again 6 s after the kill (1 s
+    #: liveness; benchmarks/RESULTS.md, "Parts of the overlay that no link joins").
+    cross_rounds: int = 4
     #: Calls from other threads (``broadcast``) waiting for the node's loop: a caller waits
     #: for room beyond this many, so a flood of broadcasts slows its source instead of
     #: stalling the loop (and liveness with it) or queueing without bound.
@@ -375,6 +386,8 @@ class Config:
             raise ConfigError("--liveness-misses must be at least 1")
         if self.links < 1:
             raise ConfigError("links must be at least 1")
+        if self.cross_rounds < 0:
+            raise ConfigError("cross_rounds must be 0 (never) or more")
         if self.passive_size < 0 or self.shuffle_size < 1 or self.shuffle_rounds < 1:
             raise ConfigError(
                 "passive_size must be 0 or more, shuffle_size and shuffle_rounds at least 1"
@@ -447,6 +460,14 @@ class Config:
     def recall_interval(self) -> float:
         """How often a peer pings the neighbours it lost for dead (see ``max_recalled``)."""
         return self.recall_rounds * self.liveness_interval
+
+    @property
+    def cross_age(self) -> float:
+        """A peer answers the digest of one it does not link to (see ``cross_rounds``)
+        with the messages it has held this long: by then the asker's own links, their
+        gossip and digests, would have brought those to it unless it is cut off from us;
+        a newer one may be on its way still, and would link the two for nothing."""
+        return 2 * self.liveness_interval
 
     @property
     def digest_spacing(self) -> float:

@@ -223,6 +223,10 @@ class PeerState(Core[PeerKey]):
         # neighbours lost for dead, pinged now and then in case a partition cut us off from
         # them: one that answers is linked to again (oldest first; peer -> (pub, until when))
         self._recalled: dict[str, tuple[str, float]] = {}
+        #: the peer we do not link to that our digest went to this round, and its PUB (see
+        #: :meth:`_cross`); until when strangers' digests go unanswered
+        self._crossing: tuple[str, str] | None = None
+        self._strangers_answered = 0.0
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -345,7 +349,9 @@ class PeerState(Core[PeerKey]):
             case wire.Tag(set=given, drop=drop):
                 self._tag(to, given, drop, client)
             case wire.Digest() if message.peer in self.neighbours:
-                self._lacking(to, message)  # (one from a link we dropped: ignored)
+                self._lacking(to, message)
+            case wire.Digest():  # from a peer we do not link to: see _cross
+                self._lacking_stranger(to, message)
             case wire.Shuffle(peer=peer, peers=peers) if peer in self.neighbours:
                 out.append(Reply(to, wire.Shuffled(self.id, self._sample())))
                 self._keep_passive(peers)
@@ -373,7 +379,7 @@ class PeerState(Core[PeerKey]):
                 self._replace()
             case (
                 wire.Ready() | wire.History() | wire.Bye() | wire.IHave() | wire.Graft()
-                | wire.Prune() | wire.Shuffle() | wire.Digest()
+                | wire.Prune() | wire.Shuffle()
             ):  # fmt: skip
                 pass  # from a link we already dropped
             case _:
@@ -388,6 +394,8 @@ class PeerState(Core[PeerKey]):
             self._on_seed(sender, message)
         elif sender in self.neighbours:
             self._on_neighbour(sender, message)
+        elif isinstance(message, wire.Delta) and self._crossing and self._crossing[0] == sender:
+            self._crossed(sender, message)  # from the peer we do not link to we asked
         # else: a late answer on a link we dropped since
         return out
 
@@ -607,6 +615,10 @@ class PeerState(Core[PeerKey]):
         self._rounds += 1
         if self._rounds % self.config.shuffle_rounds == 0:
             self._shuffle()
+        if self._crossing is not None:  # a round was time enough for its answer
+            self._end_crossing()
+        if self.config.cross_rounds and self._rounds % self.config.cross_rounds == 0:
+            self._cross()
         partner = self._random_link()
         if partner is not None:  # anti-entropy: one neighbour at random a round
             self._send_digest(partner)
@@ -873,6 +885,8 @@ class PeerState(Core[PeerKey]):
     # -- links -----------------------------------------------------------------------------
 
     def _add(self, peer: str, pub: str) -> None:
+        if self._crossing is not None and self._crossing[0] == peer:
+            self._end_crossing()  # its DEALER watches no connection: a link's will
         self._out.append(Connect(peer, pub))
         self.neighbours[peer] = neighbour = Neighbour(peer, pub)
         self.deadlines.set(LinkTimeout(peer), self.clock.monotonic() + self.config.death_window)
@@ -1070,6 +1084,19 @@ class PeerState(Core[PeerKey]):
         return self.store.lacking(
             holdings, digest.complete, since, until, max_bytes=wire.MAX_FRAME // 2
         )
+
+    def _lacking_stranger(self, to: bytes, digest: wire.Digest) -> None:
+        """The digest of a peer we do not link to (see :meth:`_cross`): what it lacks of
+        what we have held ``cross_age`` at least. One such digest is answered a
+        ``digest_spacing`` at most, whoever sends them (each costs a look through the
+        store, and strangers are many)."""
+        now = self.clock.monotonic()
+        if self._strangers_answered > now:
+            return
+        self._strangers_answered = now + self.config.digest_spacing
+        items, more = self._delta(digest, until=now - self.config.cross_age)
+        if items:
+            self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
 
     def _given_up(self) -> None:
         """The ids the tree gave up asking for: anti-entropy with a neighbour now, rather
@@ -1350,6 +1377,43 @@ class PeerState(Core[PeerKey]):
             self._out.append(Reply(running.client, message))
 
     # -- after a partition -----------------------------------------------------------------
+
+    def _cross(self) -> None:
+        """Send our digest to a peer we do not link to, at random. The overlay can split
+        into parts in which every peer has its links (survivors of many deaths, the sides
+        of a cut healed after the recall gave up): nothing in a part links across, but an
+        answer from another part brings what ours never had (see :meth:`_crossed`). We
+        ask once a ``cross_rounds``; its DEALER lasts a round."""
+        if not self._joined:
+            return
+        strangers = list(self._candidates().values())
+        if not strangers:
+            return
+        chosen = self.rng.choice(strangers)
+        self._crossing = (chosen.id, chosen.pub)
+        self._out.append(Send(chosen.id, self._digest()))
+
+    def _crossed(self, sender: str, delta: wire.Delta) -> None:
+        """The answer to our digest from a peer we do not link to: messages it has held for
+        ``cross_age``. One we never had was not in our part of the overlay: link to it."""
+        assert self._crossing is not None
+        pub = self._crossing[1]
+        took = self.received
+        for item in delta.items:
+            self._receive(item, sender, repaired=True)
+        missed = self.received - took
+        self._end_crossing()
+        if missed:
+            self._emit(records.NeighbourBridged(sender, missed))
+            self._add(sender, pub)
+            self._out.append(Send(sender, wire.Link(self.id, self.pub)))
+
+    def _end_crossing(self) -> None:
+        """Close the DEALER our digest across went out on (never a link's: :meth:`_add`
+        ends the crossing before it links to that peer)."""
+        assert self._crossing is not None
+        self._out.append(Disconnect(self._crossing[0]))
+        self._crossing = None
 
     def _remember(self, lost: Neighbour) -> None:
         """A neighbour lost for dead: a cut between us looks the same as its death, and when

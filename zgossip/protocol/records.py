@@ -386,6 +386,18 @@ class NeighbourRecalled(Event):
         return f"{self.neighbour}, lost for dead, answers again: linking to it again"
 
 
+@event("neighbour.bridged", GREEN)
+class NeighbourBridged(Event):
+    neighbour: str  # not linked to us, its answer to our digest held what we never had
+    missed: int  # messages it brought that our part of the network never had
+
+    def text(self) -> str:
+        return (
+            f"{self.neighbour} held {self.missed} message(s) our part of the network never"
+            " had: a part cut off from ours, linking to it"
+        )
+
+
 @event("liveness.missed", YELLOW, chatter=True)
 class LivenessMissed(Event):
     neighbour: str
