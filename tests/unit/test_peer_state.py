@@ -506,11 +506,39 @@ def test_a_digest_across_that_brings_nothing_new_links_nothing_and_its_dealer_cl
     assert peer.answer(first + 0.2, FOURTH, wire.Delta(FOURTH, (known,), False)) == []
 
 
+def _across(peer: PeerState, now: float) -> list[str]:
+    """A round at ``now``, its pings answered: where its digests across went."""
+    out = peer.timers(now)
+    for ping in _sends(out, wire.Ping):
+        assert isinstance(ping.message, wire.Ping)
+        peer.answer(now + 0.01, ping.to, wire.Pong(ping.message.peer, ping.message.ts, True))
+    return [s.to for s in _sends(out, wire.Digest) if s.to not in (OTHER, THIRD)]
+
+
 def test_a_digest_across_left_unanswered_closes_its_dealer_at_the_next_round() -> None:
     peer, first = _crossing()
-    out = peer.timers(first + peer.config.liveness_interval)
-    assert Disconnect(FOURTH) in out
-    assert FOURTH in [s.to for s in _sends(out, wire.Digest)]  # and asks again (cross_rounds 1)
+    assert Disconnect(FOURTH) in peer.timers(first + peer.config.liveness_interval)
+
+
+def test_at_rest_each_ask_across_waits_twice_as_long_and_a_message_brings_them_back() -> None:
+    peer, first = _crossing()  # cross_rounds 1: max_cross_rounds 4 at 13 s
+    interval = peer.config.liveness_interval
+    asked = [k for k in range(1, 16) if _across(peer, first + k * interval)]
+    assert asked == [2, 6, 10, 14]  # rounds 3, 7, 11, 15: 2, then 4 apart
+    peer.broadcast(first + 14.5 * interval, "news")
+    assert _across(peer, first + 15 * interval) == []
+    assert _across(peer, first + 16 * interval) == []
+    assert _across(peer, first + 17 * interval) == []
+    assert _across(peer, first + 18 * interval) == [FOURTH]  # the 4 set before the news
+    assert _across(peer, first + 19 * interval) == [FOURTH]  # and 1 apart again after
+
+
+def test_a_strangers_digest_holding_what_we_lack_brings_our_own_ask_across_forward() -> None:
+    peer, first = _crossing()
+    interval = peer.config.liveness_interval
+    lacked = wire.Holding("10.0.0.5:6000", 1, 5, ())
+    peer.request(first + 0.5, b"x", wire.Digest("10.0.0.5:6000", 0.0, (lacked,), True))
+    assert _across(peer, first + interval) == [FOURTH]  # not two rounds later
 
 
 def test_member_facts_or_sums_from_a_stranger_are_refused_each_a_bad_message() -> None:

@@ -181,9 +181,10 @@ class Config:
     #: once left the 6 survivors as two triangles in 2 runs of 2,000, every later message
     #: reaching half of them (`python -m benchmarks.parts`); a cut that heals after the
     #: recall gave up leaves two sides. An answer that brings messages we never had comes
-    #: from another part: we link to it. Every 4 intervals: a connection and a digest a
-    #: peer; both split runs were one part again 6 s after the kill (1 s
-    #: liveness; benchmarks/RESULTS.md, "Parts of the overlay that no link joins").
+    #: from another part: we link to it. Every 4 intervals while messages come or go (a
+    #: connection and a digest a peer; at rest, see ``max_cross_rounds``): both split runs
+    #: were one part again within 6 s of the kill at 1 s liveness (benchmarks/RESULTS.md,
+    #: "Parts of the overlay that no link joins").
     cross_rounds: int = 4
     #: Calls from other threads (``broadcast``) waiting for the node's loop: a caller waits
     #: for room beyond this many, so a flood of broadcasts slows its source instead of
@@ -460,6 +461,15 @@ class Config:
     def recall_interval(self) -> float:
         """How often a peer pings the neighbours it lost for dead (see ``max_recalled``)."""
         return self.recall_rounds * self.liveness_interval
+
+    @property
+    def max_cross_rounds(self) -> int:
+        """A peer at rest asks across half as often after each ask, down to one every this
+        many intervals (see ``cross_rounds``): half the store's age, so that a part cut
+        off from messages is still found while the others keep them. 4 at the default
+        timers (no slower), 60 at a 1 s liveness (an ask every 4 s cost a peer at rest 8-20%
+        more CPU)."""
+        return max(self.cross_rounds, int(self.store_age / 2 / self.liveness_interval))
 
     @property
     def cross_age(self) -> float:

@@ -227,6 +227,10 @@ class PeerState(Core[PeerKey]):
         #: :meth:`_cross`); until when strangers' digests go unanswered
         self._crossing: tuple[str, str] | None = None
         self._strangers_answered = 0.0
+        #: rounds between two digests across now, the round of the next, and the messages
+        #: taken and sent (our last number) as the last one went
+        self._cross_every = self._next_cross = config.cross_rounds
+        self._cross_seen = (self.received, self._seq)
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -617,7 +621,7 @@ class PeerState(Core[PeerKey]):
             self._shuffle()
         if self._crossing is not None:  # a round was time enough for its answer
             self._end_crossing()
-        if self.config.cross_rounds and self._rounds % self.config.cross_rounds == 0:
+        if self.config.cross_rounds and self._rounds >= self._next_cross:
             self._cross()
         partner = self._random_link()
         if partner is not None:  # anti-entropy: one neighbour at random a round
@@ -1094,6 +1098,10 @@ class PeerState(Core[PeerKey]):
         if self._strangers_answered > now:
             return
         self._strangers_answered = now + self.config.digest_spacing
+        holds = self.holdings.holds
+        if any(not holds(holding.origin, holding.high) for holding in digest.origins):
+            # ours may be the part cut off: ask across ourselves at the next round
+            self._next_cross = min(self._next_cross, self._rounds + 1)
         items, more = self._delta(digest, until=now - self.config.cross_age)
         if items:
             self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
@@ -1382,8 +1390,20 @@ class PeerState(Core[PeerKey]):
         """Send our digest to a peer we do not link to, at random. The overlay can split
         into parts in which every peer has its links (survivors of many deaths, the sides
         of a cut healed after the recall gave up): nothing in a part links across, but an
-        answer from another part brings what ours never had (see :meth:`_crossed`). We
-        ask once a ``cross_rounds``; its DEALER lasts a round."""
+        answer from another part brings what ours never had (see :meth:`_crossed`). Its
+        DEALER lasts a round.
+
+        We ask every ``cross_rounds``, while messages come or go; in a network at rest,
+        twice as long after each ask, up to ``max_cross_rounds``. A stranger's digest that
+        holds what we lack brings our next ask to the next round (a quiet part is found
+        by a busy one)."""
+        seen = (self.received, self._seq)
+        if seen != self._cross_seen:
+            self._cross_every = self.config.cross_rounds
+        else:
+            self._cross_every = min(2 * self._cross_every, self.config.max_cross_rounds)
+        self._cross_seen = seen
+        self._next_cross = self._rounds + self._cross_every
         if not self._joined:
             return
         strangers = list(self._candidates().values())
