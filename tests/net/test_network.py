@@ -504,6 +504,31 @@ def test_two_sides_of_a_healed_partition_link_up_and_gossip_again(net: Net) -> N
     net.everyone_hears_everyone(peers, "after the heal", timeout=20)
 
 
+def test_two_sides_no_peer_recalls_are_joined_by_a_digest_across(net: Net) -> None:
+    """As above with nothing recalled: after the heal every peer still has its links on its
+    own side, and only a digest sent across to a peer it does not link to finds the other."""
+    peers = [net.peer(gossip_count=0, max_recalled=0) for _ in range(8)]
+    for peer in peers:
+        net.linked(peer)
+    side_a = {s.id for s in net.seeds[:2]} | {p.id for p in peers[:4]}
+    for node, faults in net.faults.items():
+        here = node in side_a
+        faults.deaf_to = lambda m, s, here=here: (_sender(m, s) in side_a) != here  # type: ignore[misc]
+    net.events.wait_for(
+        lambda: all(
+            p.neighbours
+            and all(n.up and (n.id in side_a) == (p.id in side_a) for n in p.neighbours.values())
+            for p in peers
+        ),
+        timeout=30,
+        what="every peer linked on its own side only",
+    )
+    for faults in net.faults.values():
+        faults.deaf_to = lambda m, s: False
+    net.everyone_hears_everyone(peers, "after the heal", timeout=30)
+    assert net.events.of("neighbour.bridged")
+
+
 def test_members_merge_what_every_seed_says_of_each_peer(net: Net) -> None:
     leaving, dying, staying = (net.peer(gossip_count=0) for _ in range(3))
     for peer in (leaving, dying, staying):
