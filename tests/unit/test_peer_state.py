@@ -533,6 +533,20 @@ def test_at_rest_each_ask_across_waits_twice_as_long_and_a_message_brings_them_b
     assert _across(peer, first + 19 * interval) == [FOURTH]  # and 1 apart again after
 
 
+@pytest.mark.parametrize("query_for", [5.0, 20.0])  # ends before the crossing / after it
+def test_a_dealer_a_query_and_a_digest_across_share_is_closed_by_the_last_to_end(
+    query_for: float,
+) -> None:
+    peer, first = _crossing()
+    fourth = wire.Fact(FOURTH, 1, 0, "alive", 1.7e9 + 10, ())
+    peer.request(first + 0.1, b"x", wire.Facts(OTHER, (fourth,), False, False))
+    _, out = peer.query(first + 0.2, "info", "", (), query_for)
+    assert FOURTH in [s.to for s in _sends(out, wire.Query)]
+    ends = sorted([first + 0.3 + query_for, first + peer.config.liveness_interval])
+    assert Disconnect(FOURTH) not in peer.timers(ends[0])
+    assert Disconnect(FOURTH) in peer.timers(ends[1])
+
+
 def test_a_strangers_digest_holding_what_we_lack_brings_our_own_ask_across_forward() -> None:
     peer, first = _crossing()
     interval = peer.config.liveness_interval

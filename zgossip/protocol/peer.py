@@ -1371,8 +1371,10 @@ class PeerState(Core[PeerKey]):
         running = self.queries.end(query)
         if running is None:
             return
-        for peer in running.opened:  # this query's own DEALERs, unless another's too
-            if peer not in self.neighbours and not self.queries.holds(peer):
+        # this query's own DEALERs, unless another query's too, or our digest across's
+        crossing = self._crossing[0] if self._crossing else None
+        for peer in running.opened:
+            if peer not in self.neighbours and peer != crossing and not self.queries.holds(peer):
                 self._out.append(Disconnect(peer))
         missing = list(running.waiting)
         answered = len(running.asked) - len(missing) - len(running.gone)
@@ -1429,11 +1431,13 @@ class PeerState(Core[PeerKey]):
             self._out.append(Send(sender, wire.Link(self.id, self.pub)))
 
     def _end_crossing(self) -> None:
-        """Close the DEALER our digest across went out on (never a link's: :meth:`_add`
-        ends the crossing before it links to that peer)."""
+        """Close the DEALER our digest across went out on, unless a query asks that peer
+        over it too (never a link's: :meth:`_add` ends the crossing before it links)."""
         assert self._crossing is not None
-        self._out.append(Disconnect(self._crossing[0]))
+        peer = self._crossing[0]
         self._crossing = None
+        if not self.queries.holds(peer):
+            self._out.append(Disconnect(peer))
 
     def _remember(self, lost: Neighbour) -> None:
         """A neighbour lost for dead: a cut between us looks the same as its death, and when
