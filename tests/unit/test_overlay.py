@@ -35,22 +35,6 @@ def test_no_candidates_no_picks() -> None:
     assert pick_neighbours({}, 3, random.Random(1)) == []
 
 
-def test_excluded_candidates_are_never_picked() -> None:
-    rng = random.Random(2)
-    candidates = {f"p{i}": 10 * i for i in range(10)}
-    exclude = {"p9", "p8", "p0", "not-a-candidate"}
-    for _ in range(500):
-        picks = pick_neighbours(candidates, 3, rng, exclude=exclude)
-        assert len(picks) == 3
-        assert not set(picks) & exclude
-
-
-def test_exclusion_can_leave_fewer_than_count() -> None:
-    candidates = {"a": 1, "b": 2, "c": 3}
-    picks = pick_neighbours(candidates, 3, random.Random(3), exclude=iter(["a", "c"]))
-    assert picks == ["b"]
-
-
 def test_zero_degree_candidates_can_be_picked() -> None:
     assert pick_neighbours({"lonely": 0}, 1, random.Random(4)) == ["lonely"]
     rng = random.Random(5)

@@ -18,19 +18,12 @@ from typing import TypeVar
 P = TypeVar("P", bound=Hashable)
 
 
-def pick_neighbours(
-    candidates: Mapping[P, int], count: int, rng: random.Random, exclude: Iterable[P] = ()
-) -> list[P]:
+def pick_neighbours(candidates: Mapping[P, int], count: int, rng: random.Random) -> list[P]:
     """Up to ``count`` distinct peers of ``candidates`` (peer -> degree), weighted by degree+1.
 
     Weighted sampling without replacement by Efraimidis-Spirakis keys: O(n log count).
     """
-    skip = set(exclude)
-    keyed = (
-        (rng.random() ** (1.0 / (degree + 1)), peer)
-        for peer, degree in candidates.items()
-        if peer not in skip
-    )
+    keyed = ((rng.random() ** (1.0 / (degree + 1)), peer) for peer, degree in candidates.items())
     return [peer for _, peer in heapq.nlargest(count, keyed, key=lambda pair: pair[0])]
 
 
