@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -482,36 +483,14 @@ def _sender(message: wire.Message | bytes, sender: str | None) -> str | None:
     return None
 
 
-def test_two_sides_of_a_healed_partition_link_up_and_gossip_again(net: Net) -> None:
-    peers = [net.peer(gossip_count=0) for _ in range(8)]
+def _cut_and_healed(net: Net, **options: Any) -> list[Peer]:
+    """8 peers (with ``options``) cut 4 / 4, seeds 2 / 1, until each side declared its links
+    across dead and linked on its own side only; then healed. The peers."""
+    peers = [net.peer(gossip_count=0, **options) for _ in range(8)]
     for peer in peers:
         net.linked(peer)
     side_a = {s.id for s in net.seeds[:2]} | {p.id for p in peers[:4]}
     for node, faults in net.faults.items():  # nothing gets across, either way
-        here = node in side_a
-        faults.deaf_to = lambda m, s, here=here: (_sender(m, s) in side_a) != here  # type: ignore[misc]
-    net.events.wait_for(  # each side declared its links across dead, and linked on its side
-        lambda: all(
-            p.neighbours
-            and all(n.up and (n.id in side_a) == (p.id in side_a) for n in p.neighbours.values())
-            for p in peers
-        ),
-        timeout=30,
-        what="every peer linked on its own side only",
-    )
-    for faults in net.faults.values():
-        faults.deaf_to = lambda m, s: False  # healed
-    net.everyone_hears_everyone(peers, "after the heal", timeout=20)
-
-
-def test_two_sides_no_peer_recalls_are_joined_by_a_digest_across(net: Net) -> None:
-    """As above with nothing recalled: after the heal every peer still has its links on its
-    own side, and only a digest sent across to a peer it does not link to finds the other."""
-    peers = [net.peer(gossip_count=0, max_recalled=0) for _ in range(8)]
-    for peer in peers:
-        net.linked(peer)
-    side_a = {s.id for s in net.seeds[:2]} | {p.id for p in peers[:4]}
-    for node, faults in net.faults.items():
         here = node in side_a
         faults.deaf_to = lambda m, s, here=here: (_sender(m, s) in side_a) != here  # type: ignore[misc]
     net.events.wait_for(
@@ -524,7 +503,19 @@ def test_two_sides_no_peer_recalls_are_joined_by_a_digest_across(net: Net) -> No
         what="every peer linked on its own side only",
     )
     for faults in net.faults.values():
-        faults.deaf_to = lambda m, s: False
+        faults.deaf_to = lambda m, s: False  # healed
+    return peers
+
+
+def test_two_sides_of_a_healed_partition_link_up_and_gossip_again(net: Net) -> None:
+    peers = _cut_and_healed(net)
+    net.everyone_hears_everyone(peers, "after the heal", timeout=20)
+
+
+def test_two_sides_no_peer_recalls_are_joined_by_a_digest_across(net: Net) -> None:
+    """As above with nothing recalled: after the heal every peer still has its links on its
+    own side, and only a digest sent across to a peer it does not link to finds the other."""
+    peers = _cut_and_healed(net, max_recalled=0)
     net.everyone_hears_everyone(peers, "after the heal", timeout=30)
     assert net.events.of("neighbour.bridged")
 
