@@ -1072,17 +1072,16 @@ class PeerState(Core[PeerKey]):
             return
         self._answered[peer] = now + self.config.digest_spacing
         self._more.discard(peer)
-        items, more = self._delta(digest, until=now)
+        items, more = self._delta(digest, now, until=now)
         if more:
             self._more.add(peer)
         if items or more:
             self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
 
-    def _delta(self, digest: wire.Digest, until: float) -> tuple[list[bytes], bool]:
+    def _delta(self, digest: wire.Digest, now: float, until: float) -> tuple[list[bytes], bool]:
         """What we keep that ``digest`` lacks, taken since its sender started (give or take
-        two hosts' clocks) and by ``until`` (monotonic), as much as fits in a frame; and
-        whether some did not fit."""
-        now = self.clock.monotonic()
+        two hosts' clocks) and by ``until`` (monotonic, as ``now``), as much as fits in a
+        frame; and whether some did not fit."""
         since = digest.since - CLOCK_SKEW - (self.clock.time() - now)  # as monotonic
         holdings = {holding.origin: holding for holding in digest.origins}
         return self.store.lacking(
@@ -1102,7 +1101,7 @@ class PeerState(Core[PeerKey]):
         if any(not holds(holding.origin, holding.high) for holding in digest.origins):
             # ours may be the part cut off: ask across ourselves at the next round
             self._next_cross = min(self._next_cross, self._rounds + 1)
-        items, more = self._delta(digest, until=now - self.config.cross_age)
+        items, more = self._delta(digest, now, until=now - self.config.cross_age)
         if items:
             self._out.append(Reply(to, wire.Delta(self.id, tuple(items), more)))
 
