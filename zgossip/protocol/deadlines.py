@@ -43,6 +43,10 @@ class Deadlines(Generic[K]):
         self._when: dict[K, tuple[float, int]] = {}  # key -> (deadline, its entry's number)
         self._heap: list[tuple[float, int, K]] = []
         self._count = 0  # entries ever pushed: numbers them, and orders equal deadlines
+        #: :meth:`next`'s answer, while ``_known``: a core is asked for its deadline after
+        #: every input, and most inputs move no deadline or only bring one sooner
+        self._soonest: float | None = None
+        self._known = True
 
     def __len__(self) -> int:
         return len(self._when)
@@ -62,6 +66,11 @@ class Deadlines(Generic[K]):
     def set(self, key: K, when: float) -> None:
         """``key`` is due at ``when`` (monotonic seconds), and no longer when it was."""
         self._count += 1
+        if self._known:
+            if self._soonest is None or when <= self._soonest:
+                self._soonest = when
+            else:
+                self._known = False  # it may have been the soonest, now later
         self._when[key] = (when, self._count)
         heapq.heappush(self._heap, (when, self._count, key))
         if len(self._heap) > _COMPACT_AT and len(self._heap) > 2 * len(self._when):
@@ -69,17 +78,23 @@ class Deadlines(Generic[K]):
             heapq.heapify(self._heap)
 
     def cancel(self, key: K) -> None:
-        self._when.pop(key, None)
+        if self._when.pop(key, None) is not None:
+            self._known = False
 
     def next(self) -> float | None:
         """The soonest deadline, if any."""
+        if self._known:
+            return self._soonest
         heap, live = self._heap, self._when
+        soonest = None
         while heap:
             when, number, key = heap[0]
             if live.get(key) == (when, number):
-                return when
+                soonest = when
+                break
             heapq.heappop(heap)  # moved or cancelled since
-        return None
+        self._soonest, self._known = soonest, True
+        return soonest
 
     def due(self, now: float) -> list[K]:
         """The keys due by ``now``, soonest first; they are no longer held."""
@@ -90,4 +105,6 @@ class Deadlines(Generic[K]):
             if live.get(key) == (when, number):
                 del live[key]
                 keys.append(key)
+        if keys:
+            self._known = False
         return keys
