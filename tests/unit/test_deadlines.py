@@ -67,3 +67,29 @@ def test_due_agrees_with_a_plain_dict(ops: list[tuple[int, float, bool]]) -> Non
     due = deadlines.due(50.0)
     assert sorted(due) == sorted(("k", key) for key, when in plain.items() if when <= 50.0)
     assert [plain[int(k[1])] for k in due] == sorted(plain[int(k[1])] for k in due)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["set", "cancel", "due"]), st.integers(0, 8), st.floats(0, 100)),
+        max_size=200,
+    )
+)
+def test_next_agrees_with_a_plain_dict_after_every_step(
+    ops: list[tuple[str, int, float]],
+) -> None:
+    """next() keeps its answer between steps: moving the soonest later, cancelling it, or
+    its coming due must each make it look again."""
+    deadlines, plain = Deadlines[Key](), dict[int, float]()
+    for op, key, when in ops:
+        if op == "set":
+            deadlines.set(("k", key), when)
+            plain[key] = when
+        elif op == "cancel":
+            deadlines.cancel(("k", key))
+            plain.pop(key, None)
+        else:
+            came = sorted(int(k[1]) for k in deadlines.due(when))
+            assert came == sorted(k for k, w in plain.items() if w <= when)
+            plain = {k: w for k, w in plain.items() if w > when}
+        assert deadlines.next() == min(plain.values(), default=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import subprocess
@@ -35,6 +36,23 @@ def test_every_live_peer_gets_every_message_exactly_once_in_a_stable_network() -
     assert summary.messages == 6 and summary.complete == 6
     assert summary.reliability_min == 1.0
     assert summary.false_deaths == 0 and summary.bad_messages == 0
+
+
+def test_the_cycle_collector_is_off_while_a_run_advances_and_left_as_it_was() -> None:
+    simulation = Simulation(Scenario(**SMALL))  # type: ignore[arg-type]
+    seen: list[bool] = []
+    simulation.at(0.5, lambda: seen.append(gc.isenabled()))
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        simulation.advance(1.0)
+        assert seen == [False] and gc.isenabled()
+        gc.disable()  # a caller that turned it off itself keeps it off
+        simulation.advance(2.0)
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()
 
 
 def test_the_event_log_has_the_names_and_fields_of_real_nodes() -> None:
