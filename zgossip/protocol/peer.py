@@ -1370,11 +1370,8 @@ class PeerState(Core[PeerKey]):
         running = self.queries.end(query)
         if running is None:
             return
-        # this query's own DEALERs, unless another query's too, or our digest across's
-        crossing = self._crossing[0] if self._crossing else None
-        for peer in running.opened:
-            if peer not in self.neighbours and peer != crossing and not self.queries.holds(peer):
-                self._out.append(Disconnect(peer))
+        for peer in running.opened:  # this query's own DEALERs
+            self._release(peer)
         missing = list(running.waiting)
         answered = len(running.asked) - len(missing) - len(running.gone)
         ended = records.QueryEnded(running.id, answered, missing, running.gone, timed_out)
@@ -1430,12 +1427,19 @@ class PeerState(Core[PeerKey]):
             self._out.append(Send(sender, wire.Link(self.id, self.pub)))
 
     def _end_crossing(self) -> None:
-        """Close the DEALER our digest across went out on, unless a query asks that peer
-        over it too (never a link's: :meth:`_add` ends the crossing before it links)."""
+        """Close the DEALER our digest across went out on (never a link's: :meth:`_add`
+        ends the crossing before it links)."""
         assert self._crossing is not None
         peer = self._crossing[0]
         self._crossing = None
-        if not self.queries.holds(peer):
+        self._release(peer)
+
+    def _release(self, peer: str) -> None:
+        """Close our DEALER to ``peer``, a query's or our digest across's, once neither
+        a link, a running query nor the digest across uses it: the last of them to end
+        closes it."""
+        crossing = self._crossing[0] if self._crossing else None
+        if peer not in self.neighbours and peer != crossing and not self.queries.holds(peer):
             self._out.append(Disconnect(peer))
 
     def _remember(self, lost: Neighbour) -> None:
